@@ -1,0 +1,32 @@
+"""The seam between the media side (RTP, part 2) and the Realtime session (part 1).
+
+The Realtime session only knows these two interfaces, so it can be tested with an in-process fake
+sink and the RTP endpoint can be tested without a model.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class AudioSink(Protocol):
+    """Where model audio goes: G.711 u-law bytes, paced out to the caller in 20 ms frames."""
+
+    def play(self, ulaw: bytes, tag: str) -> None:
+        """Queue audio of any length behind what is already queued; ``tag`` is the Realtime item id."""
+
+    def clear(self) -> int:
+        """Drop every frame not yet sent, at once (barge-in). Returns the number of frames dropped."""
+
+    def played_ms(self, tag: str) -> int:
+        """Milliseconds of audio tagged ``tag`` actually sent to the caller so far (0 if none)."""
+
+    def pending_ms(self) -> int:
+        """Milliseconds queued and not yet sent."""
+
+
+class CallerAudio(Protocol):
+    """Where caller audio goes (the Realtime session implements it)."""
+
+    def send_caller_audio(self, ulaw: bytes) -> None:
+        """Caller audio, G.711 u-law at 8 kHz, any length (typically 160-byte frames)."""
