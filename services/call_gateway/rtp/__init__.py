@@ -1,0 +1,21 @@
+"""RTP for the externalMedia leg: sans-IO codec, per-call endpoint, shared pacer/receiver engine."""
+
+from .endpoint import PortAllocator, PortsExhausted, RtpEndpoint
+from .engine import MediaEngine, MediaStats
+from .packet import (
+    FRAME_BYTES,
+    PT_PCMU,
+    InboundFilter,
+    MalformedPacket,
+    OutboundStream,
+    RtpPacket,
+    build,
+    parse,
+)
+from .playout import PlayoutQueue
+
+__all__ = [
+    "FRAME_BYTES", "PT_PCMU", "InboundFilter", "MalformedPacket", "MediaEngine", "MediaStats",
+    "OutboundStream", "PlayoutQueue", "PortAllocator", "PortsExhausted", "RtpEndpoint", "RtpPacket",
+    "build", "parse",
+]
