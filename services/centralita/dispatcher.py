@@ -1,0 +1,245 @@
+"""Tool dispatcher shared by the voice gateway, the chat engine, MCP and the CLI.
+
+Tools are discovered from the services themselves (``ToolCatalogService`` for names and schemas,
+server reflection for the message types), so a new tool service needs configuration only.
+A call never raises: bad arguments, unknown tools, timeouts and dead services all come back as a
+``ToolResult`` with a model-readable error and a polite Spanish sentence for the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from google.protobuf import descriptor_pool, message_factory
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+from centralita.arguments import ArgumentError, message_to_json, parse_arguments
+from centralita.channels import open_channel
+from centralita.config import env_list
+from centralita.schema import ToolSpec
+from centralita.server import APP_MARKER
+from centralita.tools.v1 import tools_pb2, tools_pb2_grpc
+
+log = logging.getLogger("centralita.dispatcher")
+DEFAULT_ENDPOINTS = "127.0.0.1:50051,127.0.0.1:50052"
+
+# What the caller hears when the tool service gave no sentence of its own.
+SAY = {
+    "INVALID_ARGUMENT": "Perdón, no pude entender bien la consulta. ¿Podés repetirla con otras palabras?",
+    "DEADLINE_EXCEEDED": "Lo siento, la consulta tardó demasiado. ¿Querés que lo intente de nuevo?",
+    "UNAVAILABLE": "Lo siento, el sistema de consultas no está disponible en este momento.",
+    "NOT_FOUND": "No encontré información sobre eso.",
+    "UNKNOWN_TOOL": "Lo siento, esa consulta no está disponible en este momento.",
+    "CANCELLED": "La consulta se canceló.",
+    "RESOURCE_EXHAUSTED": "El sistema está muy ocupado en este momento. Probemos de nuevo en unos segundos.",
+}
+SAY_DEFAULT = "Lo siento, ocurrió un error al hacer la consulta. ¿Puedes repetir tu pregunta?"
+
+
+@dataclass
+class ToolResult:
+    """The outcome of one tool call, ready to hand back to the model."""
+
+    name: str
+    ok: bool
+    output: dict[str, Any]
+    code: str = "OK"
+    say: str | None = None
+    elapsed_ms: float = 0.0
+
+    def output_json(self) -> str:
+        return json.dumps(self.output, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def failure(cls, name: str, code: str, message: str, say: str | None = None, elapsed_ms: float = 0.0) -> ToolResult:
+        say = say or SAY.get(code, SAY_DEFAULT)
+        return cls(name, False, {"error": {"code": code, "message": message, "say": say}}, code, say, elapsed_ms)
+
+
+@dataclass
+class _Route:
+    spec: ToolSpec
+    request_class: type
+    call: grpc.UnaryUnaryMultiCallable
+    endpoint: str
+
+
+@dataclass
+class _Endpoint:
+    address: str
+    channel: grpc.Channel | None = None
+    routes: list[_Route] = field(default_factory=list)
+    error: str = ""
+
+
+class Dispatcher:
+    """Tool name → RPC, with the request built from the model's JSON arguments."""
+
+    def __init__(self, endpoints: Sequence[str], *, default_timeout: float = 10.0, discover_timeout: float = 3.0) -> None:
+        self.default_timeout = default_timeout
+        self.discover_timeout = discover_timeout
+        self._endpoints = [_Endpoint(e) for e in endpoints]
+        self._routes: dict[str, _Route] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def connect(cls, endpoints: Sequence[str] | None = None, *, default_timeout: float = 10.0,
+                discover_timeout: float = 3.0) -> Dispatcher:
+        """Discover the tools of every endpoint now; unreachable ones are retried by ``refresh``."""
+        endpoints = list(endpoints) if endpoints is not None else env_list("TOOL_ENDPOINTS", DEFAULT_ENDPOINTS)
+        dispatcher = cls(endpoints, default_timeout=default_timeout, discover_timeout=discover_timeout)
+        dispatcher.refresh()
+        return dispatcher
+
+    # ------------------------------------------------------------ discovery
+
+    def refresh(self) -> list[str]:
+        """(Re)discover endpoints that have no tools yet. Returns the addresses still failing."""
+        failing = []
+        for ep in self._endpoints:
+            if ep.routes:
+                continue
+            try:
+                self._discover(ep)
+                ep.error = ""
+            except Exception as exc:  # discovery failure is reported, never fatal
+                ep.error = _describe(exc)
+                failing.append(ep.address)
+                log.warning("tool endpoint %s not available: %s", ep.address, ep.error)
+        with self._lock:
+            self._routes = {r.spec.name: r for ep in self._endpoints for r in ep.routes}
+        return failing
+
+    def _discover(self, ep: _Endpoint) -> None:
+        if ep.channel is None:
+            ep.channel = open_channel(ep.address)
+        stub = tools_pb2_grpc.ToolCatalogServiceStub(ep.channel)
+        listing = stub.ListTools(tools_pb2.ListToolsRequest(), timeout=self.discover_timeout, wait_for_ready=False)
+        pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(ep.channel))
+        routes = []
+        for tool in listing.tools:
+            spec = ToolSpec.from_proto(tool)
+            request_class = message_factory.GetMessageClass(pool.FindMessageTypeByName(spec.request_type))
+            response_class = message_factory.GetMessageClass(pool.FindMessageTypeByName(spec.response_type))
+            call = ep.channel.unary_unary(
+                spec.method,
+                request_serializer=request_class.SerializeToString,
+                response_deserializer=response_class.FromString,
+            )
+            routes.append(_Route(spec, request_class, call, ep.address))
+        ep.routes = routes
+        log.info("tools from %s: %s", ep.address, ", ".join(r.spec.name for r in routes) or "none")
+
+    def status(self) -> dict[str, str]:
+        """Endpoint → "ok" or the reason discovery failed."""
+        return {ep.address: ("ok" if ep.routes else ep.error or "not discovered") for ep in self._endpoints}
+
+    def tools(self, allow: Iterable[str] | None = None) -> list[ToolSpec]:
+        with self._lock:
+            routes = list(self._routes.values())
+        if allow is None:
+            return [r.spec for r in routes]
+        allowed = set(allow)
+        return [r.spec for r in routes if r.spec.name in allowed]
+
+    def spec(self, name: str) -> ToolSpec | None:
+        route = self._route(name)
+        return route.spec if route else None
+
+    def _route(self, name: str) -> _Route | None:
+        with self._lock:
+            route = self._routes.get(name)
+        if route is None and any(not ep.routes for ep in self._endpoints):
+            self.refresh()
+            with self._lock:
+                route = self._routes.get(name)
+        return route
+
+    # ------------------------------------------------------------ calls
+
+    def call(self, name: str, arguments: str | dict | None, *, timeout: float | None = None) -> ToolResult:
+        return self.submit(name, arguments, timeout=timeout).result()
+
+    def submit(self, name: str, arguments: str | dict | None, *, timeout: float | None = None) -> Future[ToolResult]:
+        """Start a call without blocking; the future always resolves to a ToolResult."""
+        start = time.perf_counter()
+        done: Future[ToolResult] = Future()
+        route = self._route(name)
+        if route is None:
+            known = ", ".join(sorted(self._routes)) or "none"
+            done.set_result(ToolResult.failure(name, "UNKNOWN_TOOL", f"unknown tool {name!r}; available tools: {known}"))
+            return done
+        try:
+            request = parse_arguments(arguments, route.request_class)
+        except ArgumentError as exc:
+            log.info("tool %s: invalid arguments: %s", name, exc)
+            done.set_result(ToolResult.failure(name, "INVALID_ARGUMENT", f"invalid arguments for {name}: {exc}"))
+            return done
+        except Exception:  # a gap in the converter must not take the call down with it
+            log.exception("tool %s: arguments could not be converted", name)
+            done.set_result(ToolResult.failure(name, "INVALID_ARGUMENT", f"invalid arguments for {name}"))
+            return done
+        deadline = timeout if timeout is not None else (route.spec.timeout_ms / 1000 or self.default_timeout)
+        try:
+            rpc = route.call.future(request, timeout=deadline)
+        except Exception as exc:  # channel closed under us
+            done.set_result(ToolResult.failure(name, "UNAVAILABLE", _describe(exc)))
+            return done
+
+        def finish(rpc_future: grpc.Future) -> None:
+            if not done.cancelled():
+                done.set_result(_result(name, rpc_future, (time.perf_counter() - start) * 1000))
+
+        def propagate_cancel(f: Future[ToolResult]) -> None:
+            if f.cancelled():
+                rpc.cancel()
+
+        done.add_done_callback(propagate_cancel)
+        rpc.add_done_callback(finish)
+        return done
+
+    def close(self) -> None:
+        for ep in self._endpoints:
+            if ep.channel is not None:
+                ep.channel.close()
+                ep.channel = None
+            ep.routes = []
+        with self._lock:
+            self._routes = {}
+
+    def __enter__(self) -> Dispatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _result(name: str, rpc: grpc.Future, elapsed_ms: float) -> ToolResult:
+    try:
+        response = rpc.result()
+    except grpc.RpcError as err:
+        code = err.code().name if err.code() else "UNKNOWN"
+        details = err.details() or code
+        from_app = any((k, v) == APP_MARKER for k, v in (err.trailing_metadata() or ()))
+        say = details if from_app and code not in ("UNKNOWN", "INTERNAL") else None
+        log.info("tool %s failed: %s %s (%.0fms)", name, code, details, elapsed_ms)
+        return ToolResult.failure(name, code, details, say, elapsed_ms)
+    except grpc.FutureCancelledError:
+        return ToolResult.failure(name, "CANCELLED", "the call was cancelled", elapsed_ms=elapsed_ms)
+    except Exception as exc:
+        return ToolResult.failure(name, "UNKNOWN", _describe(exc), elapsed_ms=elapsed_ms)
+    return ToolResult(name, True, message_to_json(response), "OK", None, elapsed_ms)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+        return f"{exc.code().name}: {exc.details()}"
+    return f"{type(exc).__name__}: {exc}"
