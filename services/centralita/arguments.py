@@ -228,11 +228,8 @@ def _article(kind: str) -> str:
 def _integer(value: Any, fd: FieldDescriptor, path: str) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and fd.type in _INT64:
-        try:
-            value = int(value)  # ProtoJSON writes 64-bit integers as strings
-        except ValueError:
-            pass
+    if isinstance(value, str) and fd.type in _INT64 and value.strip().lstrip("-").isdigit():
+        value = int(value)  # ProtoJSON writes 64-bit integers as strings
     if isinstance(value, bool) or not isinstance(value, int):
         raise ArgumentError(f"{_where(path)} must be an integer, got {_json_type(value)}")
     low, high = _INTS[fd.type]

@@ -28,7 +28,11 @@ _SERVICE_CONFIG = json.dumps(
 def target_for(endpoint: str) -> str:
     """``host:port`` → ``dns:///host:port`` (so headless Services resolve to every pod); others as given."""
     endpoint = endpoint.strip()
-    return endpoint if "://" in endpoint or endpoint.startswith(("dns:", "ipv4:", "ipv6:", "unix:")) else f"dns:///{endpoint}"
+    return (
+        endpoint
+        if "://" in endpoint or endpoint.startswith(("dns:", "ipv4:", "ipv6:", "unix:"))
+        else f"dns:///{endpoint}"
+    )
 
 
 def open_channel(endpoint: str) -> grpc.Channel:

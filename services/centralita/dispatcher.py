@@ -83,7 +83,9 @@ class _Endpoint:
 class Dispatcher:
     """Tool name → RPC, with the request built from the model's JSON arguments."""
 
-    def __init__(self, endpoints: Sequence[str], *, default_timeout: float = 10.0, discover_timeout: float = 3.0) -> None:
+    def __init__(
+        self, endpoints: Sequence[str], *, default_timeout: float = 10.0, discover_timeout: float = 3.0
+    ) -> None:
         self.default_timeout = default_timeout
         self.discover_timeout = discover_timeout
         self._endpoints = [_Endpoint(e) for e in endpoints]
@@ -91,8 +93,9 @@ class Dispatcher:
         self._lock = threading.Lock()
 
     @classmethod
-    def connect(cls, endpoints: Sequence[str] | None = None, *, default_timeout: float = 10.0,
-                discover_timeout: float = 3.0) -> Dispatcher:
+    def connect(
+        cls, endpoints: Sequence[str] | None = None, *, default_timeout: float = 10.0, discover_timeout: float = 3.0
+    ) -> Dispatcher:
         """Discover the tools of every endpoint now; unreachable ones are retried by ``refresh``."""
         endpoints = list(endpoints) if endpoints is not None else env_list("TOOL_ENDPOINTS", DEFAULT_ENDPOINTS)
         dispatcher = cls(endpoints, default_timeout=default_timeout, discover_timeout=discover_timeout)
@@ -175,7 +178,9 @@ class Dispatcher:
         route = self._route(name)
         if route is None:
             known = ", ".join(sorted(self._routes)) or "none"
-            done.set_result(ToolResult.failure(name, "UNKNOWN_TOOL", f"unknown tool {name!r}; available tools: {known}"))
+            done.set_result(
+                ToolResult.failure(name, "UNKNOWN_TOOL", f"unknown tool {name!r}; available tools: {known}")
+            )
             return done
         try:
             request = parse_arguments(arguments, route.request_class)

@@ -19,7 +19,9 @@ OUT_DIR = PACKAGE_DIR.parent
 DESCRIPTOR_SET = PACKAGE_DIR / "tool_descriptors.binpb"
 
 
-def generate(proto_root: Path = PROTO_ROOT, out_dir: Path = OUT_DIR, descriptor_set: Path = DESCRIPTOR_SET) -> list[Path]:
+def generate(
+    proto_root: Path = PROTO_ROOT, out_dir: Path = OUT_DIR, descriptor_set: Path = DESCRIPTOR_SET
+) -> list[Path]:
     protos = sorted(proto_root.rglob("*.proto"))
     if not protos:
         raise SystemExit(f"no .proto files under {proto_root}")

@@ -172,9 +172,7 @@ def enum_value_name(enum: EnumDescriptor, value_name: str) -> str:
 def enum_names(enum: EnumDescriptor) -> list[str]:
     """Values offered to the model: every value but a zero ``*_UNSPECIFIED``."""
     return [
-        enum_value_name(enum, v.name)
-        for v in enum.values
-        if not (v.number == 0 and v.name.endswith("UNSPECIFIED"))
+        enum_value_name(enum, v.name) for v in enum.values if not (v.number == 0 and v.name.endswith("UNSPECIFIED"))
     ]
 
 
@@ -278,7 +276,9 @@ def is_repeated(fd: FieldDescriptor) -> bool:
 
 def message_schema(desc: Descriptor, comments: CommentIndex | None = None, *, strict: bool = False) -> dict[str, Any]:
     """JSON schema of a request message (an object with ``additionalProperties: false``)."""
-    return _SchemaBuilder(comments if comments is not None else CommentIndex([]), strict).message(desc, depth=0, stack=())
+    return _SchemaBuilder(comments if comments is not None else CommentIndex([]), strict).message(
+        desc, depth=0, stack=()
+    )
 
 
 class _SchemaBuilder:

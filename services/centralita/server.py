@@ -39,7 +39,7 @@ class _CatalogServicer(tools_pb2_grpc.ToolCatalogServiceServicer):
     def __init__(self, tools: Sequence[ToolSpec]) -> None:
         self._response = tools_pb2.ListToolsResponse(tools=[t.to_proto() for t in tools])
 
-    def ListTools(self, request, context):  # noqa: N802 - gRPC method name
+    def ListTools(self, request, context):
         return self._response
 
 
@@ -96,8 +96,15 @@ def _code_name(context) -> str | None:
 class RunningServer:
     """A started server; ``drain_and_stop`` is what SIGTERM does."""
 
-    def __init__(self, server: grpc.Server, port: int, health_servicer: health.HealthServicer,
-                 service_names: list[str], metrics: MetricsServer | None, tools: list[ToolSpec]) -> None:
+    def __init__(
+        self,
+        server: grpc.Server,
+        port: int,
+        health_servicer: health.HealthServicer,
+        service_names: list[str],
+        metrics: MetricsServer | None,
+        tools: list[ToolSpec],
+    ) -> None:
         self.server = server
         self.port = port
         self.health = health_servicer
@@ -181,7 +188,11 @@ def start_server(
         running.metrics_port = running.metrics.port
     log.info(
         "serving %s on %s:%d (metrics %s), tools: %s",
-        ", ".join(names), host, bound, running.metrics_port, ", ".join(t.name for t in tools) or "none",
+        ", ".join(names),
+        host,
+        bound,
+        running.metrics_port,
+        ", ".join(t.name for t in tools) or "none",
     )
     return running
 

@@ -18,7 +18,8 @@ def echo_build(tmp_path_factory):
 def echo_server(echo_build):
     pb2, pb2_grpc, descriptor_set = echo_build
     spec = ServiceSpec(
-        pb2.DESCRIPTOR.services_by_name["EchoService"], make_servicer(pb2, pb2_grpc),
+        pb2.DESCRIPTOR.services_by_name["EchoService"],
+        make_servicer(pb2, pb2_grpc),
         pb2_grpc.add_EchoServiceServicer_to_server,
     )
     running = start_server([spec], port=0, host="127.0.0.1", metrics_port=0, descriptor_set=descriptor_set)

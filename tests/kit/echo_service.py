@@ -21,11 +21,20 @@ def compile_protos(out_dir: Path, proto_dir: Path = TEST_PROTOS) -> Path:
     descriptor_set = out_dir / "test_descriptors.binpb"
     protos = [str(p.relative_to(proto_dir)) for p in sorted(proto_dir.rglob("*.proto"))]
     well_known = Path(protoc.__file__).parent / "_proto"
-    rc = protoc.main([
-        "protoc", f"-I{proto_dir}", f"-I{PROTO_ROOT}", f"-I{well_known}",
-        f"--python_out={out_dir}", f"--grpc_python_out={out_dir}",
-        f"--descriptor_set_out={descriptor_set}", "--include_source_info", "--include_imports", *protos,
-    ])
+    rc = protoc.main(
+        [
+            "protoc",
+            f"-I{proto_dir}",
+            f"-I{PROTO_ROOT}",
+            f"-I{well_known}",
+            f"--python_out={out_dir}",
+            f"--grpc_python_out={out_dir}",
+            f"--descriptor_set_out={descriptor_set}",
+            "--include_source_info",
+            "--include_imports",
+            *protos,
+        ]
+    )
     if rc != 0:
         raise RuntimeError("protoc failed on the test protos")
     for d in {out_dir / Path(p).parent for p in protos}:
@@ -44,19 +53,22 @@ def load_echo_modules(out_dir: Path):
 
 def make_servicer(pb2, pb2_grpc):
     class EchoServicer(pb2_grpc.EchoServiceServicer):
-        def Echo(self, request, context):  # noqa: N802
+        def Echo(self, request, context):
             return pb2.EchoResponse(text=request.text)
 
-        def Internal(self, request, context):  # noqa: N802
+        def Internal(self, request, context):
             return pb2.EchoResponse(text="internal:" + request.text)
 
-        def EdgeCases(self, request, context):  # noqa: N802
+        def EdgeCases(self, request, context):
             return pb2.EdgeCasesResponse(
-                big=request.big, colour=request.colour, colours=list(request.colours),
-                scope=request.WhichOneof("scope") or "", inner=request.inner,
+                big=request.big,
+                colour=request.colour,
+                colours=list(request.colours),
+                scope=request.WhichOneof("scope") or "",
+                inner=request.inner,
             )
 
-        def Misbehave(self, request, context):  # noqa: N802
+        def Misbehave(self, request, context):
             deadline = time.monotonic() + request.sleep_ms / 1000
             while time.monotonic() < deadline and context.is_active():
                 time.sleep(0.01)

@@ -33,9 +33,13 @@ def test_call_round_trip_with_proto_field_names(dispatcher):
 
 
 def test_enums_oneofs_and_int64_survive_the_round_trip(dispatcher):
-    args = {"big": "9007199254740993", "colour": "dark_blue", "colours": ["red", "dark_blue"],
-            "scope": {"kind": "region_id", "region_id": 7, "municipality": None},
-            "inner": {"label": "x", "child": {"label": "y"}}}
+    args = {
+        "big": "9007199254740993",
+        "colour": "dark_blue",
+        "colours": ["red", "dark_blue"],
+        "scope": {"kind": "region_id", "region_id": 7, "municipality": None},
+        "inner": {"label": "x", "child": {"label": "y"}},
+    }
     result = dispatcher.call("edge_cases", args)
     assert result.ok, result.output
     assert result.output["big"] == 9007199254740993
