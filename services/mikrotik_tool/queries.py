@@ -1,0 +1,102 @@
+"""The tool's use case: answer one question, from the cache or the API, within a budget.
+
+This is what the gRPC servicer calls; it knows nothing about gRPC. ``remaining`` is the time the
+caller still waits (the gRPC deadline); a safety margin is kept so the caller hears our polite
+timeout sentence instead of hitting its own deadline first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from .cache import AnswerCache
+from .client import ApiAnswer, HealthReport, MikrotikClient
+from .errors import ApiTimeout, InvalidQuestion, MikrotikError
+from .normalize import normalize_question
+from .settings import Settings
+from .timeouts import effective_timeout
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 500
+MIN_TIMEOUT, MAX_TIMEOUT = 1, 60
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the tool returns for one question."""
+
+    response: str
+    cached: bool
+    age_seconds: float
+    upstream_ms: float
+
+
+def reply_margin(remaining: float) -> float:
+    """Time kept back from the caller's deadline to send our own answer (50-250 ms)."""
+    return max(0.05, min(0.25, remaining * 0.1))
+
+
+class MikrotikQueries:
+    """Client + cache + adaptive timeout; one instance per process."""
+
+    def __init__(self, settings: Settings, *, client: MikrotikClient | None = None,
+                 cache: AnswerCache[ApiAnswer] | None = None) -> None:
+        self.settings = settings
+        self.client = client or MikrotikClient(
+            settings.api_url, pool_size=settings.pool_size, connect_timeout=settings.connect_timeout
+        )
+        self.cache: AnswerCache[ApiAnswer] = cache or AnswerCache(
+            ttl=settings.cache_ttl, max_entries=settings.cache_size
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def ask(self, question: str, *, timeout: int | None = None, remaining: float | None = None) -> Answer:
+        """Answer ``question``; raises a ``MikrotikError`` subclass on any failure."""
+        started = time.monotonic()
+        question = question.strip()
+        if not question:
+            raise InvalidQuestion("empty question")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise InvalidQuestion(f"question longer than {MAX_QUESTION_CHARS} characters")
+        if timeout is not None and not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
+            raise InvalidQuestion(f"timeout {timeout} outside {MIN_TIMEOUT}..{MAX_TIMEOUT}")
+        usable = None if remaining is None else remaining - reply_margin(remaining)
+        budget = effective_timeout(
+            question,
+            requested=None if timeout is None else float(timeout),
+            remaining=usable,
+            simple=self.settings.query_timeout,
+            broad=self.settings.broad_query_timeout,
+        )
+        if budget <= 0:
+            raise ApiTimeout("the caller's deadline leaves no time for the API")
+        key = normalize_question(question)
+        try:
+            got = self.cache.get_or_fetch(
+                key, lambda: self.client.query(question, timeout=budget), wait=budget
+            )
+        except MikrotikError as exc:
+            log.warning(
+                "consulta fallida kind=%s detail=%s budget_s=%.2f elapsed_ms=%.0f",
+                exc.kind, exc.detail, budget, (time.monotonic() - started) * 1000,
+            )
+            raise
+        answer = got.value
+        return Answer(
+            response=answer.response,
+            cached=got.cached,
+            age_seconds=round(got.age, 3),
+            upstream_ms=0.0 if got.cached else round(answer.upstream_ms, 1),
+        )
+
+    def health(self, *, remaining: float | None = None) -> HealthReport:
+        """The API's ``GET /health``, bounded by the health timeout and the caller's deadline."""
+        budget = self.settings.health_timeout
+        if remaining is not None:
+            budget = min(budget, remaining - reply_margin(remaining))
+        return self.client.health(timeout=budget)
