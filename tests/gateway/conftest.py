@@ -1,0 +1,15 @@
+"""Fixtures shared by the gateway's ARI, RTP and end-to-end tests."""
+
+import pytest
+
+from tests.fakes.ari_spec import require_ari_docs
+
+
+@pytest.fixture
+def fake_asterisk():
+    from tests.fakes.fake_asterisk import FakeAsterisk
+
+    fake = FakeAsterisk(require_ari_docs())
+    yield fake
+    fake.stop()
+    assert fake.violations == [], "requests that break Asterisk's ARI docs"
