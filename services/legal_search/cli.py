@@ -1,0 +1,62 @@
+"""`centralita ingest PATH...` and `centralita legal-sample`: loading normativas from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from legal_search.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `ingest` and `legal-sample` to the `centralita` CLI."""
+    ingest = subparsers.add_parser(
+        "ingest", help="load .json/.jsonl normativas into the legal database and index",
+        description="Validates every record (bad ones are reported as FILE:LINE and skipped), upserts by id, "
+                    "then brings the Whoosh index in line with the database (LEGAL_DB_URL, LEGAL_INDEX_DIR).")
+    ingest.add_argument("paths", nargs="+", type=Path, help=".json/.jsonl files or folders")
+    ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ingest.set_defaults(func=run_ingest)
+
+    sample = subparsers.add_parser(
+        "legal-sample", help="write (and optionally ingest) the deterministic sample corpus")
+    sample.add_argument("--docs", type=int, default=2000)
+    sample.add_argument("--seed", type=int, default=3)
+    sample.add_argument("--out", type=Path, help="write JSON lines here instead of ingesting")
+    sample.set_defaults(func=run_sample)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from legal_search.ingest import ingest_paths
+    from legal_search.service import open_store
+
+    settings = Settings.from_env()
+    engine = open_store(settings.db_url)
+    try:
+        report = ingest_paths(engine, settings.index_dir, args.paths, shards=settings.shards,
+                              progress=False if args.no_progress else None)
+    except (OSError, ValueError) as exc:
+        print(f"centralita ingest: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    for bad in report.bad[:200]:
+        print(f"error: {bad}", file=sys.stderr)
+    if len(report.bad) > 200:
+        print(f"... y {len(report.bad) - 200} errores más", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.bad else 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from legal_search import sample
+
+    if args.out:
+        sample.write_jsonl(args.out, args.docs, args.seed)
+        print(f"{args.docs} normativas escritas en {args.out}")
+        return 0
+    settings = Settings.from_env()
+    built = sample.ensure_sample(settings.db_url, settings.index_dir, n=args.docs, seed=args.seed)
+    print("muestra creada" if built else "la base ya tiene normativas: no se tocó")
+    return 0

@@ -1,0 +1,247 @@
+"""The sharded Whoosh index as a projection of the database, and the sync that repairs it.
+
+SQL is the truth. Each index entry carries the digest of the row it was built from, so "is the index
+current?" is a comparison of (id, digest) sets, done per shard under the shard's writer lock. That
+makes any crash (kill -9 between the SQL commit and the index commit, or mid-commit: Whoosh commits
+atomically) repairable by the next sync, without any bookkeeping write to SQL — which matters since
+every replica keeps its own index of one shared database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import queue
+import shutil
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from whoosh import index as windex
+
+from legal_search import store
+from legal_search.analysis import ANALYZER_VERSION, number_key, schema
+from legal_search.models import Normativa
+from legal_search.text import fold
+
+log = logging.getLogger(__name__)
+FORMAT = 1
+_IN_PROCESS_LIMIT = 1500   # below this many changes, spawning writer processes costs more than it saves
+_LOAD_CHUNK = 400
+
+
+@dataclass
+class SyncStats:
+    added: int = 0
+    removed: int = 0
+    shards: int = 0
+    rebuilt: bool = False
+
+    def merge(self, other: SyncStats) -> None:
+        self.added += other.added
+        self.removed += other.removed
+
+
+def shard_of(doc_id: str, shards: int) -> int:
+    """Stable shard of an id (crc32, not hash(): the latter changes between processes)."""
+    return zlib.crc32(doc_id.encode()) % shards
+
+
+def shard_dir(index_dir: Path, shard: int) -> Path:
+    return Path(index_dir) / f"shard-{shard}"
+
+
+def _manifest(shards: int) -> dict:
+    return {"format": FORMAT, "analyzer": ANALYZER_VERSION, "shards": shards}
+
+
+def ensure_layout(index_dir: Path, shards: int) -> bool:
+    """Create the shard indexes if missing or built with another layout/analyzer. True if (re)created."""
+    index_dir = Path(index_dir)
+    path = index_dir / "manifest.json"
+    try:
+        current = json.loads(path.read_text())
+    except (OSError, ValueError):
+        current = None
+    ok = current == _manifest(shards) and all(
+        windex.exists_in(str(shard_dir(index_dir, s))) for s in range(shards))
+    if ok:
+        return False
+    if index_dir.exists():
+        for child in index_dir.glob("shard-*"):
+            shutil.rmtree(child, ignore_errors=True)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    for s in range(shards):
+        d = shard_dir(index_dir, s)
+        d.mkdir(parents=True, exist_ok=True)
+        windex.create_in(str(d), schema())
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(_manifest(shards)))
+    tmp.replace(path)
+    return True
+
+
+def document(row: Normativa) -> dict:
+    """The index entry of one row."""
+    body = store.body_text(row)
+    date = row.date
+    return {
+        "id": row.id,
+        "digest": row.digest,
+        "title": row.title,
+        "body": body,
+        "fold": f"{row.title}\n{body}",
+        "municipality": row.municipality_key,
+        "type": row.type,
+        "number": number_key(row.number),
+        "status": fold(row.status),
+        "year": row.year,
+        "date": date.year * 10000 + date.month * 100 + date.day if date else 0,
+    }
+
+
+def indexed_digests(reader) -> dict[str, str]:
+    """(id -> digest) of the live documents of one shard, read from the columns (no stored-field reads)."""
+    if reader.doc_count_all() == 0:
+        return {}
+    ids, digests = reader.column_reader("id"), reader.column_reader("digest")
+    return {ids[n]: digests[n] for n in reader.all_doc_ids()}
+
+
+def sync_shard(db_url: str, schema_name: str | None, index_dir: str, shard: int, shards: int,
+               wanted: dict[str, str], progress: Callable[[int], None] | None = None) -> SyncStats:
+    """Make one shard hold exactly `wanted` (id -> digest), loading changed rows from the database."""
+    from legal_search.db import make_engine  # local: this runs in spawned writer processes too
+
+    ix = windex.open_dir(str(shard_dir(Path(index_dir), shard)))
+    writer = ix.writer(timeout=120.0, delay=0.25, limitmb=192)
+    stats = SyncStats()
+    engine = None
+    try:
+        with ix.reader() as reader:
+            have = indexed_digests(reader)
+        stale = [i for i, d in have.items() if wanted.get(i) != d]
+        missing = [i for i, d in wanted.items() if have.get(i) != d]
+        for doc_id in stale:
+            writer.delete_by_term("id", doc_id)
+        stats.removed = len(stale)
+        if missing:
+            engine = make_engine(db_url, schema=schema_name)
+            for i in range(0, len(missing), _LOAD_CHUNK):
+                rows = store.load(engine, missing[i : i + _LOAD_CHUNK])
+                for row in rows.values():
+                    writer.add_document(**document(row))
+                stats.added += len(rows)
+                if progress:
+                    progress(len(missing[i : i + _LOAD_CHUNK]))
+        if stale or missing:
+            writer.commit()
+        else:
+            writer.cancel()
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        if engine is not None:
+            engine.dispose()
+    return stats
+
+
+def _shard_worker(args: tuple, out: mp.Queue) -> None:
+    shard = args[3]
+    try:
+        stats = sync_shard(*args, progress=lambda n: out.put(("progress", shard, n)))
+        out.put(("done", shard, stats))
+    except BaseException as exc:  # reported to the parent, which raises
+        out.put(("error", shard, f"{type(exc).__name__}: {exc}"))
+
+
+def _progress_bar(total: int, enabled: bool | None):
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if enabled is None else enabled
+    return tqdm(total=total, desc="indexando", unit="doc", file=sys.stderr, disable=not show or total == 0)
+
+
+def sync(engine: Engine, index_dir: Path, shards: int, *, schema_name: str | None = None,
+         parallel: bool | None = None, progress: bool | None = None) -> SyncStats:
+    """Repair the index from the database: add/replace what differs, remove orphans.
+
+    Shards are written in parallel processes when there is enough to do (`parallel=None` decides).
+    """
+    rebuilt = ensure_layout(index_dir, shards)
+    wanted: list[dict[str, str]] = [{} for _ in range(shards)]
+    for doc_id, digest in store.digests(engine):
+        wanted[shard_of(doc_id, shards)][doc_id] = digest
+    db_url = engine.url.render_as_string(hide_password=False)
+    total = SyncStats(shards=shards, rebuilt=rebuilt)
+    # A cheap estimate of the work: how many ids differ from the index.
+    todo = _estimate_changes(index_dir, wanted)
+    use_procs = parallel if parallel is not None else (shards > 1 and todo >= _IN_PROCESS_LIMIT)
+    bar = _progress_bar(todo, progress)
+    try:
+        if not use_procs:
+            for s in range(shards):
+                total.merge(sync_shard(db_url, schema_name, str(index_dir), s, shards, wanted[s], bar.update))
+            return total
+        ctx = mp.get_context("spawn")
+        out = ctx.Queue()
+        procs = [ctx.Process(target=_shard_worker, daemon=True,
+                             args=((db_url, schema_name, str(index_dir), s, shards, wanted[s]), out))
+                 for s in range(shards)]
+        for p in procs:
+            p.start()
+        pending, errors = set(range(shards)), []
+        while pending:
+            try:
+                kind, shard, payload = out.get(timeout=1.0)
+            except queue.Empty:
+                dead = [s for s in pending if not procs[s].is_alive() and procs[s].exitcode not in (None, 0)]
+                if dead:
+                    errors += [f"shard {s}: writer exited with {procs[s].exitcode}" for s in dead]
+                    pending -= set(dead)
+                continue
+            if kind == "progress":
+                bar.update(payload)
+            elif kind == "done":
+                total.merge(payload)
+                pending.discard(shard)
+            else:
+                errors.append(f"shard {shard}: {payload}")
+                pending.discard(shard)
+        for p in procs:
+            p.join(timeout=30)
+        if errors:
+            raise RuntimeError("index sync failed: " + "; ".join(errors))
+        return total
+    finally:
+        bar.close()
+
+
+def _estimate_changes(index_dir: Path, wanted: list[dict[str, str]]) -> int:
+    todo = 0
+    for s, want in enumerate(wanted):
+        ix = windex.open_dir(str(shard_dir(index_dir, s)))
+        with ix.reader() as reader:
+            have = indexed_digests(reader)
+        todo += sum(1 for i, d in want.items() if have.get(i) != d)
+    return todo
+
+
+def check(engine: Engine, index_dir: Path, shards: int) -> tuple[int, int]:
+    """(rows missing or stale in the index, orphan entries): (0, 0) means SQL and index agree."""
+    wanted: list[dict[str, str]] = [{} for _ in range(shards)]
+    for doc_id, digest in store.digests(engine):
+        wanted[shard_of(doc_id, shards)][doc_id] = digest
+    missing = orphans = 0
+    for s, want in enumerate(wanted):
+        ix = windex.open_dir(str(shard_dir(index_dir, s)))
+        with ix.reader() as reader:
+            have = indexed_digests(reader)
+        missing += sum(1 for i, d in want.items() if have.get(i) != d)
+        orphans += sum(1 for i, d in have.items() if want.get(i) != d)
+    return missing, orphans

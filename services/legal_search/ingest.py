@@ -1,0 +1,143 @@
+"""Ingest of .json/.jsonl normativas: validate, upsert into SQL (the truth), then sync the index.
+
+Order is SQL first, index second; a crash at any point leaves rows whose digests the index lacks,
+which the next sync (at start or at the next ingest) indexes. Nothing else needs to be atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from legal_search import index, store
+from legal_search.records import Record, RecordError, validate
+
+BATCH = 1000
+
+
+@dataclass
+class BadRecord:
+    source: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.message}"
+
+
+@dataclass
+class IngestReport:
+    read: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    bad: list[BadRecord] = field(default_factory=list)
+    indexed: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        rate = self.read / self.seconds if self.seconds else 0.0
+        return (f"{self.read} leídas, {self.new} nuevas, {self.changed} actualizadas, {self.unchanged} sin cambios, "
+                f"{len(self.bad)} con errores; índice: {self.indexed} indexadas, {self.removed} quitadas; "
+                f"{self.seconds:.1f} s ({rate:.0f} docs/s)")
+
+
+def iter_file(path: Path) -> Iterator[tuple[str, int, Any]]:
+    """(source, line, decoded object or RecordError) for every record of a .json or .jsonl file."""
+    src = str(path)
+    if path.suffix == ".jsonl":
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield src, n, json.loads(line)
+                except ValueError as exc:
+                    yield src, n, RecordError(f"JSON inválido: {exc}")
+        return
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except ValueError as exc:
+        yield src, getattr(exc, "lineno", 1), RecordError(f"JSON inválido: {exc}")
+        return
+    items = data if isinstance(data, list) else [data]
+    for n, item in enumerate(items, 1):
+        yield src, n, item   # for .json the "line" is the position in the array
+
+
+def iter_paths(path: Path) -> list[Path]:
+    """The .json/.jsonl files at `path` (a file or a folder, searched recursively)."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl") and p.is_file())
+    if path.suffix not in (".json", ".jsonl"):
+        raise ValueError(f"{path}: solo se aceptan archivos .json o .jsonl")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no existe")
+    return [path]
+
+
+def _bar(progress: bool | None, desc: str):
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if progress is None else progress
+    return tqdm(desc=desc, unit="doc", file=sys.stderr, disable=not show)
+
+
+def ingest_items(engine: Engine, index_dir: Path, items: Iterable[tuple[str, int, Any]], *, shards: int,
+                 schema_name: str | None = None, progress: bool | None = None) -> IngestReport:
+    """Validate and upsert (source, line, object) items in batches, then bring the index in line."""
+    started = time.perf_counter()
+    report = IngestReport()
+    batch: list[Record] = []
+    bar = _bar(progress, "guardando")
+
+    def flush() -> None:
+        new, changed, same = store.upsert(engine, batch)
+        report.new += new
+        report.changed += changed
+        report.unchanged += same
+        bar.update(len(batch))
+        batch.clear()
+
+    try:
+        for source, line, obj in items:
+            report.read += 1
+            try:
+                if isinstance(obj, RecordError):
+                    raise obj
+                batch.append(validate(obj))
+            except RecordError as exc:
+                report.bad.append(BadRecord(source, line, str(exc)))
+                continue
+            if len(batch) >= BATCH:
+                flush()
+        if batch:
+            flush()
+    finally:
+        bar.close()
+    stats = index.sync(engine, index_dir, shards, schema_name=schema_name, progress=progress)
+    report.indexed, report.removed = stats.added, stats.removed
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ingest_paths(engine: Engine, index_dir: Path, paths: Iterable[Path], *, shards: int,
+                 schema_name: str | None = None, progress: bool | None = None) -> IngestReport:
+    files = [f for p in paths for f in iter_paths(Path(p))]
+    items = (item for f in files for item in iter_file(f))
+    return ingest_items(engine, index_dir, items, shards=shards, schema_name=schema_name, progress=progress)
+
+
+def ingest_records(engine: Engine, index_dir: Path, docs: Iterable[dict], *, source: str = "<memoria>",
+                   shards: int = 2, schema_name: str | None = None,
+                   progress: bool | None = None) -> IngestReport:
+    items = ((source, n, doc) for n, doc in enumerate(docs, 1))
+    return ingest_items(engine, index_dir, items, shards=shards, schema_name=schema_name, progress=progress)

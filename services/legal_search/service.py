@@ -1,0 +1,121 @@
+"""The legal_search application object: database + index + searcher, opened and repaired at start."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import make_url
+
+from legal_search import content, index, metadata
+from legal_search.db import make_engine, migrate
+from legal_search.errors import InvalidArgument, Unavailable
+from legal_search.filters import Filters
+from legal_search.models import Normativa
+from legal_search.names import Gazetteer
+from legal_search.nlq import MetadataQuery, parse_metadata
+from legal_search.searcher import LocalSearcher, ParallelSearcher
+from legal_search.settings import Settings
+
+log = logging.getLogger(__name__)
+_GAZETTEER_TTL = 30.0
+
+
+def open_store(db_url: str, schema: str | None = None) -> Engine:
+    """Engine with the schema migrated to the latest revision."""
+    engine = make_engine(db_url, schema=schema)
+    migrate(engine, schema=schema)
+    return engine
+
+
+class LegalSearch:
+    """Everything the three tools need; thread-safe for a gRPC thread pool."""
+
+    def __init__(self, engine: Engine, index_dir: Path, *, shards: int = 2, processes: bool = False,
+                 schema: str | None = None) -> None:
+        self.engine = engine
+        self.index_dir = Path(index_dir)
+        self.shards = shards
+        self.schema = schema
+        self._processes = processes
+        self._searcher = None
+        self._gazetteer: Gazetteer | None = None
+        self._gazetteer_at = 0.0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings, *, schema: str | None = None, sync: bool = True) -> LegalSearch:
+        """Migrate, repair the index from the database (built if missing or stale), open the searchers."""
+        if make_url(settings.db_url).get_backend_name() == "sqlite":
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = open_store(settings.db_url, schema)
+        svc = cls(engine, settings.index_dir, shards=settings.shards, processes=settings.search_processes,
+                  schema=schema)
+        if sync:
+            svc.sync()
+        return svc
+
+    def sync(self, progress: bool | None = None) -> index.SyncStats:
+        started = time.perf_counter()
+        stats = index.sync(self.engine, self.index_dir, self.shards, schema_name=self.schema, progress=progress)
+        log.info("índice sincronizado: %d indexadas, %d quitadas, %d shards%s en %.1f s", stats.added,
+                 stats.removed, stats.shards, " (reconstruido)" if stats.rebuilt else "",
+                 time.perf_counter() - started)
+        return stats
+
+    @property
+    def searcher(self):
+        with self._lock:
+            if self._searcher is None:
+                try:
+                    cls = ParallelSearcher if self._processes and self.shards > 1 else LocalSearcher
+                    self._searcher = cls(self.index_dir, self.shards)
+                except Exception as exc:
+                    raise Unavailable("El índice de búsqueda no está disponible.") from exc
+            return self._searcher
+
+    def gazetteer(self) -> Gazetteer:
+        now = time.monotonic()
+        if self._gazetteer is None or now - self._gazetteer_at > _GAZETTEER_TTL:
+            with self.engine.connect() as conn:
+                names = [n for (n,) in conn.execute(select(Normativa.municipality).distinct())]
+            self._gazetteer, self._gazetteer_at = Gazetteer(names), now
+        return self._gazetteer
+
+    def query_metadata(self, text: str, override: Filters, *, operation: str | None = None,
+                       group_by: str | None = None, order: str | None = None,
+                       limit: int | None = None) -> metadata.MetadataResult:
+        if len(text) > content.MAX_QUERY:
+            raise InvalidArgument(f"La consulta es demasiado larga (máximo {content.MAX_QUERY} caracteres).")
+        if limit is not None and limit < 0:
+            raise InvalidArgument("El límite no puede ser negativo.")
+        limit = min(limit, 100) if limit else None
+        q = parse_metadata(text, self.gazetteer()) if text.strip() else MetadataQuery(operation="count")
+        q.filters = q.filters.merged(override)
+        if operation:
+            q.operation = operation
+        if group_by:
+            q.group_by = group_by
+            if group_by != "none":
+                q.operation = "count"
+        if order:
+            q.order = order
+        if limit:
+            q.limit = limit
+        return metadata.run(self.engine, q)
+
+    def search_content(self, text: str, filters: Filters, limit: int | None) -> content.SearchOutcome:
+        return content.search(self.engine, self.searcher, self.gazetteer(), text, filters, limit)
+
+    def stats(self) -> metadata.Stats:
+        return metadata.stats(self.engine)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+        self.engine.dispose()
