@@ -31,6 +31,16 @@ from .errors import ApiBadResponse, ApiFailed, ApiHttpError, ApiTimeout, ApiUnre
 
 log = logging.getLogger(__name__)
 
+
+class _QuietPoolFull(logging.Filter):
+    """Extra connections beyond the pool are dropped on purpose (see module doc): not a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Connection pool is full")
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_QuietPoolFull())
+
 MAX_BODY_BYTES = 1 << 20
 _CHUNK = 16 * 1024
 
@@ -171,6 +181,8 @@ class MikrotikClient:
         except requests.exceptions.ReadTimeout as exc:
             raise ApiTimeout(f"no answer within {budget:.2f} s") from exc
         except requests.exceptions.ConnectionError as exc:
+            if isinstance(_root(exc), TimeoutError):  # a read timeout reported as "connection aborted"
+                raise ApiTimeout(f"no answer within {budget:.2f} s") from exc
             raise ApiUnreachable(f"connection failed: {_reason(exc)}") from exc
         except requests.exceptions.RequestException as exc:
             raise ApiUnreachable(f"request failed: {type(exc).__name__}") from exc

@@ -173,10 +173,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         sim._record(question, timeout)
         cfg = sim.config
+        if cfg.latency and not sim._sleep(cfg.latency):
+            return
         hit = cfg.fault != "none" and (not cfg.match or cfg.match in normalize_question(question))
         if hit and self._apply_fault(cfg, question):
-            return
-        if cfg.latency and not sim._sleep(cfg.latency):
             return
         ok, text = answer_question(question)
         self._json(200 if ok or question.strip() else 400, {"success": ok, "response": text})

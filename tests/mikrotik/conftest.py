@@ -75,7 +75,7 @@ def make_service(sim: MikrotikSimulator) -> Iterator[Callable[..., Service]]:
     started: list[Service] = []
 
     def factory(*, max_workers: int = 32, **overrides) -> Service:
-        settings = replace(TEST_SETTINGS, api_url=sim.url, **overrides)
+        settings = replace(TEST_SETTINGS, **{"api_url": sim.url, **overrides})
         queries = MikrotikQueries(settings)
         running = start_server([service_spec(queries)], port=0, host="127.0.0.1", max_workers=max_workers,
                                tool_filter=tool_filter(settings))
