@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-from call_gateway.rtp import MediaEngine, PortAllocator, PortsExhausted, RtpEndpoint, build, parse
 
+from call_gateway.rtp import MediaEngine, PortAllocator, PortsExhausted, RtpEndpoint, build, parse
 from tests.helpers import free_port
 
 

@@ -1,6 +1,7 @@
 import struct
 
 import pytest
+
 from call_gateway.rtp.packet import (
     DROP_MALFORMED,
     DROP_PAYLOAD_TYPE,

@@ -1,0 +1,330 @@
+"""The gateway: ARI events in, one ``CallSession`` per caller, shared media engine and worker pool.
+
+Threads, whatever the number of calls: the ARI events thread (routes events, never blocks), a fixed
+pool of workers (each call's steps run on its own mailbox, one at a time, in order), the RTP pacer and
+the RTP receiver. Each Realtime session adds its own two threads while it lives.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from call_gateway.ari import AriError, AriEventStream, AriRest, Backoff
+from call_gateway.call_session import CallSession, SessionFactory
+from call_gateway.rtp import MediaEngine, PortAllocator
+from centralita.config import env_float, env_int, env_str
+
+log = logging.getLogger("call_gateway")
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    ari_url: str = "http://127.0.0.1:8088"
+    ari_app: str = "centralita"
+    ari_username: str = ""
+    ari_password: str = field(default="", repr=False)
+    external_media_host: str = "127.0.0.1"
+    rtp_bind_host: str = "0.0.0.0"
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20999
+    rtp_batch_frames: int = 2            # caller audio is appended to Realtime every 40 ms
+    http_port: int = 8080
+    http_host: str = "0.0.0.0"
+    drain_seconds: float = 30.0          # SIGTERM: time active calls get to finish
+    ari_ping_interval: float = 10.0
+    ari_ping_timeout: float = 5.0
+    ari_timeout: float = 5.0
+    media_ready_timeout: float = 5.0     # externalMedia channel must reach Stasis within this
+    drain_audio_timeout: float = 5.0     # Realtime ended: let the queued goodbye play this long at most
+    workers: int = 32
+    refuse_action: str = "continue"      # refused calls: "continue" in the dialplan or "hangup"
+    profiles_path: str = ""
+
+    @classmethod
+    def from_env(cls) -> GatewaySettings:
+        d = cls()
+        return cls(
+            ari_url=env_str("ARI_URL", d.ari_url), ari_app=env_str("ARI_APP", d.ari_app),
+            ari_username=env_str("ASTERISK_USERNAME", ""), ari_password=env_str("ASTERISK_PASSWORD", ""),
+            external_media_host=env_str("EXTERNAL_MEDIA_HOST", d.external_media_host),
+            rtp_bind_host=env_str("RTP_BIND_HOST", d.rtp_bind_host),
+            rtp_port_min=env_int("RTP_PORT_MIN", d.rtp_port_min), rtp_port_max=env_int("RTP_PORT_MAX", d.rtp_port_max),
+            rtp_batch_frames=env_int("RTP_INPUT_BATCH_FRAMES", d.rtp_batch_frames),
+            http_port=env_int("GATEWAY_HTTP_PORT", d.http_port), http_host=env_str("GATEWAY_HTTP_HOST", d.http_host),
+            drain_seconds=env_float("GATEWAY_DRAIN_SECONDS", d.drain_seconds),
+            ari_ping_interval=env_float("ARI_PING_INTERVAL", d.ari_ping_interval),
+            ari_ping_timeout=env_float("ARI_PING_TIMEOUT", d.ari_ping_timeout),
+            media_ready_timeout=env_float("ARI_MEDIA_READY_TIMEOUT", d.media_ready_timeout),
+            workers=env_int("GATEWAY_WORKERS", d.workers),
+            refuse_action=env_str("GATEWAY_REFUSE_ACTION", d.refuse_action),
+            profiles_path=env_str("PROFILES_PATH", ""),
+        )
+
+
+class WorkerPool:
+    """A fixed set of threads running posted callables (started once, not per call)."""
+
+    def __init__(self, size: int) -> None:
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._run, name=f"gw-worker-{i}", daemon=True)
+                         for i in range(size)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        self._q.put(fn)
+
+    def _run(self) -> None:
+        while True:
+            fn = self._q.get()
+            if fn is None:
+                return
+            try:
+                fn()
+            except Exception:
+                log.exception("gateway task failed")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for _ in self._threads:
+            self._q.put(None)
+        end = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, end - time.monotonic()))
+
+
+class Mailbox:
+    """Runs one call's steps one at a time, in posting order, on the shared pool."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self._pool = pool
+        self._q: deque[Callable[[], None]] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def post(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            self._q.append(fn)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._pool.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._q:
+                    self._scheduled = False
+                    return
+                fn = self._q.popleft()
+            try:
+                fn()
+            except Exception:
+                log.exception("call step failed")
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings, *, session_factory: SessionFactory, profiles) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.profiles = profiles
+        self.rest = AriRest(settings.ari_url, settings.ari_username, settings.ari_password,
+                            timeout=settings.ari_timeout, pool_size=max(8, settings.workers))
+        self.ports = PortAllocator(settings.rtp_bind_host, settings.rtp_port_min, settings.rtp_port_max)
+        self.media = MediaEngine()
+        self.pool = WorkerPool(settings.workers)
+        self.events = AriEventStream(settings.ari_url, settings.ari_app, settings.ari_username,
+                                     settings.ari_password, on_event=self.on_event,
+                                     on_connected=self._on_connected,
+                                     ping_interval=settings.ari_ping_interval,
+                                     ping_timeout=settings.ari_ping_timeout, backoff=Backoff(0.5, 10.0))
+        self.accepting = True
+        self.stopping = False
+        self._lock = threading.RLock()
+        self.calls: dict[str, CallSession] = {}          # caller channel id → call
+        self._by_media: dict[str, CallSession] = {}
+        self._bridges: set[str] = set()
+        self._mailboxes: dict[str, Mailbox] = {}
+        self.counters: dict[str, int] = {"calls_started": 0, "calls_refused": 0, "reconciliations": 0,
+                                         "orphans_removed": 0, "calls_adopted": 0}
+        self.outcomes: dict[str, int] = {}
+        self.refusals: dict[str, int] = {}
+        self.setup_ms: deque[float] = deque(maxlen=1000)
+
+    # -- ids ---------------------------------------------------------------------------------------
+    def media_channel_id(self, short: str) -> str:
+        return f"{self.settings.ari_app}-media-{short}"
+
+    def bridge_id(self, short: str) -> str:
+        return f"{self.settings.ari_app}-bridge-{short}"
+
+    def _ours(self, ident: str, kind: str) -> bool:
+        return ident.startswith(f"{self.settings.ari_app}-{kind}-")
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.media.start()
+        self.events.start()
+
+    @property
+    def ready(self) -> bool:
+        return self.events.connected and self.accepting and self.media.alive()
+
+    def active_calls(self) -> int:
+        with self._lock:
+            return len(self.calls)
+
+    def shutdown(self, grace: float | None = None) -> None:
+        """Stop taking calls, let active ones finish for ``grace`` seconds, then tear down the rest."""
+        grace = self.settings.drain_seconds if grace is None else grace
+        self.accepting = False
+        log.info("gateway draining: %d active call(s), grace %.0f s", self.active_calls(), grace)
+        end = time.monotonic() + grace
+        while self.active_calls() and time.monotonic() < end:
+            time.sleep(0.05)
+        self.stopping = True
+        with self._lock:
+            remaining = list(self.calls.values())
+        for call in remaining:
+            self.post(call, lambda c=call: c.teardown("shutdown"))
+        end = time.monotonic() + 10.0
+        while self.active_calls() and time.monotonic() < end:
+            time.sleep(0.02)
+        self.events.stop()
+        self.pool.stop()
+        self.media.stop()
+        self.rest.close()
+        log.info("gateway stopped (%d call(s) left)", self.active_calls())
+
+    # -- call registry -----------------------------------------------------------------------------
+    def post(self, call: CallSession, fn: Callable[[], None]) -> None:
+        with self._lock:
+            box = self._mailboxes.get(call.caller_id)
+        if box is not None:
+            box.post(fn)
+
+    def register_media(self, call: CallSession) -> None:
+        with self._lock:
+            self._by_media[call.media_id] = call
+
+    def register_bridge(self, call: CallSession) -> None:
+        with self._lock:
+            self._bridges.add(call.bridge_id)
+
+    def forget(self, call: CallSession) -> None:
+        with self._lock:
+            if self.calls.get(call.caller_id) is call:
+                del self.calls[call.caller_id]
+                self._mailboxes.pop(call.caller_id, None)
+            self._by_media.pop(call.media_id, None)
+            self._bridges.discard(call.bridge_id)
+            self.outcomes[call.outcome] = self.outcomes.get(call.outcome, 0) + 1
+
+    def count_call_started(self, call: CallSession) -> None:
+        with self._lock:
+            self.counters["calls_started"] += 1
+            if call.setup_ms is not None:
+                self.setup_ms.append(call.setup_ms)
+
+    def refuse(self, channel_id: str, why: str) -> None:
+        """A call we will not take: hand it back to the dialplan (CENTRALITA_STATUS says why) or hang up."""
+        with self._lock:
+            self.counters["calls_refused"] += 1
+            self.refusals[why] = self.refusals.get(why, 0) + 1
+        if self.settings.refuse_action == "continue":
+            try:
+                self.rest.set_variable(channel_id, "CENTRALITA_STATUS", why)
+                self.rest.continue_in_dialplan(channel_id)
+                return
+            except AriError as exc:
+                if exc.status == 404:
+                    return
+                log.warning("refusing %s: continue failed (%s); hanging up", channel_id, exc)
+        try:
+            self.rest.hangup(channel_id, reason="congestion")
+        except AriError as exc:
+            if exc.status != 404:
+                log.warning("refusing %s: hangup failed: %s", channel_id, exc)
+
+    # -- events (ARI thread: route, never block) ---------------------------------------------------
+    def on_event(self, event: dict) -> None:
+        etype = event.get("type")
+        channel = event.get("channel") or {}
+        cid = channel.get("id", "")
+        with self._lock:
+            media_call = self._by_media.get(cid)
+            call = self.calls.get(cid)
+        if etype == "StasisStart":
+            if media_call is not None:
+                media_call.media_ready.set()       # our own externalMedia channel: not a call
+            elif call is None:
+                self._new_call(channel, event.get("args") or [])
+        elif etype in ("StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"):
+            if call is not None:
+                call.on_caller_gone()
+            elif media_call is not None and etype != "ChannelHangupRequest":
+                media_call.on_media_gone()
+
+    def _new_call(self, channel: dict, args: list) -> None:
+        cid = channel.get("id")
+        if not cid or self._ours(cid, "media") or str(channel.get("name", "")).startswith("UnicastRTP/"):
+            return      # a media leg that is not (or no longer) ours: reconciliation removes it
+        call = CallSession(self, channel)
+        with self._lock:
+            if cid in self.calls:
+                return
+            self.calls[cid] = call
+            self._mailboxes[cid] = Mailbox(self.pool)
+        self.post(call, call.start)
+
+    # -- reconciliation after every (re)connect ------------------------------------------------------
+    def _on_connected(self, first: bool) -> None:
+        self.pool.submit(self.reconcile)
+
+    def reconcile(self) -> None:
+        """Events are lost while the socket is down: compare with what Asterisk holds now."""
+        try:
+            channels = {c["id"]: c for c in self.rest.list_channels()}
+            bridges = [b["id"] for b in self.rest.list_bridges()]
+        except AriError as exc:
+            log.warning("reconciliation failed: %s", exc)
+            return
+        self.counters["reconciliations"] += 1
+        with self._lock:
+            calls = list(self.calls.values())
+            media_owned = set(self._by_media)
+            bridges_owned = set(self._bridges)
+        for call in calls:
+            if call.caller_id not in channels:
+                log.info("call %s: caller vanished while ARI was away", call.call_id)
+                call.on_caller_gone()
+            elif call.media_created and call.media_id not in channels and call.state == "active":
+                call.on_media_gone()
+        for bid in bridges:
+            if self._ours(bid, "bridge") and bid not in bridges_owned:
+                self._remove_orphan(self.rest.destroy_bridge, bid)
+        for cid in channels:
+            if self._ours(cid, "media") and cid not in media_owned:
+                self._remove_orphan(self.rest.hangup, cid)
+        app = self.settings.ari_app
+        for cid, chan in channels.items():
+            plan = chan.get("dialplan") or {}
+            in_our_app = plan.get("app_name") == "Stasis" and str(plan.get("app_data", "")).split(",")[0] == app
+            if in_our_app and not self._ours(cid, "media") and cid not in self.calls:
+                log.info("adopting caller %s whose StasisStart was missed", cid)
+                self.counters["calls_adopted"] += 1
+                self._new_call(chan, [])
+
+    def _remove_orphan(self, fn: Callable[[str], None], ident: str) -> None:
+        log.info("removing orphan %s", ident)
+        self.counters["orphans_removed"] += 1
+        try:
+            fn(ident)
+        except AriError as exc:
+            if exc.status != 404:
+                log.warning("could not remove orphan %s: %s", ident, exc)

@@ -1,0 +1,212 @@
+"""One call: the caller's ARI channel, our externalMedia channel and mixing bridge, one RTP endpoint,
+one Realtime session. ``CallSession`` only composes them; every step runs on the call's own mailbox
+(one at a time, in order) on the gateway's shared worker pool.
+
+Lifecycle: answer → externalMedia (id chosen here, registered before the request) → mixing bridge →
+caller in the bridge → media channel in the bridge (on its StasisStart, retrying 422) → Realtime
+session. Any end (caller hangup, media gone, Realtime gone, shutdown, a failed step) goes through
+``teardown``, which is idempotent and removes everything this call created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from call_gateway.ari import AriError
+from call_gateway.audio import AudioSink
+from call_gateway.rtp import PortsExhausted, RtpEndpoint
+
+if TYPE_CHECKING:
+    from call_gateway.app import Gateway
+
+log = logging.getLogger("call_gateway.call")
+
+
+class VoiceSession(Protocol):
+    """What the call needs of a Realtime session (``call_gateway.realtime.RealtimeSession``)."""
+
+    def start(self) -> None: ...
+    def send_caller_audio(self, ulaw: bytes) -> None: ...
+    def close(self, reason: str = "hangup") -> None: ...
+
+
+SessionFactory = Callable[..., VoiceSession]   # (profile=, sink=, on_end=, call_id=) -> VoiceSession
+
+
+class CallSession:
+    def __init__(self, gateway: Gateway, channel: dict[str, Any]) -> None:
+        self.gw = gateway
+        self.caller_id: str = channel["id"]
+        self.exten: str = (channel.get("dialplan") or {}).get("exten", "")
+        self.caller_number: str = (channel.get("caller") or {}).get("number", "")
+        short = uuid.uuid4().hex[:12]
+        self.call_id = f"{gateway.settings.ari_app}-{short}"
+        self.media_id = gateway.media_channel_id(short)
+        self.bridge_id = gateway.bridge_id(short)
+        self.state = "new"                       # new → setup → active → ending → ended
+        self.outcome = ""
+        self.endpoint: RtpEndpoint | None = None
+        self.session: VoiceSession | None = None
+        self.media_ready = threading.Event()     # set by the router on the media channel's StasisStart
+        self.caller_gone = threading.Event()     # set by the router at once, before the mailbox runs
+        self.media_created = False
+        self.bridge_created = False
+        self.started_at = time.monotonic()
+        self.setup_ms: float | None = None
+
+    # -- setup (runs on the mailbox) ------------------------------------------------------------
+    def start(self) -> None:
+        if self.state != "new":
+            return
+        self.state = "setup"
+        gw, rest = self.gw, self.gw.rest
+        if not gw.accepting:
+            self._refuse("draining")
+            return
+        try:
+            sock = gw.ports.allocate()
+        except PortsExhausted:
+            log.warning("call %s: RTP ports exhausted (%d in use): refusing caller %s", self.call_id,
+                        gw.ports.in_use(), self.caller_id)
+            self._refuse("no_rtp_port")
+            return
+        self.endpoint = RtpEndpoint(sock, call_id=self.call_id, batch_frames=gw.settings.rtp_batch_frames,
+                                    release=gw.ports.release)
+        gw.media.add(self.endpoint)
+        log.info("call %s: caller %s dialled %r; RTP on port %d", self.call_id, self.caller_id, self.exten,
+                 self.endpoint.port)
+        try:
+            self._check_alive()
+            rest.answer(self.caller_id)
+            self._check_alive()
+            gw.register_media(self)
+            media = rest.external_media(app=gw.settings.ari_app, channel_id=self.media_id,
+                                        external_host=f"{gw.settings.external_media_host}:{self.endpoint.port}",
+                                        data=self.call_id)
+            self.media_created = True
+            self._learn_remote(media)
+            gw.register_bridge(self)
+            rest.create_bridge(self.bridge_id, name=self.call_id)
+            self.bridge_created = True
+            rest.add_channel(self.bridge_id, [self.caller_id])
+            self._attach_media()
+            self._check_alive()
+            self.session = gw.session_factory(profile=gw.profiles.for_exten(self.exten), sink=self.endpoint,
+                                              on_end=self._on_session_end, call_id=self.call_id)
+            self.session.start()
+            self._check_alive()
+            self.endpoint.on_caller_audio = self.session.send_caller_audio
+        except _CallGone as gone:
+            self.teardown(gone.reason)
+            return
+        except AriError as exc:
+            log.warning("call %s: ARI step failed: %s", self.call_id, exc)
+            self.teardown("ari_error")
+            return
+        except Exception as exc:
+            log.warning("call %s: setup failed: %s: %s", self.call_id, type(exc).__name__, exc)
+            self.teardown("setup_failed")
+            return
+        self.state = "active"
+        self.setup_ms = (time.monotonic() - self.started_at) * 1000
+        gw.count_call_started(self)
+        log.info("call %s: active after %.0f ms", self.call_id, self.setup_ms)
+
+    def _check_alive(self) -> None:
+        if self.caller_gone.is_set():
+            raise _CallGone("caller_hangup")
+        if self.gw.stopping:
+            raise _CallGone("shutdown")
+
+    def _learn_remote(self, media: dict) -> None:
+        vars_ = media.get("channelvars") or {}
+        host, port = vars_.get("UNICASTRTP_LOCAL_ADDRESS"), vars_.get("UNICASTRTP_LOCAL_PORT")
+        if host and port and str(port).isdigit() and host not in ("0.0.0.0", "::"):
+            self.endpoint.set_remote(host, int(port))
+
+    def _attach_media(self) -> None:
+        """The media channel may not be in Stasis yet when externalMedia returns: add it once its
+        StasisStart came, retrying on 422 — bounded by ``media_ready_timeout``."""
+        deadline = time.monotonic() + self.gw.settings.media_ready_timeout
+        while True:
+            self.media_ready.wait(max(0.0, min(0.1, deadline - time.monotonic())))
+            self._check_alive()
+            if self.media_ready.is_set() or time.monotonic() >= deadline:
+                try:
+                    self.gw.rest.add_channel(self.bridge_id, [self.media_id])
+                    return
+                except AriError as exc:
+                    if exc.status != 422 or time.monotonic() >= deadline:
+                        raise
+                    self.media_ready.clear()
+
+    # -- refusal and ends --------------------------------------------------------------------------
+    def _refuse(self, why: str) -> None:
+        self.gw.refuse(self.caller_id, why)
+        self.teardown(f"refused_{why}", hangup_caller=False)
+
+    def _on_session_end(self, reason: str) -> None:
+        """Called by the Realtime session's own thread when it ended by itself."""
+        log.warning("call %s: Realtime session ended (%s): hanging up", self.call_id, reason)
+        self.gw.post(self, lambda: self.teardown(f"realtime_{reason}", drain=True))
+
+    def on_caller_gone(self) -> None:
+        self.caller_gone.set()
+        self.gw.post(self, lambda: self.teardown("caller_hangup", hangup_caller=False))
+
+    def on_media_gone(self) -> None:
+        self.gw.post(self, lambda: self.teardown("media_gone"))
+
+    def teardown(self, reason: str, *, hangup_caller: bool = True, drain: bool = False) -> None:
+        if self.state in ("ending", "ended"):
+            return
+        previous, self.state = self.state, "ending"
+        self.outcome = self.outcome or reason
+        rest = self.gw.rest
+        if drain and self.endpoint is not None and previous == "active":
+            end = time.monotonic() + self.gw.settings.drain_audio_timeout
+            while self.endpoint.pending_ms() > 0 and time.monotonic() < end and not self.caller_gone.is_set():
+                time.sleep(0.02)
+        if self.session is not None:
+            try:
+                self.session.close(reason)
+            except Exception:
+                log.exception("call %s: closing the Realtime session failed", self.call_id)
+        if self.endpoint is not None:
+            self.endpoint.close()
+        if self.bridge_created:
+            _ignore_gone(rest.destroy_bridge, self.bridge_id)
+        if self.media_created:
+            _ignore_gone(rest.hangup, self.media_id)
+        if hangup_caller and not self.caller_gone.is_set():
+            _ignore_gone(rest.hangup, self.caller_id)
+        self.gw.forget(self)
+        self.state = "ended"
+        log.info("call %s: ended (%s) after %.1f s", self.call_id, reason, time.monotonic() - self.started_at)
+
+
+class _CallGone(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _ignore_gone(fn: Callable[[str], None], ident: str) -> None:
+    """Teardown requests: 404 means already gone (fine); other failures are logged and left to the
+    reconciliation after the next (re)connect, which removes any of our leftovers."""
+    with contextlib.suppress(AriError):
+        try:
+            fn(ident)
+        except AriError as exc:
+            if exc.status != 404:
+                log.warning("teardown of %s failed: %s", ident, exc)
+            raise
+
+
+__all__ = ["AudioSink", "CallSession", "SessionFactory", "VoiceSession"]

@@ -1,0 +1,160 @@
+"""``centralita serve call_gateway``: the ARI loop plus HTTP /healthz, /readyz and /metrics.
+
+SIGTERM/SIGINT: /readyz turns 503 and new calls are refused at once, active calls get
+``GATEWAY_DRAIN_SECONDS`` to finish, then whatever is left is torn down cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from call_gateway.app import Gateway, GatewaySettings
+
+log = logging.getLogger("call_gateway.server")
+
+
+class GatewayCollector:
+    """Prometheus view of the gateway's own counters (no global registry: several gateways per test)."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+
+    def collect(self):
+        gw, st = self.gw, self.gw.media.stats
+        yield GaugeMetricFamily("centralita_gateway_calls_active", "Calls in progress", value=gw.active_calls())
+        yield GaugeMetricFamily("centralita_gateway_ari_connected", "ARI events socket connected",
+                                value=1 if gw.events.connected else 0)
+        yield GaugeMetricFamily("centralita_gateway_accepting", "Taking new calls", value=1 if gw.accepting else 0)
+        yield GaugeMetricFamily("centralita_gateway_rtp_ports_in_use", "RTP ports in use", value=gw.ports.in_use())
+        c = CounterMetricFamily("centralita_gateway_ari_connections", "ARI events connections made")
+        c.add_metric([], gw.events.connections)
+        yield c
+        for name, help_ in (("calls_started", "Calls set up"), ("calls_refused", "Calls refused"),
+                            ("reconciliations", "State reconciliations with Asterisk"),
+                            ("orphans_removed", "Leftover channels/bridges removed"),
+                            ("calls_adopted", "Callers adopted after a missed StasisStart")):
+            c = CounterMetricFamily(f"centralita_gateway_{name}", help_)
+            c.add_metric([], gw.counters[name])
+            yield c
+        c = CounterMetricFamily("centralita_gateway_calls_ended", "Calls ended, by outcome", labels=["outcome"])
+        for outcome, n in sorted(dict(gw.outcomes).items()):
+            c.add_metric([outcome], n)
+        yield c
+        c = CounterMetricFamily("centralita_gateway_refusals", "Refused calls by reason", labels=["reason"])
+        for reason, n in sorted(dict(gw.refusals).items()):
+            c.add_metric([reason], n)
+        yield c
+        for name, value, help_ in (("rtp_packets_sent", st.packets_sent, "RTP packets sent"),
+                                   ("rtp_packets_received", st.packets_received, "RTP packets accepted"),
+                                   ("rtp_send_errors", st.send_errors, "RTP send failures"),
+                                   ("rtp_pacer_ticks", st.ticks, "Pacer ticks"),
+                                   ("rtp_pacer_skipped_ticks", st.skipped_ticks, "Ticks skipped after a stall"),
+                                   ("rtp_pacer_late_ticks", st.late_ticks, "Ticks started > 2 ms late")):
+            c = CounterMetricFamily(f"centralita_gateway_{name}", help_)
+            c.add_metric([], value)
+            yield c
+        c = CounterMetricFamily("centralita_gateway_rtp_packets_dropped", "Inbound RTP dropped", labels=["reason"])
+        for reason, n in st.dropped.items():
+            c.add_metric([reason], n)
+        yield c
+        yield GaugeMetricFamily("centralita_gateway_rtp_pacer_max_lateness_ms", "Worst pacer tick lateness",
+                                value=st.max_lateness_ms)
+
+
+def start_http(gw: Gateway, host: str, port: int) -> ThreadingHTTPServer:
+    registry = CollectorRegistry()
+    registry.register(GatewayCollector(gw))
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, fmt, *args):
+            pass
+
+        def _send(self, status: int, body: bytes, ctype: str = "text/plain; charset=utf-8") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path == "/healthz":
+                ok = gw.media.alive()
+                self._send(200 if ok else 503, b"ok\n" if ok else b"media threads down\n")
+            elif path == "/readyz":
+                if gw.ready:
+                    self._send(200, b"ready\n")
+                else:
+                    why = "draining" if not gw.accepting else "ARI not connected"
+                    self._send(503, f"not ready: {why}\n".encode())
+            elif path == "/metrics":
+                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            else:
+                self._send(404, b"not found\n")
+
+    httpd = ThreadingHTTPServer((host, port), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="gw-http",
+                     daemon=True).start()
+    return httpd
+
+
+def build_gateway(settings: GatewaySettings) -> Gateway:
+    """The production wiring: profiles file, tool dispatcher, Realtime sessions."""
+    from call_gateway.profiles import load_profiles
+    from call_gateway.realtime import RealtimeSession, RealtimeSettings
+    from centralita.config import env_list
+    from centralita.dispatcher import Dispatcher
+
+    profiles = load_profiles(settings.profiles_path or None)
+    dispatcher = Dispatcher.connect(env_list("TOOL_ENDPOINTS", "127.0.0.1:50051,127.0.0.1:50052"))
+    rt_settings = RealtimeSettings.from_env()
+
+    def make_session(*, profile, sink, on_end, call_id):
+        return RealtimeSession(profile=profile, dispatcher=dispatcher, sink=sink, settings=rt_settings,
+                               on_end=on_end, call_id=call_id)
+
+    gw = Gateway(settings, session_factory=make_session, profiles=profiles)
+    gw.dispatcher = dispatcher
+    return gw
+
+
+def main(argv: list[str] | None = None) -> int:
+    from centralita.config import setup_logging
+
+    setup_logging("call_gateway")
+    sys.setswitchinterval(0.001)   # let the RTP pacer thread get the GIL within ~1 ms of its deadline
+    settings = GatewaySettings.from_env()
+    gw = build_gateway(settings)
+    httpd = start_http(gw, settings.http_host, settings.http_port)
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        log.info("signal %d: draining", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    gw.start()
+    log.info("call gateway up: ARI %s app %s, HTTP :%d, RTP %s:%d-%d", settings.ari_url, settings.ari_app,
+             httpd.server_address[1], settings.rtp_bind_host, settings.rtp_port_min, settings.rtp_port_max)
+    while not stop.wait(1.0):
+        pass
+    gw.shutdown()
+    httpd.shutdown()
+    httpd.server_close()
+    dispatcher = getattr(gw, "dispatcher", None)
+    if dispatcher is not None:
+        dispatcher.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
