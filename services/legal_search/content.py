@@ -86,7 +86,7 @@ def plan(text: str, hard: Filters, gazetteer: Gazetteer) -> Plan:
             continue
         seen.add(term)
         fold_alt = fold_term(folded) if word == folded else None
-        groups.append(TermGroup(term, fold_alt if fold_alt and fold_alt != term else None))
+        groups.append(TermGroup(term, fold_alt))
     return Plan(groups, hard.to_spec(), soft.to_spec())
 
 

@@ -155,7 +155,7 @@ def parse_metadata(text: str, gazetteer: Gazetteer) -> MetadataQuery:
     det = detect(text, gazetteer)
     t = normalize(text)
     q = MetadataQuery(filters=det.filters)
-    counting = bool(_COUNT_RE.search(t))
+    counting = bool(_COUNT_RE.search(_OLDEST_RE.sub(" ", _NEWEST_RE.sub(" ", t))))
     listing = bool(_LIST_RE.search(t))
     if _BY_MUNI_RE.search(t):
         q.group_by = MUNICIPALITY

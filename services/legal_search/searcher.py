@@ -104,6 +104,10 @@ class ShardSearcher:
     def search(self, groups: list[TermGroup], filters: FilterSpec, limit: int) -> ShardHits:
         self._refresh()
         flt = filters.to_query()
+        # Whoosh counts every match when the filter matches nothing (an empty allow-set reads as "no
+        # filter" in its counting path), so an empty filter is answered here.
+        if flt is not None and next(iter(flt.docs(self.searcher)), None) is None:
+            return ShardHits()
         if groups:
             kept = self._bounded(groups)
             if not kept:
