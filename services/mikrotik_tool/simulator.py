@@ -103,6 +103,7 @@ class SimConfig:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # bursts of 100+ new connections (the seed's client) must not be refused
 
     def __init__(self, address: tuple[str, int], sim: MikrotikSimulator) -> None:
         self.sim = sim
