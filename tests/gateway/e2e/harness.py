@@ -45,7 +45,7 @@ def udp_port_range(n: int) -> tuple[int, int]:
     raise RuntimeError("no free UDP port range")
 
 
-def test_profiles() -> ProfileBook:
+def profile_book() -> ProfileBook:
     isp = Profile(name="soporte_isp", instructions="Soporte técnico.", tools=("consultar_mikrotik",),
                   greeting="Hola, soporte técnico.")
     legal = Profile(name="informacion_legal", instructions="Información legal.",
@@ -71,7 +71,7 @@ def make_gateway(fake, session_factory, *, ports: int = 8, **overrides) -> Gatew
         media_ready_timeout=3.0, drain_audio_timeout=1.0, workers=8,
     )
     settings = replace(settings, **overrides)
-    gw = Gateway(settings, session_factory=session_factory, profiles=test_profiles())
+    gw = Gateway(settings, session_factory=session_factory, profiles=profile_book())
     gw.start()
     assert fake.wait_connected(settings.ari_app), "gateway never connected to the fake ARI"
     wait_for(lambda: gw.counters["reconciliations"] >= 1, what="first reconciliation")
