@@ -24,7 +24,7 @@ DEFAULT_DESCRIPTOR_SET = Path(__file__).resolve().parent / "tool_descriptors.bin
 MAX_DEPTH = 8  # OpenAI strict allows 10 levels of nesting; recursion is cut before that.
 _INT32 = (-(2**31), 2**31 - 1)
 _UINT32 = (0, 2**32 - 1)
-_DURATION_PATTERN = r"^-?[0-9]+(\.[0-9]+)?s$"
+_DURATION_PATTERN = r"^-?[0-9]{1,11}(\.[0-9]{1,9})?s$"
 _T = FieldDescriptor
 
 # Scalar proto types → JSON schema (ProtoJSON: 64-bit ints are accepted as JSON integers too).
@@ -299,7 +299,7 @@ class _SchemaBuilder:
                 if oneof.name in seen_oneofs:
                     continue
                 seen_oneofs.add(oneof.name)
-                properties[oneof.name] = self._nullable(self.oneof(oneof, depth, stack), True)
+                properties[oneof.name] = self._nullable_union(self.oneof(oneof, depth, stack))
                 if self.strict:
                     required.append(oneof.name)
                 continue
@@ -321,23 +321,20 @@ class _SchemaBuilder:
         return schema
 
     def oneof(self, oneof, depth: int, stack: tuple[str, ...]) -> dict[str, Any]:
-        members = list(oneof.fields)
-        names = [m.name for m in members]
-        props: dict[str, Any] = {
-            "kind": {"type": "string", "enum": names, "description": "Which one of the members below is given."}
-        }
-        for m in members:
-            props[m.name] = self._nullable(self.field(m, depth, stack), self.strict)
+        """A discriminated object: one branch per member, ``kind`` naming it (never a top-level union)."""
+        branches = []
+        for m in oneof.fields:
+            branches.append(
+                {
+                    "type": "object",
+                    "properties": {"kind": {"type": "string", "enum": [m.name]}, m.name: self.field(m, depth, stack)},
+                    "required": ["kind", m.name],
+                    "additionalProperties": False,
+                }
+            )
+        names = ", ".join(m.name for m in oneof.fields)
         text = self.comments.get(f"{oneof.containing_type.full_name}.{oneof.name}")
-        desc = (text + "\n" if text else "") + f"Set `kind` to one of {', '.join(names)} and give only that member."
-        schema: dict[str, Any] = {
-            "type": "object",
-            "description": desc,
-            "properties": props,
-            "required": list(props) if self.strict else ["kind"],
-            "additionalProperties": False,
-        }
-        return schema
+        return {"anyOf": branches, "description": (text + "\n" if text else "") + f"Exactly one of: {names}."}
 
     def field(self, fd: FieldDescriptor, depth: int, stack: tuple[str, ...]) -> dict[str, Any]:
         if is_map(fd):
@@ -392,6 +389,9 @@ class _SchemaBuilder:
         if opts.format:
             schema["format"] = opts.format
         return schema
+
+    def _nullable_union(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {**schema, "anyOf": [*schema["anyOf"], {"type": "null"}]} if self.strict else schema
 
     @staticmethod
     def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
