@@ -201,7 +201,7 @@ def serve(specs: Sequence[ServiceSpec], *, port: int, metrics_port: int | None, 
     """Start, then block until SIGTERM/SIGINT, which drains (``GRPC_DRAIN_GRACE`` seconds) and stops."""
     running = start_server(specs, port=port, metrics_port=metrics_port, **kwargs)
     grace = env_float("GRPC_DRAIN_GRACE", 10.0)
-    delay = env_float("GRPC_DRAIN_DELAY", 0.0)
+    delay = env_float("GRPC_DRAIN_DELAY", 1.0)
 
     def on_signal(signum, _frame):
         log.info("received %s", signal.Signals(signum).name)
