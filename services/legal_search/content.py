@@ -21,7 +21,7 @@ from legal_search.names import Gazetteer
 from legal_search.nlq import detect
 from legal_search.searcher import FilterSpec, TermGroup
 from legal_search.snippets import snippet
-from legal_search.text import fold
+from legal_search.text import clean, fold
 
 MAX_QUERY = 2000
 DEFAULT_LIMIT, MAX_LIMIT = 10, 50
@@ -95,7 +95,7 @@ def validate(text: str, limit: int | None) -> tuple[str, int]:
         raise InvalidArgument(f"La consulta es demasiado larga (máximo {MAX_QUERY} caracteres).")
     if limit is not None and limit < 0:
         raise InvalidArgument("El límite de resultados no puede ser negativo.")
-    return text.strip(), min(limit or DEFAULT_LIMIT, MAX_LIMIT)
+    return clean(text).strip(), min(limit or DEFAULT_LIMIT, MAX_LIMIT)
 
 
 def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filters,

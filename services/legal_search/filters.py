@@ -9,7 +9,7 @@ from legal_search.analysis import number_key
 from legal_search.errors import InvalidArgument
 from legal_search.models import TYPES
 from legal_search.searcher import FilterSpec
-from legal_search.text import fold, name_key
+from legal_search.text import clean, fold, name_key
 
 
 @dataclass
@@ -62,7 +62,10 @@ def build(*, municipality: str | None = None, municipalities: list[str] | None =
           year: int | None = None, date_from: str | None = None, date_to: str | None = None,
           number: str | None = None, status: str | None = None) -> Filters:
     """Validated Filters from raw request values (None = not set)."""
-    names = [m for m in (municipalities or []) if m and m.strip()]
+    municipality = clean(municipality) if municipality else municipality
+    number = clean(number) if number else number
+    status = clean(status) if status else status
+    names = [clean(m) for m in (municipalities or []) if m and m.strip()]
     if municipality and municipality.strip():
         names = [municipality, *[m for m in names if name_key(m) != name_key(municipality)]]
     for m in names:

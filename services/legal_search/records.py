@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from legal_search.models import TYPES
-from legal_search.text import fold, name_key
+from legal_search.text import clean, fold, name_key
 
 _TYPE_ALIASES = {fold(t): t for t in TYPES} | {"resolución": "resolucion", "disposición": "disposicion"}
 _MAX_TEXT = 2_000_000
@@ -108,10 +108,21 @@ def _tables(value: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    return value
+
+
 def validate(obj: Any) -> Record:
     """Check one decoded JSON object and return a Record, or raise RecordError saying what is wrong."""
     if not isinstance(obj, dict):
         raise RecordError("cada normativa debe ser un objeto JSON")
+    obj = _scrub(obj)
     rid = _text(obj, "id", required=True, max_len=200)
     municipality = _text(obj, "municipality", required=True, max_len=100)
     if not name_key(municipality):

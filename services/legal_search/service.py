@@ -19,6 +19,7 @@ from legal_search.names import Gazetteer
 from legal_search.nlq import MetadataQuery, parse_metadata
 from legal_search.searcher import LocalSearcher, ParallelSearcher
 from legal_search.settings import Settings
+from legal_search.text import clean
 
 log = logging.getLogger(__name__)
 _GAZETTEER_TTL = 30.0
@@ -93,6 +94,7 @@ class LegalSearch:
         if limit is not None and limit < 0:
             raise InvalidArgument("El límite no puede ser negativo.")
         limit = min(limit, 100) if limit else None
+        text = clean(text)
         q = parse_metadata(text, self.gazetteer()) if text.strip() else MetadataQuery(operation="count")
         q.filters = q.filters.merged(override)
         if operation:

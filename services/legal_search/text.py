@@ -46,3 +46,11 @@ def name_key(name: str) -> str:
 def slug(text: str) -> str:
     """URL/id-friendly form: "Carlos Tejedor" -> "carlos-tejedor"."""
     return normalize(text).replace(" ", "-")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """Control characters (NUL above all: PostgreSQL rejects it in text) become spaces."""
+    return _CONTROL.sub(" ", text)
