@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PROTO_SRC := $(shell find protos -name '*.proto')
 GEN_STAMP := services/centralita/tool_descriptors.binpb
 
-.PHONY: run test bench protos lint golden setup clean
+.PHONY: run test bench protos lint setup clean
 
 setup: $(VENV)/.installed node_modules/.installed $(GEN_STAMP)
 
@@ -41,8 +41,6 @@ lint: setup
 	$(VENV)/bin/ruff check services tests bench
 	cd protos && ../node_modules/.bin/buf lint && ../node_modules/.bin/buf format -d --exit-code
 
-golden: setup
-	$(PY) -m tests.golden_update
 
 clean:
 	rm -rf $(VENV) node_modules $(GEN_STAMP)

@@ -238,14 +238,11 @@ def tool_options(method: MethodDescriptor) -> tools_pb2.ToolOptions | None:
     return tool if tool.enabled else None
 
 
-@lru_cache(maxsize=4096)
-def _field_options_cached(serialized: bytes) -> tools_pb2.FieldOptions:
-    opts = descriptor_pb2.FieldOptions.FromString(serialized)
-    return opts.Extensions[tools_pb2.field] if opts.HasExtension(tools_pb2.field) else tools_pb2.FieldOptions()
-
-
+@lru_cache(maxsize=8192)
 def field_options(fd: FieldDescriptor) -> tools_pb2.FieldOptions:
-    return _field_options_cached(fd.GetOptions().SerializeToString())
+    """Our field constraints, re-read through the default pool (works on reflected descriptors too)."""
+    opts = descriptor_pb2.FieldOptions.FromString(fd.GetOptions().SerializeToString())
+    return opts.Extensions[tools_pb2.field] if opts.HasExtension(tools_pb2.field) else tools_pb2.FieldOptions()
 
 
 @lru_cache(maxsize=1024)
@@ -255,6 +252,7 @@ def _proto3_optional_names(desc: Descriptor) -> frozenset[str]:
     return frozenset(f.name for f in dp.field if f.proto3_optional)
 
 
+@lru_cache(maxsize=8192)
 def real_oneof(fd: FieldDescriptor):
     """The field's oneof unless it is the synthetic one of a proto3 ``optional``."""
     oneof = fd.containing_oneof
