@@ -1,0 +1,104 @@
+"""Per-call metrics (seed 000's end-of-call figures plus turn latency) and their Prometheus export."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from prometheus_client import Counter, Histogram
+
+FUNCTION_CALLS = Counter("gateway_realtime_function_calls", "Function calls run by the model", ["tool", "code"])
+AUDIO_CHUNKS = Counter("gateway_realtime_audio_chunks", "Audio chunks exchanged with Realtime", ["direction"])
+SESSIONS_ENDED = Counter("gateway_realtime_sessions_ended", "Realtime sessions ended, by reason", ["reason"])
+SERVER_ERRORS = Counter("gateway_realtime_server_errors", "Realtime error events, by code", ["code"])
+BARGE_INS = Counter("gateway_realtime_barge_ins", "Caller speech that interrupted the assistant")
+HOLDING_PHRASES = Counter("gateway_realtime_holding_phrases", "Holding phrases spoken while a tool was slow")
+TURN_LATENCY = Histogram(
+    "gateway_realtime_turn_latency_seconds",
+    "Caller stops speaking (speech_stopped) to first model audio",
+    buckets=(0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+)
+CALL_DURATION = Histogram(
+    "gateway_realtime_session_duration_seconds",
+    "Realtime session duration",
+    buckets=(5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600),
+)
+
+
+@dataclass
+class CallMetrics:
+    call_id: str = ""
+    profile: str = ""
+    started_at: float | None = None  # monotonic seconds, set by the driver
+    ended_at: float | None = None
+    end_reason: str = ""
+    function_calls: int = 0
+    tool_errors: int = 0
+    audio_chunks_in: int = 0  # caller audio sent to Realtime (input_audio_buffer.append)
+    audio_chunks_out: int = 0  # model audio received (response.output_audio.delta)
+    audio_ms_out: int = 0
+    responses: int = 0
+    barge_ins: int = 0
+    truncates: int = 0
+    holding_phrases: int = 0
+    server_errors: int = 0
+    dropped_events: int = 0  # unknown types, late deltas of cancelled responses
+    turn_latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        end = self.ended_at if self.ended_at is not None else self.started_at
+        return max(0.0, end - self.started_at)
+
+    def record_function_call(self, tool: str, code: str) -> None:
+        self.function_calls += 1
+        if code != "OK":
+            self.tool_errors += 1
+        FUNCTION_CALLS.labels(tool=tool, code=code).inc()
+
+    def record_audio_in(self) -> None:
+        self.audio_chunks_in += 1
+        AUDIO_CHUNKS.labels(direction="in").inc()
+
+    def record_audio_out(self, ms: int) -> None:
+        self.audio_chunks_out += 1
+        self.audio_ms_out += ms
+        AUDIO_CHUNKS.labels(direction="out").inc()
+
+    def record_turn_latency(self, seconds: float) -> None:
+        self.turn_latencies_ms.append(seconds * 1000.0)
+        TURN_LATENCY.observe(seconds)
+
+    def record_server_error(self, code: str) -> None:
+        self.server_errors += 1
+        SERVER_ERRORS.labels(code=code or "unknown").inc()
+
+    def record_barge_in(self) -> None:
+        self.barge_ins += 1
+        BARGE_INS.inc()
+
+    def record_holding_phrase(self) -> None:
+        self.holding_phrases += 1
+        HOLDING_PHRASES.inc()
+
+    def finish(self, now: float, reason: str) -> None:
+        """Called once by the driver when the session ends."""
+        self.ended_at = now
+        self.end_reason = reason
+        SESSIONS_ENDED.labels(reason=reason).inc()
+        CALL_DURATION.observe(self.duration_s)
+
+    def log_line(self) -> str:
+        lat = self.turn_latencies_ms
+        p50 = f"{statistics.median(lat):.0f}ms" if lat else "-"
+        worst = f"{max(lat):.0f}ms" if lat else "-"
+        return (
+            f"call {self.call_id or '-'} ended ({self.end_reason or '-'}) profile={self.profile or '-'} "
+            f"duration={self.duration_s:.1f}s function_calls={self.function_calls} tool_errors={self.tool_errors} "
+            f"audio_chunks_in={self.audio_chunks_in} audio_chunks_out={self.audio_chunks_out} "
+            f"responses={self.responses} barge_ins={self.barge_ins} truncates={self.truncates} "
+            f"holding_phrases={self.holding_phrases} server_errors={self.server_errors} "
+            f"turn_latency_p50={p50} turn_latency_max={worst} turns={len(lat)}"
+        )

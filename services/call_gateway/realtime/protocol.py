@@ -1,0 +1,591 @@
+"""Sans-IO core of the Realtime voice session (h11 style).
+
+``RealtimeProtocol`` never touches a socket, a thread or the clock: the driver feeds it parsed server
+events, tool results, sink measurements and the current time, and executes the actions it returns
+(send a client event, play audio, interrupt playback, run a tool, end the session).
+
+Invariants it keeps (DESIGN §8):
+- at most ONE response in flight (requested or active), whatever its purpose: greeting, tool follow-up,
+  holding phrase, apology, or one the server created on VAD. The holding phrase is an out-of-band
+  response (``conversation: "none"``, empty ``input``) so it never enters the conversation, but it still
+  occupies the single slot: the API would allow it next to an in-band response, yet two concurrent
+  responses would interleave their audio into the one outbound sink, and the follow-up could not be
+  ordered after it. The holding phrase is therefore only requested when nothing else is in flight, and
+  the tool follow-up waits for it;
+- exactly one ``function_call_output`` per ``call_id`` (result, error, timeout or cancellation);
+- one ``response.create`` after a response with function calls is done AND all its outputs are sent
+  (skipped when another in-band response already started after the outputs, e.g. one VAD created);
+- an ``action`` tool only runs once its response completed; a cancelled response's calls get a
+  ``CANCELLED`` output and never run.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from call_gateway.profiles import Profile
+from call_gateway.realtime import events as ev
+from call_gateway.realtime.metrics import CallMetrics
+from centralita.dispatcher import ToolResult
+
+# Error codes after which the session cannot go on.
+FATAL_ERROR_CODES = frozenset(
+    {"session_expired", "beta_api_shape_disabled", "invalid_api_key", "insufficient_quota", "session_terminated"}
+)
+FATAL_ERROR_TYPES = frozenset({"server_error"})
+# Harmless errors our own (racing) requests may provoke.
+BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
+MAX_RESPONSE_RETRIES = 3
+AUDIO_DELTA_TYPES = ("response.output_audio.delta", "response.audio.delta")  # second: legacy name, accepted
+
+
+# ------------------------------------------------------------------ actions
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    event: Mapping[str, Any]
+    call_id: str | None = None  # set on function_call_output (the driver times P8 with it)
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    audio: bytes
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """Empty the sink now, then report ``sink.played_ms`` of each item to ``RealtimeProtocol.interrupted``."""
+
+    item_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunTool:
+    call_id: str
+    name: str
+    arguments: str
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonTool:
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    level: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    reason: str
+
+
+Action = Send | Play | Interrupt | RunTool | AbandonTool | Log | End
+
+
+# ------------------------------------------------------------------ state values
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    name: str
+    kind: str = "query"  # "query" | "action"
+    timeout: float | None = None  # seconds; None = the dispatcher's default
+    holding_phrase: str = ""
+
+
+@dataclass
+class ToolCall:
+    call_id: str
+    name: str = ""
+    response_id: str = ""
+    arguments: str = ""
+    state: str = "collecting"  # collecting → deferred | running → output
+    received_at: float | None = None  # arguments done
+    hold_at: float | None = None
+    guard_at: float | None = None
+    held: bool = False
+    output_sent: bool = False
+    result: ToolResult | None = None
+
+
+@dataclass
+class ResponseTurn:
+    """One model response, from request (or server creation) to response.done."""
+
+    purpose: str  # greeting | tools | holding | apology | server
+    out_of_band: bool = False
+    event_id: str = ""
+    response_id: str = ""
+    created_at: float | None = None
+    done_at: float | None = None
+    status: str = ""
+    audio_bytes: dict[str, int] = field(default_factory=dict)  # item_id → bytes received (8 per ms)
+    played_ms: dict[str, int] = field(default_factory=dict)  # at interruption, per the sink's clock
+    truncated_ms: dict[str, int] = field(default_factory=dict)
+    call_ids: list[str] = field(default_factory=list)
+    cancel_sent: bool = False
+    cancel_on_created: bool = False
+    interrupted: bool = False
+    retries: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.created_at is not None and self.done_at is None
+
+    def audio_ms(self, item_id: str) -> int:
+        return self.audio_bytes.get(item_id, 0) // ev.PCMU_BYTES_PER_MS
+
+
+@dataclass
+class FollowUp:
+    call_ids: list[str]
+    requested: bool = False
+    retries: int = 0
+
+
+class RealtimeProtocol:
+    def __init__(
+        self,
+        profile: Profile,
+        tools: Mapping[str, ToolInfo],
+        tool_schemas: Iterable[dict[str, Any]],
+        metrics: CallMetrics | None = None,
+        *,
+        holding_delay: float = 1.5,
+        tool_guard: float = 1.0,
+        session_limit: float = 3600.0,
+        session_margin: float = 60.0,
+        ending_grace: float = 8.0,
+    ) -> None:
+        self.profile = profile
+        self.tools = dict(tools)
+        self.tool_schemas = list(tool_schemas)
+        self.metrics = metrics or CallMetrics(profile=profile.name)
+        self.holding_delay = holding_delay
+        self.tool_guard = tool_guard
+        self.session_limit = session_limit
+        self.session_margin = session_margin
+        self.ending_grace = ending_grace
+
+        self.state = "new"  # new → configuring → ready → ending → ended
+        self.end_reason = ""
+        self.session_started_at: float | None = None
+        self.ending_deadline: float | None = None
+        self.apology_requested = False
+        self.requested: ResponseTurn | None = None
+        self.active: ResponseTurn | None = None
+        self.turns: list[ResponseTurn] = []  # every turn, oldest first (small: one per model response)
+        self.by_response: dict[str, ResponseTurn] = {}
+        self.calls: dict[str, ToolCall] = {}
+        self.followup: FollowUp | None = None
+        self.caller_speaking = False
+        self.speech_stopped_at: float | None = None
+        self._seq = 0
+        self._handlers: dict[str, Callable[[dict[str, Any], float], list[Action]]] = {
+            "session.created": self._on_session_created,
+            "session.updated": self._on_session_updated,
+            "response.created": self._on_response_created,
+            "response.output_item.added": self._on_output_item_added,
+            "response.function_call_arguments.delta": self._on_arguments_delta,
+            "response.function_call_arguments.done": self._on_arguments_done,
+            "response.done": self._on_response_done,
+            "input_audio_buffer.speech_started": self._on_speech_started,
+            "input_audio_buffer.speech_stopped": self._on_speech_stopped,
+            "error": self._on_error,
+            **{t: self._on_audio_delta for t in AUDIO_DELTA_TYPES},
+        }
+        # Known events with nothing to do for us.
+        self._ignored = frozenset(
+            {
+                "conversation.created", "conversation.item.created", "conversation.item.added",
+                "conversation.item.done", "conversation.item.truncated", "conversation.item.deleted",
+                "conversation.item.retrieved", "conversation.item.input_audio_transcription.delta",
+                "conversation.item.input_audio_transcription.completed",
+                "conversation.item.input_audio_transcription.failed",
+                "conversation.item.input_audio_transcription.segment", "input_audio_buffer.committed",
+                "input_audio_buffer.cleared", "input_audio_buffer.timeout_triggered", "rate_limits.updated",
+                "response.output_item.done", "response.content_part.added", "response.content_part.done",
+                "response.output_audio.done", "response.audio.done", "response.output_audio_transcript.delta",
+                "response.output_audio_transcript.done", "response.output_text.delta", "response.output_text.done",
+            }
+        )
+
+    # ------------------------------------------------------------ inputs
+
+    def receive(self, event: dict[str, Any], now: float) -> list[Action]:
+        """One parsed server event."""
+        if self.state == "ended":
+            return []
+        handler = self._handlers.get(event.get("type", ""))
+        if handler is None:
+            if event.get("type") not in self._ignored:
+                self.metrics.dropped_events += 1
+            return []
+        actions = handler(event, now)
+        return actions + self._schedule(now)
+
+    def tool_finished(self, call_id: str, result: ToolResult, now: float) -> list[Action]:
+        """A tool run by ``RunTool`` resolved."""
+        call = self.calls.get(call_id)
+        if call is None or call.output_sent or call.state != "running" or self.state == "ended":
+            return []  # cancelled or timed out meanwhile: its output was already sent
+        return [*self._output(call, result), *self._schedule(now)]
+
+    def interrupted(self, played_ms: Mapping[str, int], now: float) -> list[Action]:
+        """The sink was emptied after ``Interrupt``; ``played_ms`` is what it actually sent, per item."""
+        actions: list[Action] = []
+        for turn in self._audio_turns():
+            for item_id in turn.audio_bytes:
+                received = turn.audio_ms(item_id)
+                played = max(0, min(int(played_ms.get(item_id, 0)), received))
+                turn.played_ms[item_id] = played
+                unheard = played < received or turn.active
+                if turn.out_of_band or played <= 0 or not unheard:
+                    continue  # out-of-band items are not in the conversation; nothing played: no truncate
+                turn.truncated_ms[item_id] = played
+                self.metrics.truncates += 1
+                actions.append(Send(ev.truncate(item_id, played, self._eid("tr"))))
+            turn.interrupted = True
+        if self.active is not None and not self.active.cancel_sent:
+            self.active.cancel_sent = True
+            actions.append(Send(ev.response_cancel(self._eid("cancel"), self.active.response_id or None)))
+        return actions
+
+    def tick(self, now: float) -> list[Action]:
+        """Timers: tool guard deadlines, session limit, ending deadline, holding phrases."""
+        if self.state == "ended":
+            return []
+        actions: list[Action] = []
+        for call in list(self.calls.values()):
+            if call.state == "running" and not call.output_sent and call.guard_at is not None and now >= call.guard_at:
+                result = ToolResult.failure(
+                    call.name, "DEADLINE_EXCEEDED", f"{call.name} did not answer in time", self.profile.tool_apology
+                )
+                actions += [AbandonTool(call.call_id), *self._output(call, result)]
+        if (
+            self.state == "ready"
+            and self.session_started_at is not None
+            and now >= self.session_started_at + self.session_limit - self.session_margin
+        ):
+            actions += self._begin_ending("session_limit", now)
+        if self.state == "ending" and self.ending_deadline is not None and now >= self.ending_deadline:
+            return [*actions, self._end()]
+        return actions + self._schedule(now)
+
+    def next_deadline(self) -> float | None:
+        times: list[float] = []
+        for call in self.calls.values():
+            if call.state == "running" and not call.output_sent:
+                if call.guard_at is not None:
+                    times.append(call.guard_at)
+                if not call.held and call.hold_at is not None:
+                    times.append(call.hold_at)
+        if self.state == "ready" and self.session_started_at is not None:
+            times.append(self.session_started_at + self.session_limit - self.session_margin)
+        if self.state == "ending" and self.ending_deadline is not None:
+            times.append(self.ending_deadline)
+        return min(times) if times else None
+
+    def fail(self, reason: str, now: float) -> list[Action]:
+        """Something outside the protocol went wrong but the socket still works: apologise, then end."""
+        return self._begin_ending(reason, now) + self._schedule(now)
+
+    @property
+    def in_flight(self) -> ResponseTurn | None:
+        return self.requested or self.active
+
+    # ------------------------------------------------------------ handlers
+
+    def _on_session_created(self, event: dict[str, Any], now: float) -> list[Action]:
+        if self.state != "new":
+            return []
+        self.state = "configuring"
+        self.session_started_at = now
+        return [Send(ev.session_update(self.profile, self.tool_schemas, self._eid("session")))]
+
+    def _on_session_updated(self, event: dict[str, Any], now: float) -> list[Action]:
+        if self.state != "configuring":
+            return []
+        self.state = "ready"
+        if self.profile.greeting:
+            instructions = f"{self.profile.instructions}\n\n{ev.say_exactly(self.profile.greeting)}"
+            return self._request("greeting", instructions=instructions)
+        return []
+
+    def _on_response_created(self, event: dict[str, Any], now: float) -> list[Action]:
+        response = event.get("response") or {}
+        purpose = (response.get("metadata") or {}).get(ev.PURPOSE_KEY)
+        if self.requested is not None and purpose == self.requested.purpose:
+            turn, self.requested = self.requested, None
+        else:
+            turn = ResponseTurn(purpose="server")
+            self.turns.append(turn)
+        turn.response_id = response.get("id", "")
+        turn.created_at = now
+        self.active = turn
+        self.by_response[turn.response_id] = turn
+        self.metrics.responses += 1
+        if turn.purpose == "tools":
+            self.followup = None
+        elif self.followup is not None and not turn.out_of_band and self._outputs_sent(self.followup):
+            self.followup = None  # this in-band response already sees every output
+        if turn.cancel_on_created and not turn.cancel_sent:
+            turn.cancel_sent = True
+            return [Send(ev.response_cancel(self._eid("cancel"), turn.response_id or None))]
+        return []
+
+    def _on_output_item_added(self, event: dict[str, Any], now: float) -> list[Action]:
+        item = event.get("item") or {}
+        if item.get("type") == "function_call" and item.get("call_id"):
+            call = self._call(item["call_id"], event.get("response_id", ""))
+            call.name = call.name or item.get("name", "")
+        return []
+
+    def _on_arguments_delta(self, event: dict[str, Any], now: float) -> list[Action]:
+        call_id = event.get("call_id")
+        if call_id:
+            call = self._call(call_id, event.get("response_id", ""))
+            if call.state == "collecting":
+                call.arguments += event.get("delta", "")
+        return []
+
+    def _on_arguments_done(self, event: dict[str, Any], now: float) -> list[Action]:
+        call_id = event.get("call_id")
+        if not call_id:
+            return []
+        call = self._call(call_id, event.get("response_id", ""))
+        if call.state != "collecting":
+            return []  # duplicate done
+        call.name = event.get("name") or call.name
+        if "arguments" in event:
+            call.arguments = event["arguments"]
+        return self._arguments_ready(call, now)
+
+    def _on_response_done(self, event: dict[str, Any], now: float) -> list[Action]:
+        response = event.get("response") or {}
+        rid = response.get("id", "")
+        turn = self.by_response.get(rid) or self.active
+        if turn is None:
+            return []
+        turn.done_at = now
+        turn.status = response.get("status", "")
+        if self.active is turn:
+            self.active = None
+        actions: list[Action] = []
+        for item in response.get("output") or []:  # calls whose argument events we never saw
+            if item.get("type") == "function_call" and item.get("call_id"):
+                call = self._call(item["call_id"], rid)
+                call.name = call.name or item.get("name", "")
+                if call.state == "collecting" and turn.status == "completed":
+                    call.arguments = item.get("arguments", call.arguments)
+                    actions += self._arguments_ready(call, now)
+        completed = turn.status == "completed"
+        for call_id in turn.call_ids:
+            call = self.calls[call_id]
+            if call.output_sent:
+                continue
+            if completed and call.state == "deferred":
+                actions += self._run(call, now)
+            elif not completed:
+                if call.state == "running":
+                    actions.append(AbandonTool(call_id))
+                reason = f"the response was {turn.status or 'interrupted'} before {call.name} finished"
+                actions += self._output(call, ToolResult.failure(call.name, "CANCELLED", reason))
+        if completed and turn.call_ids:
+            prior = self.followup.call_ids if self.followup else []
+            self.followup = FollowUp(call_ids=prior + turn.call_ids)
+        if self.state == "ending" and turn.purpose == "apology":
+            actions.append(self._end())
+        return actions
+
+    def _on_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
+        turn = self.by_response.get(event.get("response_id", ""))
+        if turn is None or turn.interrupted or turn.cancel_sent or turn.done_at is not None:
+            self.metrics.dropped_events += 1  # late audio of a cancelled/unknown response
+            return []
+        try:
+            audio = base64.b64decode(event.get("delta", ""), validate=True)
+        except (binascii.Error, ValueError):
+            self.metrics.dropped_events += 1
+            return [Log("warning", "undecodable audio delta dropped")]
+        item_id = event.get("item_id", "")
+        turn.audio_bytes[item_id] = turn.audio_bytes.get(item_id, 0) + len(audio)
+        self.metrics.record_audio_out(len(audio) // ev.PCMU_BYTES_PER_MS)
+        if self.speech_stopped_at is not None:
+            self.metrics.record_turn_latency(now - self.speech_stopped_at)
+            self.speech_stopped_at = None
+        return [Play(audio, item_id)]
+
+    def _on_speech_started(self, event: dict[str, Any], now: float) -> list[Action]:
+        self.caller_speaking = True
+        self.speech_stopped_at = None
+        if self.in_flight is not None or any(not t.interrupted for t in self._audio_turns()):
+            self.metrics.record_barge_in()
+        if self.requested is not None:
+            self.requested.cancel_on_created = True
+        for call in self.calls.values():
+            call.held = True  # no holding phrase over the caller's voice
+        items = tuple(i for t in self._audio_turns() if not t.interrupted for i in t.audio_bytes)
+        return [Interrupt(items)]
+
+    def _on_speech_stopped(self, event: dict[str, Any], now: float) -> list[Action]:
+        self.caller_speaking = False
+        self.speech_stopped_at = now
+        if self.profile.vad.create_response and self.followup is not None and self._outputs_sent(self.followup):
+            self.followup = None  # the server answers this turn by itself, with the outputs in context
+        return []
+
+    def _on_error(self, event: dict[str, Any], now: float) -> list[Action]:
+        err = event.get("error") or {}
+        code, etype = err.get("code") or "", err.get("type") or ""
+        self.metrics.record_server_error(code or etype)
+        message = f"realtime error type={etype} code={code} event_id={err.get('event_id')}: {err.get('message')}"
+        if code in FATAL_ERROR_CODES or etype in FATAL_ERROR_TYPES:
+            return [Log("error", message), *self._begin_ending("server_error", now)]
+        failed = self.requested
+        ours = failed is not None and err.get("event_id") in (None, "", failed.event_id)
+        if code == "conversation_already_has_active_response" and failed is not None and ours:
+            self.requested = None
+            if failed.purpose == "tools" and self.followup is not None:
+                self.followup.requested = False
+                self.followup.retries += 1
+            elif failed.purpose == "apology":
+                self.apology_requested = False
+        return [Log("info" if code in BENIGN_ERROR_CODES else "warning", message)]
+
+    # ------------------------------------------------------------ tool calls
+
+    def _call(self, call_id: str, response_id: str) -> ToolCall:
+        call = self.calls.get(call_id)
+        if call is None:
+            call = self.calls[call_id] = ToolCall(call_id=call_id, response_id=response_id)
+            turn = self.by_response.get(response_id) or self.active
+            if turn is not None:
+                call.response_id = call.response_id or turn.response_id
+                turn.call_ids.append(call_id)
+        return call
+
+    def _arguments_ready(self, call: ToolCall, now: float) -> list[Action]:
+        call.received_at = now
+        info = self.tools.get(call.name)
+        if info is None:
+            result = ToolResult.failure(
+                call.name, "UNKNOWN_TOOL", f"{call.name!r} is not a tool of this line; available: {sorted(self.tools)}"
+            )
+            return self._output(call, result)
+        if info.kind == "action":
+            turn = self.by_response.get(call.response_id)
+            if turn is None or turn.status != "completed":
+                call.state = "deferred"  # runs only once its response completed
+                return []
+        return self._run(call, now)
+
+    def _run(self, call: ToolCall, now: float) -> list[Action]:
+        info = self.tools[call.name]
+        call.state = "running"
+        call.hold_at = now + self.holding_delay
+        call.guard_at = now + info.timeout + self.tool_guard if info.timeout else None
+        return [RunTool(call.call_id, call.name, call.arguments, info.timeout)]
+
+    def _output(self, call: ToolCall, result: ToolResult) -> list[Action]:
+        call.output_sent = True
+        call.state = "output"
+        call.result = result
+        self.metrics.record_function_call(call.name or "?", result.code)
+        event = ev.function_call_output(call.call_id, result.output_json(), self._eid("out"))
+        return [Send(event, call_id=call.call_id)]
+
+    def _outputs_sent(self, followup: FollowUp) -> bool:
+        return all(self.calls[c].output_sent for c in followup.call_ids)
+
+    # ------------------------------------------------------------ responses
+
+    def _eid(self, prefix: str) -> str:
+        self._seq += 1
+        return f"gw_{prefix}_{self._seq}"
+
+    def _request(self, purpose: str, *, instructions: str | None = None, out_of_band: bool = False) -> list[Action]:
+        turn = ResponseTurn(purpose=purpose, out_of_band=out_of_band, event_id=self._eid(purpose))
+        self.requested = turn
+        self.turns.append(turn)
+        return [Send(ev.response_create(turn.event_id, purpose, instructions=instructions, out_of_band=out_of_band))]
+
+    def _schedule(self, now: float) -> list[Action]:
+        """Ask for the next response if nothing is in flight (the one-response rule lives here)."""
+        if self.state not in ("ready", "ending") or self.in_flight is not None:
+            return []
+        if self.state == "ending":
+            if self.apology_requested:
+                return []
+            self.apology_requested = True
+            return self._request("apology", instructions=ev.say_exactly(self.profile.end_apology), out_of_band=True)
+        if self.caller_speaking:
+            return []
+        fu = self.followup
+        if fu is not None and not fu.requested and self._outputs_sent(fu):
+            if fu.retries > MAX_RESPONSE_RETRIES:
+                self.followup = None
+                return [Log("warning", "tool follow-up response abandoned after repeated conflicts")]
+            fu.requested = True
+            return self._request("tools", instructions=self._followup_instructions(fu))
+        slow = [
+            c for c in self.calls.values()
+            if c.state == "running" and not c.held and c.hold_at is not None and now >= c.hold_at
+        ]
+        if slow:
+            for call in self.calls.values():
+                if call.state == "running":
+                    call.held = True
+            phrase = next((self.tools[c.name].holding_phrase for c in slow if self.tools[c.name].holding_phrase), "")
+            self.metrics.record_holding_phrase()
+            return self._request("holding", instructions=ev.say_exactly(phrase or self.profile.holding_phrase),
+                                 out_of_band=True)
+        return []
+
+    def _followup_instructions(self, fu: FollowUp) -> str | None:
+        failed = [self.calls[c].result for c in fu.call_ids]
+        says = [r.say for r in failed if r is not None and not r.ok and r.say and r.code != "CANCELLED"]
+        if not says:
+            return None  # the session instructions apply
+        sentences = " ".join(dict.fromkeys(says))
+        return (
+            f"{self.profile.instructions}\n\nUna consulta no pudo completarse. Discúlpate con el cliente "
+            f"diciendo: «{sentences}» No inventes el resultado."
+        )
+
+    def _audio_turns(self) -> list[ResponseTurn]:
+        return [t for t in self.turns[-4:] if t.audio_bytes]
+
+    # ------------------------------------------------------------ ending
+
+    def _begin_ending(self, reason: str, now: float) -> list[Action]:
+        if self.state in ("ending", "ended"):
+            return []
+        if self.state != "ready":  # not even configured: nobody to talk to
+            return [self._end(reason)]
+        self.state = "ending"
+        self.end_reason = reason
+        self.ending_deadline = now + self.ending_grace
+        self.followup = None
+        actions: list[Action] = []
+        if self.active is not None and not self.active.cancel_sent:
+            self.active.cancel_sent = True
+            actions.append(Send(ev.response_cancel(self._eid("cancel"), self.active.response_id or None)))
+        if self.requested is not None:
+            self.requested.cancel_on_created = True
+        return actions
+
+    def _end(self, reason: str | None = None) -> End:
+        self.state = "ended"
+        self.end_reason = reason or self.end_reason or "ended"
+        return End(self.end_reason)

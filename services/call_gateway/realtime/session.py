@@ -1,0 +1,393 @@
+"""The Realtime voice session of one call: a websocket-client driver around ``RealtimeProtocol``.
+
+Threads: one receiver (``ws.recv`` → core → actions), one sender (outbound queue → ``ws.send``; it also
+fires the core's timers), and the dispatcher's callback threads (tool results → core). The core is
+guarded by one re-entrant lock; actions run under it, so a tool that resolves synchronously inside
+``submit`` simply feeds its result back in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import websocket
+
+from call_gateway.audio import AudioSink
+from call_gateway.profiles import Profile
+from call_gateway.realtime import events as ev
+from call_gateway.realtime.metrics import CallMetrics
+from call_gateway.realtime.protocol import (
+    AbandonTool,
+    Action,
+    End,
+    Interrupt,
+    Log,
+    Play,
+    RealtimeProtocol,
+    RunTool,
+    Send,
+    ToolInfo,
+)
+from centralita.config import env_float, env_str, redact
+from centralita.dispatcher import Dispatcher, ToolResult
+from centralita.schema import realtime_tool
+
+log = logging.getLogger("call_gateway.realtime")
+_STOP = object()
+_MAX_WAIT = 0.25  # the sender wakes at least this often to check the core's timers
+
+
+class RealtimeError(RuntimeError):
+    """The session could not be started (connection, handshake or configuration refused)."""
+
+
+@dataclass(frozen=True)
+class RealtimeSettings:
+    url: str = "wss://api.openai.com/v1/realtime"
+    model: str = "gpt-realtime"
+    api_key: str = field(default="", repr=False)
+    connect_timeout: float = 10.0
+    holding_delay: float = 1.5  # a tool slower than this gets a holding phrase
+    tool_timeout: float = 10.0  # for tools whose proto gives no timeout_ms
+    tool_guard: float = 1.0  # extra time before the session itself gives up on a tool
+    session_limit: float = 3600.0  # the server's hard cap
+    session_margin: float = 60.0  # end (with an apology) this long before the cap
+    ending_grace: float = 8.0  # time allowed for the closing apology response
+    drain_timeout: float = 10.0  # time allowed for the sink to play the apology out
+
+    @classmethod
+    def from_env(cls) -> RealtimeSettings:
+        return cls(
+            url=env_str("OPENAI_REALTIME_URL", cls.url),
+            model=env_str("OPENAI_REALTIME_MODEL", cls.model),
+            api_key=env_str("OPENAI_API_KEY", ""),
+            connect_timeout=env_float("REALTIME_CONNECT_TIMEOUT", cls.connect_timeout),
+            holding_delay=env_float("REALTIME_HOLDING_DELAY", cls.holding_delay),
+            tool_timeout=env_float("REALTIME_TOOL_TIMEOUT", cls.tool_timeout),
+            session_limit=env_float("REALTIME_SESSION_LIMIT", cls.session_limit),
+            session_margin=env_float("REALTIME_SESSION_MARGIN", cls.session_margin),
+        )
+
+    def endpoint(self) -> str:
+        return f"{self.url}{'&' if '?' in self.url else '?'}{urlencode({'model': self.model})}"
+
+
+@dataclass
+class Timings:
+    """Raw latency samples for the benchmark (seconds)."""
+
+    tool_overhead: list[float] = field(default_factory=list)  # P8: args done → output sent, minus tool time
+    barge_in: list[float] = field(default_factory=list)  # P7: speech_started received → sink emptied
+
+
+class RealtimeSession:
+    def __init__(
+        self,
+        *,
+        profile: Profile,
+        dispatcher: Dispatcher,
+        sink: AudioSink,
+        settings: RealtimeSettings,
+        on_end: Callable[[str], None],
+        call_id: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.profile = profile
+        self.dispatcher = dispatcher
+        self.sink = sink
+        self.settings = settings
+        self.call_id = call_id
+        self._on_end = on_end
+        self._clock = clock
+        self.metrics = CallMetrics(call_id=call_id, profile=profile.name)
+        self.timings = Timings()
+        specs = dispatcher.tools(allow=profile.tools)
+        infos = {
+            s.name: ToolInfo(s.name, s.kind, (s.timeout_ms / 1000.0) or settings.tool_timeout, s.holding_phrase)
+            for s in specs
+        }
+        self.core = RealtimeProtocol(
+            profile,
+            infos,
+            [realtime_tool(s) for s in specs],
+            self.metrics,
+            holding_delay=settings.holding_delay,
+            tool_guard=settings.tool_guard,
+            session_limit=settings.session_limit,
+            session_margin=settings.session_margin,
+            ending_grace=settings.ending_grace,
+        )
+        self._lock = threading.RLock()
+        self._outq: queue.Queue[Any] = queue.Queue()
+        self._ws: websocket.WebSocket | None = None
+        self._threads: list[threading.Thread] = []
+        self._futures: dict[str, Future[ToolResult]] = {}
+        self._marks: dict[str, list[float]] = {}  # call_id → [arguments done, submitted, resolved]
+        self._running = False
+        self._ended = False  # on_end / close decided
+        self._finished = False  # metrics logged, threads told to stop
+
+    # ------------------------------------------------------------ public API
+
+    def start(self) -> None:
+        """Connect, configure, ask for the greeting; returns once ``session.updated`` arrived."""
+        self.metrics.started_at = self._clock()
+        url = self.settings.endpoint()
+        headers = [f"Authorization: Bearer {self.settings.api_key}"]
+        try:
+            self._ws = websocket.create_connection(
+                url, header=headers, timeout=self.settings.connect_timeout, suppress_origin=True,
+                enable_multithread=True,
+            )
+            self._handshake()
+        except RealtimeError:
+            self._abort_start("start_failed")
+            raise
+        except Exception as exc:
+            self._abort_start("start_failed")
+            raise RealtimeError(f"cannot start the Realtime session at {self.settings.url}: "
+                                f"{redact(f'{type(exc).__name__}: {exc}')}") from None
+        self._ws.settimeout(None)
+        self._running = True
+        self._threads = [
+            threading.Thread(target=target, name=f"{name}-{self.call_id}", daemon=True)
+            for name, target in (("rt-recv", self._recv_loop), ("rt-send", self._send_loop))
+        ]
+        for t in self._threads:
+            t.start()
+        log.info("call %s: realtime session ready (profile %s, %d tools)", self.call_id or "-",
+                 self.profile.name, len(self.core.tools))
+
+    def send_caller_audio(self, ulaw: bytes) -> None:
+        if not self._running or self._ended or not ulaw:
+            return
+        self._outq.put((json.dumps(ev.audio_append(ulaw)), None))
+        self.metrics.record_audio_in()
+
+    def close(self, reason: str = "hangup") -> None:
+        """End the session from outside (the caller hung up). Idempotent; ``on_end`` is not called."""
+        with self._lock:
+            self._ended = True
+        self._shutdown(reason)
+        self._join()
+
+    # ------------------------------------------------------------ start
+
+    def _handshake(self) -> None:
+        assert self._ws is not None
+        deadline = self._clock() + self.settings.connect_timeout
+        while self.core.state != "ready":
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise RealtimeError("Realtime handshake timed out (no session.created/session.updated)")
+            self._ws.settimeout(remaining)
+            raw = self._ws.recv()
+            if not raw and not self._ws.connected:
+                raise RealtimeError("Realtime closed the connection during the handshake")
+            event = json.loads(raw)
+            if event.get("type") == "error":
+                err = event.get("error") or {}
+                detail = redact(str(err.get("message")))
+                raise RealtimeError(f"Realtime refused the session: {err.get('code')}: {detail}")
+            for action in self.core.receive(event, self._clock()):
+                if isinstance(action, Send):
+                    self._ws.send(json.dumps(action.event))
+                else:
+                    self._execute([action], self._clock())
+
+    def _abort_start(self, reason: str) -> None:
+        self._ended = True
+        self._shutdown(reason)
+
+    # ------------------------------------------------------------ threads
+
+    def _recv_loop(self) -> None:
+        ws = self._ws
+        assert ws is not None
+        while self._running:
+            try:
+                raw = ws.recv()
+            except Exception as exc:
+                self._lost(exc)
+                return
+            now = self._clock()
+            if not raw:
+                if not ws.connected:
+                    self._lost(None)
+                    return
+                continue
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                self.metrics.dropped_events += 1
+                continue
+            if not isinstance(event, dict):
+                self.metrics.dropped_events += 1
+                continue
+            with self._lock:
+                if self._ended:
+                    return
+                self._execute(self.core.receive(event, now), now)
+
+    def _send_loop(self) -> None:
+        ws = self._ws
+        assert ws is not None
+        while True:
+            deadline = self.core.next_deadline()
+            wait = _MAX_WAIT if deadline is None else min(_MAX_WAIT, max(0.0, deadline - self._clock()))
+            try:
+                item = self._outq.get(timeout=wait)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                return
+            if item is not None:
+                text, call_id = item
+                try:
+                    ws.send(text)
+                except Exception as exc:
+                    self._lost(exc)
+                    return
+                if call_id is not None:
+                    self._record_tool_overhead(call_id, self._clock())
+            deadline = self.core.next_deadline()
+            if deadline is not None and self._clock() >= deadline:
+                with self._lock:
+                    if self._ended:
+                        return
+                    now = self._clock()
+                    self._execute(self.core.tick(now), now)
+
+    # ------------------------------------------------------------ actions
+
+    def _execute(self, actions: list[Action], now: float) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self._outq.put((json.dumps(action.event), action.call_id))
+            elif isinstance(action, Play):
+                self.sink.play(action.audio, action.item_id)
+            elif isinstance(action, Interrupt):
+                self.sink.clear()
+                self.timings.barge_in.append(self._clock() - now)
+                played = {item: self.sink.played_ms(item) for item in action.item_ids}
+                self._execute(self.core.interrupted(played, self._clock()), now)
+            elif isinstance(action, RunTool):
+                self._submit(action)
+            elif isinstance(action, AbandonTool):
+                future = self._futures.pop(action.call_id, None)
+                if future is not None:
+                    future.cancel()
+            elif isinstance(action, Log):
+                log.log(logging.getLevelName(action.level.upper()), "call %s: %s", self.call_id or "-",
+                        redact(action.message))
+            elif isinstance(action, End):
+                self._end_by_itself(action.reason)
+
+    def _submit(self, action: RunTool) -> None:
+        call = self.core.calls.get(action.call_id)
+        received = call.received_at if call is not None and call.received_at is not None else self._clock()
+        marks = self._marks[action.call_id] = [received, self._clock(), 0.0]
+        try:
+            future = self.dispatcher.submit(action.name, action.arguments, timeout=action.timeout)
+        except Exception as exc:  # the dispatcher promises not to raise; be safe anyway
+            future = Future()
+            future.set_result(ToolResult.failure(action.name, "UNKNOWN", f"{type(exc).__name__}: {exc}"))
+        self._futures[action.call_id] = future
+        future.add_done_callback(lambda f, cid=action.call_id, m=marks: self._tool_done(cid, f, m))
+
+    def _tool_done(self, call_id: str, future: Future[ToolResult], marks: list[float]) -> None:
+        marks[2] = self._clock()
+        if future.cancelled():
+            return  # abandoned by the core: its output was already sent
+        try:
+            result = future.result()
+        except Exception as exc:
+            call = self.core.calls.get(call_id)
+            result = ToolResult.failure(call.name if call else "?", "UNKNOWN", f"{type(exc).__name__}: {exc}")
+        with self._lock:
+            self._futures.pop(call_id, None)
+            if self._ended:
+                return
+            now = self._clock()
+            self._execute(self.core.tool_finished(call_id, result, now), now)
+
+    def _record_tool_overhead(self, call_id: str, sent: float) -> None:
+        marks = self._marks.pop(call_id, None)
+        if marks is None:
+            return  # an output the core produced without running the tool (cancelled, unknown tool)
+        received, submitted, resolved = marks
+        tool_time = max(0.0, resolved - submitted) if resolved else 0.0
+        self.timings.tool_overhead.append(sent - received - tool_time)
+
+    # ------------------------------------------------------------ ending
+
+    def _lost(self, exc: BaseException | None) -> None:
+        with self._lock:
+            if self._ended:
+                return
+            elapsed = self._clock() - (self.metrics.started_at or self._clock())
+            reason = "session_limit" if elapsed >= self.settings.session_limit - 5 else "connection_lost"
+            detail = redact(f"{type(exc).__name__}: {exc}") if exc else "closed by the server"
+            log.warning("call %s: realtime connection lost (%s)", self.call_id or "-", detail)
+            self.core.state = "ended"
+            self._end_by_itself(reason, drain=False)
+
+    def _end_by_itself(self, reason: str, *, drain: bool = True) -> None:
+        """Under the lock. Lets the sink play out what was said (the apology), then calls on_end once."""
+        if self._ended:
+            return
+        self._ended = True
+        threading.Thread(target=self._wind_down, args=(reason, drain), name=f"rt-end-{self.call_id}",
+                         daemon=True).start()
+
+    def _wind_down(self, reason: str, drain: bool) -> None:
+        if drain:
+            deadline = time.monotonic() + self.settings.drain_timeout
+            while self.sink.pending_ms() > 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self._shutdown(reason)
+        self._join()
+        try:
+            self._on_end(reason)
+        except Exception:
+            log.exception("call %s: on_end(%s) failed", self.call_id or "-", reason)
+
+    def _shutdown(self, reason: str) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+            self._running = False
+            self.core.state = "ended"
+            futures = list(self._futures.values())
+            self._futures.clear()
+        for future in futures:
+            future.cancel()
+        self._outq.put(_STOP)
+        if self._ws is not None:
+            _close_socket(self._ws)
+        self.metrics.finish(self._clock(), reason)
+        log.info("%s", self.metrics.log_line())
+
+    def _join(self) -> None:
+        me = threading.current_thread()
+        for t in list(self._threads):
+            if t is not me and t.ident is not None:
+                t.join(timeout=5)
+
+
+def _close_socket(ws: websocket.WebSocket) -> None:
+    """Send a close frame if we still can, then tear the socket down so a blocked ``recv`` wakes up."""
+    for step in (lambda: ws.send_close(websocket.STATUS_NORMAL), ws.abort, ws.shutdown):
+        with contextlib.suppress(Exception):
+            step()
