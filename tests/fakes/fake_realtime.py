@@ -139,6 +139,9 @@ class FakeConnection:
                     self.violations.append(f"function_call_output for unknown call_id {cid}")
                 elif self.outputs[cid] > 1:
                     self.violations.append(f"second function_call_output for {cid}")
+                added = {"id": new_id("item"), "object": "realtime.item", "status": "completed", **item}
+                with contextlib.suppress(ConnectionClosed, OSError):
+                    self.send({"type": "conversation.item.added", "previous_item_id": None, "item": added})
         elif kind == "response.cancel" and self.active_response is None:
             self._error("invalid_request_error", "response_cancel_not_active",
                         "Cancellation failed: no active response found", event.get("event_id"))

@@ -115,6 +115,7 @@ class ToolCall:
     guard_at: float | None = None
     held: bool = False
     output_sent: bool = False
+    output_acked: bool = False  # the server added our function_call_output to the conversation
     result: ToolResult | None = None
 
 
@@ -202,13 +203,15 @@ class RealtimeProtocol:
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
             "error": self._on_error,
+            "conversation.item.added": self._on_item_added,
+            "conversation.item.created": self._on_item_added,
             **{t: self._on_audio_delta for t in AUDIO_DELTA_TYPES},
         }
         # Known events with nothing to do for us.
         self._ignored = frozenset(
             {
-                "conversation.created", "conversation.item.created", "conversation.item.added",
-                "conversation.item.done", "conversation.item.truncated", "conversation.item.deleted",
+                "conversation.created", "conversation.item.done", "conversation.item.truncated",
+                "conversation.item.deleted",
                 "conversation.item.retrieved", "conversation.item.input_audio_transcription.delta",
                 "conversation.item.input_audio_transcription.completed",
                 "conversation.item.input_audio_transcription.failed",
@@ -337,7 +340,7 @@ class RealtimeProtocol:
         self.metrics.responses += 1
         if turn.purpose == "tools":
             self.followup = None
-        elif self.followup is not None and not turn.out_of_band and self._outputs_sent(self.followup):
+        elif self.followup is not None and not turn.out_of_band and self._outputs_acked(self.followup):
             self.followup = None  # this in-band response already sees every output
         if turn.cancel_on_created and not turn.cancel_sent:
             turn.cancel_sent = True
@@ -408,6 +411,13 @@ class RealtimeProtocol:
             actions.append(self._end())
         return actions
 
+    def _on_item_added(self, event: dict[str, Any], now: float) -> list[Action]:
+        item = event.get("item") or {}
+        call = self.calls.get(item.get("call_id", ""))
+        if item.get("type") == "function_call_output" and call is not None:
+            call.output_acked = True
+        return []
+
     def _on_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
         turn = self.by_response.get(event.get("response_id", ""))
         if turn is None or turn.interrupted or turn.cancel_sent or turn.done_at is not None:
@@ -441,7 +451,7 @@ class RealtimeProtocol:
     def _on_speech_stopped(self, event: dict[str, Any], now: float) -> list[Action]:
         self.caller_speaking = False
         self.speech_stopped_at = now
-        if self.profile.vad.create_response and self.followup is not None and self._outputs_sent(self.followup):
+        if self.profile.vad.create_response and self.followup is not None and self._outputs_acked(self.followup):
             self.followup = None  # the server answers this turn by itself, with the outputs in context
         return []
 
@@ -507,6 +517,9 @@ class RealtimeProtocol:
 
     def _outputs_sent(self, followup: FollowUp) -> bool:
         return all(self.calls[c].output_sent for c in followup.call_ids)
+
+    def _outputs_acked(self, followup: FollowUp) -> bool:
+        return all(self.calls[c].output_acked for c in followup.call_ids)
 
     # ------------------------------------------------------------ responses
 
