@@ -243,7 +243,7 @@ class RealtimeSession:
         ws = self._ws
         assert ws is not None
         while True:
-            deadline = self.core.next_deadline()
+            deadline = self._next_deadline()
             wait = _MAX_WAIT if deadline is None else min(_MAX_WAIT, max(0.0, deadline - self._clock()))
             try:
                 item = self._outq.get(timeout=wait)
@@ -260,13 +260,17 @@ class RealtimeSession:
                     return
                 if call_id is not None:
                     self._record_tool_overhead(call_id, self._clock())
-            deadline = self.core.next_deadline()
+            deadline = self._next_deadline()
             if deadline is not None and self._clock() >= deadline:
                 with self._lock:
                     if self._ended:
                         return
                     now = self._clock()
                     self._execute(self.core.tick(now), now)
+
+    def _next_deadline(self) -> float | None:
+        with self._lock:  # the core's tables change under other threads
+            return self.core.next_deadline()
 
     # ------------------------------------------------------------ actions
 

@@ -443,3 +443,47 @@ def RealtimeSessionFor(server: FakeRealtimeServer, ends: list[str], **overrides)
 
     return RealtimeSession(profile=PROFILE, dispatcher=FakeDispatcher(list(SPECS)), sink=FakeSink(auto=True),
                            settings=settings_for(server, **overrides), on_end=ends.append, call_id="t")
+
+
+def test_metrics_logged_once_at_the_end_and_exported(caplog, make_call) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(code: str) -> float:
+        return REGISTRY.get_sample_value("gateway_realtime_function_calls_total",
+                                         {"tool": "otra", "code": code}) or 0.0
+
+    before = count("OK")
+
+    def script(conn: FakeConnection) -> None:
+        _greet(conn)
+        uid = conn.speech_started()
+        conn.speech_stopped(uid)
+        conn.function_calls(None, [("call_1", "otra", '{"query": "x"}')])
+        conn.speak(conn.expect("response.create"), b"\x10" * 400)
+
+    caplog.set_level("INFO", logger="call_gateway")
+    call = make_call(script, sink=FakeSink(auto=True))
+    call.server.wait()
+    call.session.close()
+    call.session.close()
+    messages = [r.getMessage() for r in caplog.records if r.name == "call_gateway.realtime"]
+    lines = [m for m in messages if " ended (" in m]
+    assert len(lines) == 1
+    line = lines[0]
+    assert "call test-call ended (hangup)" in line and "function_calls=1" in line and "turns=1" in line
+    assert "audio_chunks_out=" in line and "duration=" in line
+    assert count("OK") == before + 1
+    assert len(call.session.metrics.turn_latencies_ms) == 1
+
+
+def test_settings_from_env(monkeypatch) -> None:
+    from call_gateway.realtime import RealtimeSettings
+
+    monkeypatch.setenv("OPENAI_REALTIME_URL", "ws://127.0.0.1:1/v1/realtime")
+    monkeypatch.setenv("OPENAI_REALTIME_MODEL", "gpt-realtime-2.1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-key-000000000")
+    monkeypatch.setenv("REALTIME_HOLDING_DELAY", "2.5")
+    settings = RealtimeSettings.from_env()
+    assert settings.endpoint() == "ws://127.0.0.1:1/v1/realtime?model=gpt-realtime-2.1"
+    assert settings.holding_delay == 2.5 and settings.api_key == "sk-env-key-000000000"
+    assert "sk-env-key" not in repr(settings)
