@@ -84,30 +84,63 @@ class Dispatcher:
     """Tool name → RPC, with the request built from the model's JSON arguments."""
 
     def __init__(
-        self, endpoints: Sequence[str], *, default_timeout: float = 10.0, discover_timeout: float = 3.0
+        self,
+        endpoints: Sequence[str],
+        *,
+        default_timeout: float = 10.0,
+        discover_timeout: float = 3.0,
+        retry_interval: float = 5.0,
     ) -> None:
         self.default_timeout = default_timeout
         self.discover_timeout = discover_timeout
+        self.retry_interval = retry_interval
         self._endpoints = [_Endpoint(e) for e in endpoints]
         self._routes: dict[str, _Route] = {}
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._closed = threading.Event()
+        self._retrier: threading.Thread | None = None
 
     @classmethod
     def connect(
-        cls, endpoints: Sequence[str] | None = None, *, default_timeout: float = 10.0, discover_timeout: float = 3.0
+        cls,
+        endpoints: Sequence[str] | None = None,
+        *,
+        default_timeout: float = 10.0,
+        discover_timeout: float = 3.0,
+        retry_interval: float = 5.0,
     ) -> Dispatcher:
-        """Discover the tools of every endpoint now; unreachable ones are retried by ``refresh``."""
+        """Discover the tools of every endpoint now; unreachable ones are retried in the background
+        every ``retry_interval`` seconds (a service that starts late joins without blocking a call)."""
         endpoints = list(endpoints) if endpoints is not None else env_list("TOOL_ENDPOINTS", DEFAULT_ENDPOINTS)
-        dispatcher = cls(endpoints, default_timeout=default_timeout, discover_timeout=discover_timeout)
-        dispatcher.refresh()
+        dispatcher = cls(
+            endpoints, default_timeout=default_timeout, discover_timeout=discover_timeout, retry_interval=retry_interval
+        )
+        if dispatcher.refresh():
+            dispatcher._start_retrier()
         return dispatcher
+
+    def _start_retrier(self) -> None:
+        def loop() -> None:
+            while not self._closed.wait(self.retry_interval):
+                if not self.refresh():
+                    return
+
+        self._retrier = threading.Thread(target=loop, name="tool-discovery", daemon=True)
+        self._retrier.start()
 
     # ------------------------------------------------------------ discovery
 
     def refresh(self) -> list[str]:
         """(Re)discover endpoints that have no tools yet. Returns the addresses still failing."""
+        with self._refresh_lock:
+            return self._refresh_locked()
+
+    def _refresh_locked(self) -> list[str]:
         failing = []
         for ep in self._endpoints:
+            if self._closed.is_set():
+                return []
             if ep.routes:
                 continue
             try:
@@ -159,12 +192,7 @@ class Dispatcher:
 
     def _route(self, name: str) -> _Route | None:
         with self._lock:
-            route = self._routes.get(name)
-        if route is None and any(not ep.routes for ep in self._endpoints):
-            self.refresh()
-            with self._lock:
-                route = self._routes.get(name)
-        return route
+            return self._routes.get(name)
 
     # ------------------------------------------------------------ calls
 
@@ -227,6 +255,9 @@ class Dispatcher:
         return route, request, deadline
 
     def close(self) -> None:
+        self._closed.set()
+        if self._retrier is not None and self._retrier is not threading.current_thread():
+            self._retrier.join(self.discover_timeout + 1)
         for ep in self._endpoints:
             if ep.channel is not None:
                 ep.channel.close()

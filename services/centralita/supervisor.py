@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from centralita.config import env_str
+from centralita.config import env_int, env_str
 
 log = logging.getLogger("centralita.run")
 STOP_TIMEOUT = 15.0
@@ -47,8 +47,10 @@ def _ensure_sample_data() -> None:
     if ensure is None:
         log.warning("legal_search.sample has no ensure_sample(): starting without sample data")
         return
-    log.info("checking the sample legal corpus (built once, on first start)")
-    ensure()
+    docs = env_int("LEGAL_SAMPLE_DOCS", 2000)
+    log.info("checking the sample legal corpus (%d documents, built once, on first start)", docs)
+    if ensure(n=docs):
+        log.info("sample legal corpus built")
 
 
 def plan(with_simulator: bool, skip_gateway: bool) -> list[Child]:

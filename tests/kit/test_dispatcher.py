@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -111,5 +112,34 @@ def test_dead_endpoint_is_reported_not_raised(echo_server):
         assert d.status()[dead] != "ok"
         assert d.call("echo", {"text": "a"}).ok
         assert d.call("nope", {}).code == "UNKNOWN_TOOL"
+    finally:
+        d.close()
+
+
+def test_a_service_that_starts_late_joins_in_the_background(echo_build):
+    from centralita.server import ServiceSpec, start_server
+    from tests.helpers import free_port
+    from tests.kit.echo_service import make_servicer
+
+    pb2, pb2_grpc, descriptor_set = echo_build
+    port = free_port()
+    d = Dispatcher.connect([f"127.0.0.1:{port}"], discover_timeout=0.3, retry_interval=0.2)
+    try:
+        assert d.tools() == [] and d.call("echo", {"text": "a"}).code == "UNKNOWN_TOOL"
+        spec = ServiceSpec(
+            pb2.DESCRIPTOR.services_by_name["EchoService"],
+            make_servicer(pb2, pb2_grpc),
+            pb2_grpc.add_EchoServiceServicer_to_server,
+        )
+        server = start_server([spec], port=port, host="127.0.0.1", descriptor_set=descriptor_set)
+        try:
+            for _ in range(50):
+                if d.tools():
+                    break
+                time.sleep(0.1)
+            assert [t.name for t in d.tools()] == ["echo", "edge_cases", "misbehave"]
+            assert d.call("echo", {"text": "ya estoy"}).output == {"text": "ya estoy"}
+        finally:
+            server.drain_and_stop(grace=0.2)
     finally:
         d.close()
