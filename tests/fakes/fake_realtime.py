@@ -80,6 +80,7 @@ class FakeConnection:
         self.audio_ms: dict[str, int] = {}  # item_id → ms of audio we sent for it
         self.call_ids: set[str] = set()
         self.outputs: dict[str, int] = {}
+        self.sent_events = 0
         self.closed = threading.Event()
         self._cond = threading.Condition()
         self._cursor: dict[str, int] = {}
@@ -182,6 +183,7 @@ class FakeConnection:
 
     def send(self, event: dict[str, Any]) -> dict[str, Any]:
         event.setdefault("event_id", new_id("event"))
+        self.sent_events += 1
         kind = event["type"]
         if kind == "response.created":
             self.active_response = event["response"]["id"]

@@ -127,6 +127,7 @@ class ResponseTurn:
     out_of_band: bool = False
     event_id: str = ""
     response_id: str = ""
+    requested_at: float | None = None
     created_at: float | None = None
     done_at: float | None = None
     status: str = ""
@@ -167,6 +168,7 @@ class RealtimeProtocol:
         session_limit: float = 3600.0,
         session_margin: float = 60.0,
         ending_grace: float = 8.0,
+        request_timeout: float = 5.0,
     ) -> None:
         self.profile = profile
         self.tools = dict(tools)
@@ -177,6 +179,7 @@ class RealtimeProtocol:
         self.session_limit = session_limit
         self.session_margin = session_margin
         self.ending_grace = ending_grace
+        self.request_timeout = request_timeout
 
         self.state = "new"  # new → configuring → ready → ending → ended
         self.end_reason = ""
@@ -192,6 +195,7 @@ class RealtimeProtocol:
         self.caller_speaking = False
         self.speech_stopped_at: float | None = None
         self._seq = 0
+        self.events_received = 0
         self._handlers: dict[str, Callable[[dict[str, Any], float], list[Action]]] = {
             "session.created": self._on_session_created,
             "session.updated": self._on_session_updated,
@@ -227,6 +231,7 @@ class RealtimeProtocol:
 
     def receive(self, event: dict[str, Any], now: float) -> list[Action]:
         """One parsed server event."""
+        self.events_received += 1
         if self.state == "ended":
             return []
         handler = self._handlers.get(event.get("type", ""))
@@ -275,6 +280,13 @@ class RealtimeProtocol:
                     call.name, "DEADLINE_EXCEEDED", f"{call.name} did not answer in time", self.profile.tool_apology
                 )
                 actions += [AbandonTool(call.call_id), *self._output(call, result)]
+        lost = self.requested
+        if lost is not None and lost.requested_at is not None and now >= lost.requested_at + self.request_timeout:
+            self.requested = None  # the server never started it: do not wait for it forever
+            if lost.purpose == "tools" and self.followup is not None:
+                self.followup.requested = False
+                self.followup.retries += 1
+            actions.append(Log("warning", f"response.create {lost.event_id} ({lost.purpose}) never started"))
         if (
             self.state == "ready"
             and self.session_started_at is not None
@@ -293,6 +305,8 @@ class RealtimeProtocol:
                     times.append(call.guard_at)
                 if not call.held and call.hold_at is not None:
                     times.append(call.hold_at)
+        if self.requested is not None and self.requested.requested_at is not None:
+            times.append(self.requested.requested_at + self.request_timeout)
         if self.state == "ready" and self.session_started_at is not None:
             times.append(self.session_started_at + self.session_limit - self.session_margin)
         if self.state == "ending" and self.ending_deadline is not None:
@@ -322,13 +336,12 @@ class RealtimeProtocol:
         self.state = "ready"
         if self.profile.greeting:
             instructions = f"{self.profile.instructions}\n\n{ev.say_exactly(self.profile.greeting)}"
-            return self._request("greeting", instructions=instructions)
+            return self._request("greeting", now, instructions=instructions)
         return []
 
     def _on_response_created(self, event: dict[str, Any], now: float) -> list[Action]:
         response = event.get("response") or {}
-        purpose = (response.get("metadata") or {}).get(ev.PURPOSE_KEY)
-        if self.requested is not None and purpose == self.requested.purpose:
+        if self._is_requested(response):
             turn, self.requested = self.requested, None
         else:
             turn = ResponseTurn(purpose="server")
@@ -346,6 +359,20 @@ class RealtimeProtocol:
             turn.cancel_sent = True
             return [Send(ev.response_cancel(self._eid("cancel"), turn.response_id or None))]
         return []
+
+    def _is_requested(self, response: dict[str, Any]) -> bool:
+        """Is this response the one we asked for? Our requests carry their purpose in ``metadata``, which the
+        server echoes; should it not, a response without metadata whose conversation (none = out of band)
+        fits the pending request is taken to be it."""
+        wanted = self.requested
+        if wanted is None:
+            return False
+        metadata = response.get("metadata") or {}
+        if ev.PURPOSE_KEY in metadata:
+            return metadata[ev.PURPOSE_KEY] == wanted.purpose
+        if "conversation_id" in response:
+            return (response["conversation_id"] is None) == wanted.out_of_band
+        return False  # a request that never starts is given up by ``tick`` after ``request_timeout``
 
     def _on_output_item_added(self, event: dict[str, Any], now: float) -> list[Action]:
         item = event.get("item") or {}
@@ -527,8 +554,9 @@ class RealtimeProtocol:
         self._seq += 1
         return f"gw_{prefix}_{self._seq}"
 
-    def _request(self, purpose: str, *, instructions: str | None = None, out_of_band: bool = False) -> list[Action]:
-        turn = ResponseTurn(purpose=purpose, out_of_band=out_of_band, event_id=self._eid(purpose))
+    def _request(self, purpose: str, now: float, *, instructions: str | None = None,
+                 out_of_band: bool = False) -> list[Action]:
+        turn = ResponseTurn(purpose=purpose, out_of_band=out_of_band, event_id=self._eid(purpose), requested_at=now)
         self.requested = turn
         self.turns.append(turn)
         return [Send(ev.response_create(turn.event_id, purpose, instructions=instructions, out_of_band=out_of_band))]
@@ -541,7 +569,8 @@ class RealtimeProtocol:
             if self.apology_requested:
                 return []
             self.apology_requested = True
-            return self._request("apology", instructions=ev.say_exactly(self.profile.end_apology), out_of_band=True)
+            return self._request("apology", now, instructions=ev.say_exactly(self.profile.end_apology),
+                                 out_of_band=True)
         if self.caller_speaking:
             return []
         fu = self.followup
@@ -550,7 +579,7 @@ class RealtimeProtocol:
                 self.followup = None
                 return [Log("warning", "tool follow-up response abandoned after repeated conflicts")]
             fu.requested = True
-            return self._request("tools", instructions=self._followup_instructions(fu))
+            return self._request("tools", now, instructions=self._followup_instructions(fu))
         slow = [
             c for c in self.calls.values()
             if c.state == "running" and not c.held and c.hold_at is not None and now >= c.hold_at
@@ -561,7 +590,7 @@ class RealtimeProtocol:
                     call.held = True
             phrase = next((self.tools[c.name].holding_phrase for c in slow if self.tools[c.name].holding_phrase), "")
             self.metrics.record_holding_phrase()
-            return self._request("holding", instructions=ev.say_exactly(phrase or self.profile.holding_phrase),
+            return self._request("holding", now, instructions=ev.say_exactly(phrase or self.profile.holding_phrase),
                                  out_of_band=True)
         return []
 

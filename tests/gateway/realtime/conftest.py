@@ -53,6 +53,13 @@ class Call:
     def conn(self) -> FakeConnection:
         return self.server.connection()
 
+    def settle(self, timeout: float = 3.0) -> FakeConnection:
+        """Wait for the script to end and the gateway to have handled every event the server sent."""
+        conn = self.server.wait(timeout)
+        conn.wait_until(lambda: self.session.core.events_received >= conn.sent_events, timeout,
+                        "the gateway to handle every server event")
+        return conn
+
 
 def settings_for(server: FakeRealtimeServer, **overrides: float) -> RealtimeSettings:
     values = {"url": server.url, "model": "gpt-realtime-test", "api_key": API_KEY, "connect_timeout": 3.0,

@@ -238,3 +238,31 @@ def test_fatal_error_before_ready_ends_at_once_and_after_ready_apologises() -> N
     assert apology["response"]["conversation"] == "none"
     assert of(core.tick(2.9), End) == []
     assert of(core.tick(3.0), End) == [End("server_error")]  # the apology never came: end anyway
+
+
+def test_response_matching_by_metadata_and_fallback() -> None:
+    core = ready()
+    created(core, "r1")
+    args_done(core, "r1", "c1", "q", now=1.0)
+    done(core, "r1", now=1.0)
+    [holding] = sends(core.tick(2.5))
+    # a VAD response (in the default conversation) racing our out-of-band request is not ours
+    core.receive({"type": "response.created", "response": {"id": "r_vad", "conversation_id": "conv_1"}}, 2.6)
+    assert core.requested is not None and core.active.purpose == "server"
+    done(core, "r_vad", now=2.7)
+    # a server that does not echo metadata: the out-of-band response still matches the request
+    core.receive({"type": "response.created", "response": {"id": "r_hold", "conversation_id": None}}, 2.8)
+    assert core.requested is None and core.active.purpose == "holding" and core.active.out_of_band
+    assert holding["response"]["metadata"] == {"centralita": "holding"}
+
+
+def test_a_request_that_never_starts_is_given_up_and_the_followup_retried() -> None:
+    core = ready()
+    created(core, "r1")
+    args_done(core, "r1", "c1", "q", now=1.0)
+    done(core, "r1", now=1.0)
+    [_, request] = sends(core.tool_finished("c1", ToolResult("q", True, {}), 1.1))
+    assert request["type"] == "response.create"
+    assert core.next_deadline() == 6.1
+    [retry] = sends(core.tick(6.1))  # 5 s without response.created: ask again
+    assert retry["type"] == "response.create" and retry["event_id"] != request["event_id"]

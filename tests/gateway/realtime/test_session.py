@@ -42,7 +42,7 @@ def test_handshake_session_update_and_greeting(make_call) -> None:
     call.session.send_caller_audio(b"\x7f" * 160)
     call.session.send_caller_audio(b"\x00" * 160)
     call.session.send_caller_audio(b"\xff" * 160)
-    conn = call.server.wait()
+    conn = call.settle()
 
     assert conn.path.startswith("/v1/realtime?")
     assert conn.query == {"model": "gpt-realtime-test"}
@@ -88,7 +88,7 @@ def test_function_call_round_trip(make_call) -> None:
         conn.speak(follow, b"\x10" * 800)
 
     call = make_call(script, behaviours={"consultar_mikrotik": Behaviour(answer=answer, delay=0.05)})
-    conn = call.server.wait()
+    conn = call.settle()
     assert _outputs(conn) == {"call_1": {"answer": "221 clientes para clientes en router-146"}}
     sent = call.dispatcher.submitted
     assert [(s.name, json.loads(s.arguments), s.timeout) for s in sent] == [
@@ -114,7 +114,7 @@ def test_two_parallel_calls_in_one_response(make_call) -> None:
     slow = {"consultar_mikrotik": Behaviour(answer=lambda a: {"r": 1}, delay=0.25),
             "otra": Behaviour(answer=lambda a: {"r": 2}, delay=0.25)}
     call = make_call(script, behaviours=slow, holding_delay=5.0)
-    conn = call.server.wait()
+    conn = call.settle()
     assert _outputs(conn) == {"call_a": {"r": 1}, "call_b": {"r": 2}}
     # parallel: the second call was submitted before the first one finished
     first_finished = min(t for _, t in call.dispatcher.finished)
@@ -147,7 +147,7 @@ def test_hanging_tool_gets_holding_phrase_then_timeout_apology(make_call) -> Non
 
     # lento: timeout_ms 800 in its spec; it would take 5 s
     call = make_call(script, behaviours={"lento": Behaviour(delay=5.0)})
-    conn = call.server.wait(timeout=10)
+    conn = call.settle(timeout=10)
     holding = conn.of_type("response.create")[1]["response"]
     assert PROFILE.holding_phrase in holding["instructions"]  # the tool has no phrase: the profile's
     assert holding["output_modalities"] == ["audio"]
@@ -175,7 +175,7 @@ def test_holding_phrase_waits_for_the_active_response(make_call) -> None:
         conn.speak(final, b"\x30" * 400)
 
     call = make_call(script, behaviours={"consultar_mikrotik": Behaviour(delay=1.0)})
-    conn = call.server.wait(timeout=10)
+    conn = call.settle(timeout=10)
     holding, final = conn.of_type("response.create")[1:3]
     assert "Un momento, consulto los equipos." in holding["response"]["instructions"]  # the tool's phrase
     assert final["_at"] > conn.of_type("conversation.item.create")[0]["_at"]
@@ -191,7 +191,7 @@ def test_invalid_arguments_and_unknown_tool(make_call) -> None:
         conn.speak(follow, b"\x10" * 400)
 
     call = make_call(script)
-    conn = call.server.wait()
+    conn = call.settle()
     outputs = _outputs(conn)
     assert outputs["call_bad"]["error"]["code"] == "INVALID_ARGUMENT"
     assert outputs["call_ghost"]["error"]["code"] == "UNKNOWN_TOOL"  # not in the profile's allow-list
@@ -232,7 +232,7 @@ def test_barge_in_during_audio_truncates_at_the_ms_actually_played(make_call) ->
 
     call = make_call(script)
     box.append(call)
-    conn = call.server.wait()
+    conn = call.settle()
     truncate = seen["truncate"]
     assert truncate["item_id"] == seen["iid"] and truncate["content_index"] == 0
     assert truncate["audio_end_ms"] == 640 == call.sink.played_ms(seen["iid"])
@@ -258,7 +258,7 @@ def test_barge_in_after_response_done_truncates_without_cancel(make_call) -> Non
 
     call = make_call(script)
     box.append(call)
-    conn = call.server.wait()
+    conn = call.settle()
     assert [e["audio_end_ms"] for e in conn.of_type("conversation.item.truncate")] == [300]
     assert conn.of_type("response.cancel") == []  # nothing active: no cancel
     _clean(conn)
@@ -275,7 +275,7 @@ def test_barge_in_before_any_audio_sends_no_truncate(make_call) -> None:
         time.sleep(0.1)
 
     call = make_call(script)
-    conn = call.server.wait()
+    conn = call.settle()
     assert conn.of_type("conversation.item.truncate") == []
     assert call.sink.clears == 1  # the sink is emptied anyway
     _clean(conn)
@@ -300,7 +300,7 @@ def test_barge_in_cancels_pending_calls_and_actions_never_run(make_call) -> None
         time.sleep(0.5)  # the query's real result arrives meanwhile: it must not be sent
 
     call = make_call(script, behaviours={"consultar_mikrotik": Behaviour(delay=0.2)})
-    conn = call.server.wait()
+    conn = call.settle()
     outputs = _outputs(conn)
     assert outputs["call_q"]["error"]["code"] == "CANCELLED"
     assert outputs["call_end"]["error"]["code"] == "CANCELLED"
@@ -319,7 +319,7 @@ def test_action_runs_once_its_response_completed(make_call) -> None:
         conn.speak(conn.expect("response.create"), b"\x10" * 400)
 
     call = make_call(script)
-    conn = call.server.wait()
+    conn = call.settle()
     assert _outputs(conn) == {"call_end": {"answer": "ok"}}
     done_at = conn.of_type("conversation.item.create")[0]["_at"]
     submitted = call.dispatcher.submitted[0].at
@@ -338,7 +338,7 @@ def test_server_error_apologises_then_ends(make_call) -> None:
         conn.speak(apology, b"\x44" * 800)
 
     call = make_call(script)
-    conn = call.server.wait()
+    conn = call.settle()
     assert call.ended.wait(3)
     assert call.ends == ["server_error"]
     apology = conn.of_type("response.create")[1]["response"]
@@ -359,7 +359,7 @@ def test_non_fatal_error_is_logged_and_the_call_goes_on(make_call) -> None:
         conn.speak(conn.expect("response.create"), b"\x10" * 400)
 
     call = make_call(script)
-    conn = call.server.wait()
+    conn = call.settle()
     assert not call.ended.wait(0.2)
     assert "call_1" in _outputs(conn)
     _clean(conn)
@@ -391,7 +391,7 @@ def test_session_limit_ends_with_an_apology(make_call) -> None:
 
     call = make_call(script, session_limit=1.0, session_margin=0.5)
     started = time.monotonic()
-    conn = call.server.wait()
+    conn = call.settle()
     assert call.ended.wait(3)
     assert call.ends == ["session_limit"]
     assert 0.3 <= conn.of_type("response.create")[1]["_at"] - started < 1.0
@@ -463,7 +463,7 @@ def test_metrics_logged_once_at_the_end_and_exported(caplog, make_call) -> None:
 
     caplog.set_level("INFO", logger="call_gateway")
     call = make_call(script, sink=FakeSink(auto=True))
-    call.server.wait()
+    call.settle()
     call.session.close()
     call.session.close()
     messages = [r.getMessage() for r in caplog.records if r.name == "call_gateway.realtime"]
