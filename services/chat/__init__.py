@@ -1,0 +1,1 @@
+"""Text chat and MCP front doors to the same gRPC tools the voice gateway uses."""
