@@ -38,7 +38,10 @@ def status_for(error: MikrotikError) -> grpc.StatusCode:
     if isinstance(error, ApiBadResponse):
         return grpc.StatusCode.INTERNAL
     if isinstance(error, ApiFailed):
-        return grpc.StatusCode.UNKNOWN
+        # The API worked and said no (a router it cannot reach, a question it cannot parse). Not
+        # UNKNOWN: that is what an unhandled exception becomes, and the kit logs it as a crash and
+        # drops its sentence; FAILED_PRECONDITION keeps the API's reason in what the caller hears.
+        return grpc.StatusCode.FAILED_PRECONDITION
     return grpc.StatusCode.INTERNAL
 
 

@@ -31,7 +31,7 @@ FAULTS = [
     ("404", Code.INTERNAL, "no pudo procesar la pregunta"),
     ("garbage", Code.INTERNAL, UNREADABLE),
     ("badshape", Code.INTERNAL, UNREADABLE),
-    ("fail", Code.UNKNOWN, "Lo siento, hubo un problema: No se pudo conectar con el router ROUTER 3."),
+    ("fail", Code.FAILED_PRECONDITION, "Lo siento, hubo un problema: No se pudo conectar con el router ROUTER 3."),
 ]
 DEADLINE = 1.5
 CACHED = "¿Qué routers están configurados?"

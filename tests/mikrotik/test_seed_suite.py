@@ -94,7 +94,7 @@ def test_6_error_handling(make_service, sim):
     assert sim.queries == 0  # invalid requests never reach the API
 
     error, _ = service.fail("¿Quién ganó el partido?")  # the API answers success:false
-    assert error.code() == grpc.StatusCode.UNKNOWN
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert details(error).startswith("Lo siento, hubo un problema: No pude interpretar la pregunta.")
 
     sim.stop()
