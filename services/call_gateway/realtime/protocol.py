@@ -252,18 +252,24 @@ class RealtimeProtocol:
     def interrupted(self, played_ms: Mapping[str, int], now: float) -> list[Action]:
         """The sink was emptied after ``Interrupt``; ``played_ms`` is what it actually sent, per item."""
         actions: list[Action] = []
+        cut = self.active is not None
         for turn in self._audio_turns():
+            if turn.interrupted:
+                continue
             for item_id in turn.audio_bytes:
                 received = turn.audio_ms(item_id)
                 played = max(0, min(int(played_ms.get(item_id, 0)), received))
                 turn.played_ms[item_id] = played
                 unheard = played < received or turn.active
+                cut = cut or unheard
                 if turn.out_of_band or played <= 0 or not unheard:
                     continue  # out-of-band items are not in the conversation; nothing played: no truncate
                 turn.truncated_ms[item_id] = played
                 self.metrics.truncates += 1
                 actions.append(Send(ev.truncate(item_id, played, self._eid("tr"))))
             turn.interrupted = True
+        if cut:
+            self.metrics.record_barge_in()  # the caller talked over the assistant, not merely after it
         if self.active is not None and not self.active.cancel_sent:
             self.active.cancel_sent = True
             actions.append(Send(ev.response_cancel(self._eid("cancel"), self.active.response_id or None)))
@@ -466,8 +472,6 @@ class RealtimeProtocol:
     def _on_speech_started(self, event: dict[str, Any], now: float) -> list[Action]:
         self.caller_speaking = True
         self.speech_stopped_at = None
-        if self.in_flight is not None or any(not t.interrupted for t in self._audio_turns()):
-            self.metrics.record_barge_in()
         if self.requested is not None:
             self.requested.cancel_on_created = True
         for call in self.calls.values():

@@ -169,8 +169,8 @@ class RealtimeSession:
                  self.profile.name, len(self.core.tools))
 
     def send_caller_audio(self, ulaw: bytes) -> None:
-        if not self._running or self._ended or not ulaw:
-            return
+        if not self._running or self._ended or not ulaw or self.core.state != "ready":
+            return  # not yet configured, or ending: the caller's voice must not start new responses
         self._outq.put((json.dumps(ev.audio_append(ulaw)), None))
         self.metrics.record_audio_in()
 

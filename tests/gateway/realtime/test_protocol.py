@@ -266,3 +266,19 @@ def test_a_request_that_never_starts_is_given_up_and_the_followup_retried() -> N
     assert core.next_deadline() == 6.1
     [retry] = sends(core.tick(6.1))  # 5 s without response.created: ask again
     assert retry["type"] == "response.create" and retry["event_id"] != request["event_id"]
+
+
+def test_speaking_after_the_assistant_finished_is_not_a_barge_in() -> None:
+    core = ready()
+    created(core, "r1")
+    audio(core, "r1", "it1", 800)
+    done(core, "r1")
+    core.receive({"type": "input_audio_buffer.speech_started"}, 1.0)
+    core.interrupted({"it1": 100}, 1.0)  # everything was heard
+    assert core.metrics.barge_ins == 0
+    created(core, "r2", now=2.0)
+    audio(core, "r2", "it2", 800, now=2.1)
+    [interrupt] = of(core.receive({"type": "input_audio_buffer.speech_started"}, 2.2), Interrupt)
+    assert interrupt.item_ids == ("it2",)  # already-settled items are not measured again
+    core.interrupted({"it2": 40}, 2.2)
+    assert core.metrics.barge_ins == 1

@@ -487,3 +487,15 @@ def test_settings_from_env(monkeypatch) -> None:
     assert settings.endpoint() == "ws://127.0.0.1:1/v1/realtime?model=gpt-realtime-2.1"
     assert settings.holding_delay == 2.5 and settings.api_key == "sk-env-key-000000000"
     assert "sk-env-key" not in repr(settings)
+
+
+def test_server_closing_the_socket_cleanly_ends_the_call(make_call) -> None:
+    def script(conn: FakeConnection) -> None:
+        _greet(conn)
+        conn.close(1001, "Your session hit the maximum duration of 60 minutes.")
+
+    call = make_call(script)
+    assert call.ended.wait(3)
+    assert call.ends == ["connection_lost"]  # well before the configured 60 minutes
+    call.session.send_caller_audio(b"\x00" * 160)  # after the end: dropped, no error
+    assert call.session.metrics.audio_chunks_in == 0
