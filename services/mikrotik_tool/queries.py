@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .cache import AnswerCache
 from .client import ApiAnswer, HealthReport, MikrotikClient
 from .errors import ApiTimeout, InvalidQuestion, MikrotikError
+from .metrics import CACHE_LOOKUPS, UPSTREAM_REQUESTS, UPSTREAM_SECONDS
 from .normalize import normalize_question
 from .settings import Settings
 from .timeouts import effective_timeout
@@ -77,15 +78,14 @@ class MikrotikQueries:
             raise ApiTimeout("the caller's deadline leaves no time for the API")
         key = normalize_question(question)
         try:
-            got = self.cache.get_or_fetch(
-                key, lambda: self.client.query(question, timeout=budget), wait=budget
-            )
+            got = self.cache.get_or_fetch(key, lambda: self._upstream(question, budget), wait=budget)
         except MikrotikError as exc:
             log.warning(
                 "consulta fallida kind=%s detail=%s budget_s=%.2f elapsed_ms=%.0f",
                 exc.kind, exc.detail, budget, (time.monotonic() - started) * 1000,
             )
             raise
+        CACHE_LOOKUPS.labels("hit" if got.cached else "shared" if got.shared else "miss").inc()
         answer = got.value
         return Answer(
             response=answer.response,
@@ -93,6 +93,19 @@ class MikrotikQueries:
             age_seconds=round(got.age, 3),
             upstream_ms=0.0 if got.cached else round(answer.upstream_ms, 1),
         )
+
+    def _upstream(self, question: str, budget: float) -> ApiAnswer:
+        """One POST /query, counted and timed."""
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return self.client.query(question, timeout=budget)
+        except MikrotikError as exc:
+            outcome = exc.kind
+            raise
+        finally:
+            UPSTREAM_REQUESTS.labels(outcome).inc()
+            UPSTREAM_SECONDS.observe(time.monotonic() - started)
 
     def health(self, *, remaining: float | None = None) -> HealthReport:
         """The API's ``GET /health``, bounded by the health timeout and the caller's deadline."""

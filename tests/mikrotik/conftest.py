@@ -74,11 +74,11 @@ def sim() -> Iterator[MikrotikSimulator]:
 def make_service(sim: MikrotikSimulator) -> Iterator[Callable[..., Service]]:
     started: list[Service] = []
 
-    def factory(*, max_workers: int = 32, **overrides) -> Service:
+    def factory(*, max_workers: int = 32, metrics: bool = False, **overrides) -> Service:
         settings = replace(TEST_SETTINGS, **{"api_url": sim.url, **overrides})
         queries = MikrotikQueries(settings)
         running = start_server([service_spec(queries)], port=0, host="127.0.0.1", max_workers=max_workers,
-                               tool_filter=tool_filter(settings))
+                               tool_filter=tool_filter(settings), metrics_port=0 if metrics else None)
         channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
         service = Service(running=running, channel=channel, queries=queries, settings=settings)
         started.append(service)
@@ -88,6 +88,8 @@ def make_service(sim: MikrotikSimulator) -> Iterator[Callable[..., Service]]:
     for service in started:
         service.channel.close()
         service.running.server.stop(0)
+        if service.running.metrics:
+            service.running.metrics.stop()
         service.queries.close()
 
 
