@@ -25,18 +25,24 @@ def legal_corpus():
 
 
 @pytest.fixture(scope="session")
-def legal_server(legal_corpus, tmp_path_factory):
+def legal_service(legal_corpus, tmp_path_factory):
+    """LegalSearch over the small corpus (SQLite file, real one-shard index)."""
     docs, _ = legal_corpus
     tmp = tmp_path_factory.mktemp("chat-legal")
     engine = open_store(f"sqlite:///{tmp / 'legal.db'}")
     report = ingest_records(engine, tmp / "index", docs, shards=1, progress=False)
     assert report.new == len(docs)
     svc = LegalSearch(engine, tmp / "index", shards=1, processes=False)
-    running = start_server([service_spec(svc)], port=0, host="127.0.0.1")
-    yield running
-    running.drain_and_stop(grace=0.5)
+    yield svc
     svc.close()
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def legal_server(legal_service):
+    running = start_server([service_spec(legal_service)], port=0, host="127.0.0.1")
+    yield running
+    running.drain_and_stop(grace=0.5)
 
 
 @pytest.fixture
