@@ -160,3 +160,11 @@ def test_cli_runs_the_simulator_and_its_control_endpoint():
             output, _ = proc.communicate()
     assert proc.returncode == 0
     assert "SIMULATOR" in output
+
+
+def test_a_call_without_deadline_uses_the_adaptive_timeout(service, sim):
+    from centralita.mikrotik.v1 import mikrotik_pb2
+
+    reply = service.stub.ConsultarMikrotik(mikrotik_pb2.ConsultarMikrotikRequest(question="¿Qué routers hay?"))
+    assert "FIBRA OPTICA" in reply.response
+    assert sim.questions[-1][1] == 10
