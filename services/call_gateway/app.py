@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from call_gateway.ari import AriError, AriEventStream, AriRest, Backoff
 from call_gateway.call_session import CallSession, SessionFactory
-from call_gateway.rtp import MediaEngine, PortAllocator
-from centralita.config import env_float, env_int, env_str
+from call_gateway.rtp import MediaEngine, MediaProcess, PortAllocator
+from centralita.config import env_bool, env_float, env_int, env_str
 
 log = logging.getLogger("call_gateway")
 
@@ -45,6 +45,8 @@ class GatewaySettings:
     workers: int = 32
     refuse_action: str = "continue"      # refused calls: "continue" in the dialplan or "hangup"
     profiles_path: str = ""
+    media_process: bool = True           # RTP pacer/receiver in their own process (no GIL contention)
+    rtp_realtime_priority: int = 10      # SCHED_RR priority for the pacer thread if allowed; 0 = never ask
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -64,6 +66,8 @@ class GatewaySettings:
             workers=env_int("GATEWAY_WORKERS", d.workers),
             refuse_action=env_str("GATEWAY_REFUSE_ACTION", d.refuse_action),
             profiles_path=env_str("PROFILES_PATH", ""),
+            media_process=env_bool("RTP_MEDIA_PROCESS", d.media_process),
+            rtp_realtime_priority=env_int("RTP_REALTIME_PRIORITY", d.rtp_realtime_priority),
         )
 
 
@@ -136,7 +140,9 @@ class Gateway:
         self.rest = AriRest(settings.ari_url, settings.ari_username, settings.ari_password,
                             timeout=settings.ari_timeout, pool_size=max(8, settings.workers))
         self.ports = PortAllocator(settings.rtp_bind_host, settings.rtp_port_min, settings.rtp_port_max)
-        self.media = MediaEngine()
+        prio = settings.rtp_realtime_priority
+        self.media = (MediaProcess(realtime_priority=prio) if settings.media_process
+                      else MediaEngine(realtime_priority=prio))
         self.pool = WorkerPool(settings.workers)
         self.events = AriEventStream(settings.ari_url, settings.ari_app, settings.ari_username,
                                      settings.ari_password, on_event=self.on_event,
@@ -288,6 +294,10 @@ class Gateway:
 
     def reconcile(self) -> None:
         """Events are lost while the socket is down: compare with what Asterisk holds now."""
+        # Calls are judged only if they existed before the listing (a call whose StasisStart arrives
+        # while we list is not "vanished"); ownership is read after it (a bridge created meanwhile is ours).
+        with self._lock:
+            calls = list(self.calls.values())
         try:
             channels = {c["id"]: c for c in self.rest.list_channels()}
             bridges = [b["id"] for b in self.rest.list_bridges()]
@@ -296,7 +306,6 @@ class Gateway:
             return
         self.counters["reconciliations"] += 1
         with self._lock:
-            calls = list(self.calls.values())
             media_owned = set(self._by_media)
             bridges_owned = set(self._bridges)
         for call in calls:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from call_gateway.ari import AriError
 from call_gateway.audio import AudioSink
-from call_gateway.rtp import PortsExhausted, RtpEndpoint
+from call_gateway.rtp import PortsExhausted, RemoteEndpoint, RtpEndpoint
 
 if TYPE_CHECKING:
     from call_gateway.app import Gateway
@@ -51,7 +51,7 @@ class CallSession:
         self.bridge_id = gateway.bridge_id(short)
         self.state = "new"                       # new → setup → active → ending → ended
         self.outcome = ""
-        self.endpoint: RtpEndpoint | None = None
+        self.endpoint: RtpEndpoint | RemoteEndpoint | None = None
         self.session: VoiceSession | None = None
         self.media_ready = threading.Event()     # set by the router on the media channel's StasisStart
         self.caller_gone = threading.Event()     # set by the router at once, before the mailbox runs
@@ -76,9 +76,8 @@ class CallSession:
                         gw.ports.in_use(), self.caller_id)
             self._refuse("no_rtp_port")
             return
-        self.endpoint = RtpEndpoint(sock, call_id=self.call_id, batch_frames=gw.settings.rtp_batch_frames,
-                                    release=gw.ports.release)
-        gw.media.add(self.endpoint)
+        self.endpoint = gw.media.open_endpoint(sock, call_id=self.call_id, batch_frames=gw.settings.rtp_batch_frames,
+                                               release=gw.ports.release)
         log.info("call %s: caller %s dialled %r; RTP on port %d", self.call_id, self.caller_id, self.exten,
                  self.endpoint.port)
         try:

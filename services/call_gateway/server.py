@@ -6,6 +6,7 @@ SIGTERM/SIGINT: /readyz turns 503 and new calls are refused at once, active call
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -66,6 +67,8 @@ class GatewayCollector:
         yield c
         yield GaugeMetricFamily("centralita_gateway_rtp_pacer_max_lateness_ms", "Worst pacer tick lateness",
                                 value=st.max_lateness_ms)
+        yield GaugeMetricFamily("centralita_gateway_rtp_pacer_realtime", "Pacer thread runs with SCHED_RR",
+                                value=1 if getattr(gw.media, "priority_granted", False) else 0)
 
 
 def start_http(gw: Gateway, host: str, port: int) -> ThreadingHTTPServer:
@@ -130,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     from centralita.config import setup_logging
 
     setup_logging("call_gateway")
-    sys.setswitchinterval(0.001)   # let the RTP pacer thread get the GIL within ~1 ms of its deadline
     settings = GatewaySettings.from_env()
     gw = build_gateway(settings)
     httpd = start_http(gw, settings.http_host, settings.http_port)
@@ -142,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # Everything imported and built so far lives for the whole process: keep it out of the cyclic GC,
+    # whose full collections over the grpc/openai/pydantic object graph would stall the pacer.
+    gc.collect()
+    gc.freeze()
     gw.start()
     log.info("call gateway up: ARI %s app %s, HTTP :%d, RTP %s:%d-%d", settings.ari_url, settings.ari_app,
              httpd.server_address[1], settings.rtp_bind_host, settings.rtp_port_min, settings.rtp_port_max)

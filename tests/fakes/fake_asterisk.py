@@ -33,6 +33,38 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
 
+class _Unchecked:
+    """Routes requests by path like AriSpec, without the docs (only for the benchmark)."""
+
+    ROUTES = (
+        ("GET", r"/channels", "channels", "list"), ("GET", r"/channels/[^/]+", "channels", "get"),
+        ("POST", r"/channels/externalMedia", "channels", "externalMedia"),
+        ("POST", r"/channels/[^/]+/answer", "channels", "answer"),
+        ("POST", r"/channels/[^/]+/continue", "channels", "continueInDialplan"),
+        ("POST", r"/channels/[^/]+/variable", "channels", "setChannelVar"),
+        ("DELETE", r"/channels/[^/]+", "channels", "hangup"), ("GET", r"/bridges", "bridges", "list"),
+        ("POST", r"/bridges", "bridges", "create"), ("DELETE", r"/bridges/[^/]+", "bridges", "destroy"),
+        ("POST", r"/bridges/[^/]+/addChannel", "bridges", "addChannel"), ("GET", r"/events", "events", "ws"),
+    )
+
+    def check(self, method, path, query, body):
+        import re
+        from types import SimpleNamespace
+
+        rel = path[len("/ari"):]
+        for m, pattern, resource, nick in self.ROUTES:
+            if m == method and re.fullmatch(pattern, rel):
+                parts = rel.split("/")
+                pp = {"channelId": parts[2]} if resource == "channels" and len(parts) > 2 else {}
+                if resource == "bridges" and len(parts) > 2:
+                    pp = {"bridgeId": parts[2]}
+                return SimpleNamespace(path=f"/{resource}", nickname=nick), pp
+        raise SpecViolation(404, f"no route {method} {rel}")
+
+
+_NO_SPEC = _Unchecked()
+
+
 class AriHttpError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -111,8 +143,8 @@ class EventSocket:
 
 class FakeAsterisk:
     def __init__(self, docs_dir, *, username: str = "ariuser", password: str = "s3cret-ari-pw",
-                 media_stasis_delay: float = 0.05) -> None:
-        self.spec = AriSpec(docs_dir)
+                 media_stasis_delay: float = 0.05, kernel_timestamps: bool = False) -> None:
+        self.spec = AriSpec(docs_dir) if docs_dir is not None else None   # None: no checking (bench only)
         self.username, self.password = username, password
         self.media_stasis_delay = media_stasis_delay
         self.lock = threading.RLock()
@@ -127,7 +159,7 @@ class FakeAsterisk:
         self.event_log: list[dict] = []
         self.refuse_until = 0.0
         self.ws_attempts = 0
-        self.rtp = RtpPeer()
+        self.rtp = RtpPeer(kernel_timestamps)
         self.media: dict[str, MediaLeg] = {}
         self._ids = itertools.count(1)
         self._timers: list[threading.Timer] = []
@@ -274,7 +306,7 @@ class FakeAsterisk:
     # -- REST -------------------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict, body: dict | None) -> tuple[int, object]:
         self.requests.append((method, path, query))
-        op, pp = self.spec.check(method, path, query, body)
+        op, pp = (self.spec or _NO_SPEC).check(method, path, query, body)
         args = {**(body or {}), **query}
         with self.lock:
             resource = op.path.split("/")[1]
@@ -480,7 +512,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _websocket(self, query: dict) -> None:
         fake = self.owner
         try:
-            fake.spec.check("GET", "/ari/events", query, None)
+            (fake.spec or _NO_SPEC).check("GET", "/ari/events", query, None)
         except SpecViolation as exc:
             fake.violations.append(f"GET /ari/events: {exc}")
             self._reply(exc.status, {"message": str(exc)})

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 SILENCE = b"\xff" * 160
+SO_TIMESTAMPNS = 35        # Linux: kernel receive time of each datagram (CLOCK_REALTIME), as SCM_TIMESTAMPNS
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Received:
     pt: int
     payload: bytes
     src: tuple
+    kt: float = 0.0        # kernel receive time (wall clock) when kernel timestamps are on
 
 
 @dataclass
@@ -58,7 +60,8 @@ class MediaLeg:
 
 
 class RtpPeer:
-    def __init__(self) -> None:
+    def __init__(self, kernel_timestamps: bool = False) -> None:
+        self.kernel_timestamps = kernel_timestamps
         self.legs: dict[str, MediaLeg] = {}
         self._lock = threading.Lock()
         self._sel = selectors.DefaultSelector()
@@ -72,6 +75,8 @@ class RtpPeer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind(("127.0.0.1", 0))
         sock.setblocking(False)
+        if self.kernel_timestamps:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         leg = MediaLeg(channel_id, sock, remote)
         with self._lock:
             self.legs[channel_id] = leg
@@ -137,11 +142,20 @@ class RtpPeer:
             for key, _ in ready:
                 leg: MediaLeg = key.data
                 while not leg.closed:
+                    kt = 0.0
                     try:
-                        data, src = leg.sock.recvfrom(2048)
+                        if self.kernel_timestamps:
+                            data, anc, _flags, src = leg.sock.recvmsg(2048, socket.CMSG_SPACE(16))
+                            for level, kind, cdata in anc:
+                                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
+                                    sec, nsec = struct.unpack("qq", cdata[:16])
+                                    kt = sec + nsec / 1e9
+                        else:
+                            data, src = leg.sock.recvfrom(2048)
                     except (BlockingIOError, OSError):
                         break
                     if len(data) < 12:
                         continue
                     _b0, b1, seq, ts, ssrc = struct.unpack_from("!BBHII", data)
-                    leg.received.append(Received(now, seq, ts, ssrc, bool(b1 & 0x80), b1 & 0x7F, data[12:], src))
+                    leg.received.append(Received(now, seq, ts, ssrc, bool(b1 & 0x80), b1 & 0x7F, data[12:], src,
+                                                 kt))

@@ -2,6 +2,7 @@
 
 from .endpoint import PortAllocator, PortsExhausted, RtpEndpoint
 from .engine import MediaEngine, MediaStats
+from .media_process import MediaProcess, RemoteEndpoint
 from .packet import (
     FRAME_BYTES,
     PT_PCMU,
@@ -15,7 +16,7 @@ from .packet import (
 from .playout import PlayoutQueue
 
 __all__ = [
-    "FRAME_BYTES", "PT_PCMU", "InboundFilter", "MalformedPacket", "MediaEngine", "MediaStats",
-    "OutboundStream", "PlayoutQueue", "PortAllocator", "PortsExhausted", "RtpEndpoint", "RtpPacket",
+    "FRAME_BYTES", "PT_PCMU", "InboundFilter", "MalformedPacket", "MediaEngine", "MediaProcess", "MediaStats",
+    "OutboundStream", "PlayoutQueue", "PortAllocator", "PortsExhausted", "RemoteEndpoint", "RtpEndpoint", "RtpPacket",
     "build", "parse",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import selectors
 import socket
@@ -37,8 +38,11 @@ class MediaStats:
 
 
 class MediaEngine:
-    def __init__(self, *, tick_s: float = TICK_S, late_threshold_s: float = 0.002) -> None:
+    def __init__(self, *, tick_s: float = TICK_S, late_threshold_s: float = 0.002,
+                 realtime_priority: int = 0) -> None:
         self.tick_s = tick_s
+        self.realtime_priority = realtime_priority
+        self.priority_granted = False
         self._late_threshold = late_threshold_s
         self.stats = MediaStats()
         self._endpoints: tuple[RtpEndpoint, ...] = ()
@@ -76,6 +80,12 @@ class MediaEngine:
         return len(self._endpoints)
 
     # -- registration ----------------------------------------------------------------------------
+    def open_endpoint(self, sock: socket.socket, *, call_id: str = "", batch_frames: int = 2,
+                      release=None) -> RtpEndpoint:
+        ep = RtpEndpoint(sock, call_id=call_id, batch_frames=batch_frames, release=release)
+        self.add(ep)
+        return ep
+
     def add(self, ep: RtpEndpoint) -> None:
         ep.engine = self
         done = threading.Event()
@@ -103,7 +113,18 @@ class MediaEngine:
             self._wake_w.send(b"\0")
 
     # -- pacer -------------------------------------------------------------------------------------
+    def _raise_priority(self) -> None:
+        """SCHED_RR for the pacer thread only, when allowed (CAP_SYS_NICE); otherwise normal priority."""
+        if self.realtime_priority <= 0:
+            return
+        try:
+            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(self.realtime_priority))
+            self.priority_granted = True
+        except (OSError, AttributeError) as exc:
+            log.info("rtp pacer: real-time priority not granted (%s); running at normal priority", exc)
+
     def _run_pacer(self) -> None:
+        self._raise_priority()
         stats = self.stats
         t0 = time.monotonic()
         k = 0

@@ -1,0 +1,407 @@
+"""The media engine in its own process, so that the pacer never waits for the gateway's GIL.
+
+With 100 calls the gateway runs ~200 Realtime threads; a pacer thread sharing their interpreter
+misses its 20 ms deadlines by 10-100 ms (measured by bench/calls.py). Here the pacer and the receiver
+live in a small child process (only ``call_gateway.rtp`` imported) that holds the RTP sockets.
+
+* The gateway still allocates each call's UDP socket (port range, clean refusal) and hands the very
+  socket to the child over a Unix socket (SCM_RIGHTS): the advertised socket is the one that sends.
+* ``RemoteEndpoint`` (gateway side) implements ``AudioSink``: ``play`` forwards audio, ``clear`` waits
+  for the child's answer (frames dropped + exact ms played per item at that instant), ``played_ms`` and
+  ``pending_ms`` read a mirror the child refreshes every 100 ms and on every clear.
+* The child exits when the control socket closes (the gateway died or stopped).
+
+Messages (SOCK_SEQPACKET, one per datagram): 1 byte opcode, 4 bytes endpoint key, then the body.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from .endpoint import RtpEndpoint
+from .engine import MediaEngine, MediaStats
+from .packet import DROP_REASONS
+
+log = logging.getLogger(__name__)
+_KEY = struct.Struct("!I")
+_KEY_REQ = struct.Struct("!II")
+_MAX_MSG = 60000
+_UPDATE_S = 0.25
+
+
+def _msg(op: bytes, key: int, body: bytes = b"") -> bytes:
+    return op + _KEY.pack(key) + body
+
+
+# ============================================================================ child process
+class _Child:
+    def __init__(self, ctl: socket.socket, priority: int) -> None:
+        self.ctl = ctl
+        self.engine = MediaEngine(realtime_priority=priority)
+        self.endpoints: dict[int, RtpEndpoint] = {}
+        self.tags: dict[int, list[str]] = {}
+        self.last: dict[int, tuple] = {}
+        self.lock = threading.Lock()
+
+    def send(self, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            self.ctl.send(data)
+
+    def run(self) -> None:
+        self.engine.start()
+        threading.Thread(target=self._updates, name="media-updates", daemon=True).start()
+        try:
+            while True:
+                data, fds, _flags, _addr = socket.recv_fds(self.ctl, _MAX_MSG + 64, 4)
+                if not data:
+                    break
+                self._handle(data, fds)
+        except OSError:
+            pass
+        finally:
+            for ep in list(self.endpoints.values()):
+                ep.close()
+            self.engine.stop()
+
+    def _snapshot(self, key: int, ep: RtpEndpoint) -> dict:
+        return {"played": {t: ep.queue.played_ms(t) for t in self.tags.get(key, [])},
+                "pending": ep.pending_ms(), "dropped": ep.dropped, "received": ep.received, "sent": ep.sent}
+
+    def _handle(self, data: bytes, fds: list[int]) -> None:
+        op, (key,) = data[:1], _KEY.unpack_from(data, 1)
+        body = data[5:]
+        if op == b"A":
+            sock = socket.socket(fileno=fds[0])
+            sock.setblocking(False)
+            ep = RtpEndpoint(sock, call_id=str(key), batch_frames=body[0])
+            ep.on_caller_audio = lambda chunk, key=key: self.send(_msg(b"a", key, chunk))
+            with self.lock:
+                self.endpoints[key] = ep
+                self.tags[key] = []
+            self.engine.add(ep)
+            return
+        for fd in fds:
+            os.close(fd)
+        if op == b"S":
+            st = self.engine.stats
+            payload = {**st.__dict__, "endpoints": self.engine.endpoints(),
+                       "priority_granted": self.engine.priority_granted}
+            self.send(_msg(b"s", key, json.dumps(payload).encode()))
+            return
+        ep = self.endpoints.get(key)
+        if op == b"P" and ep is not None:
+            (n,) = struct.unpack_from("!H", body)
+            tag = body[2:2 + n].decode()
+            tags = self.tags[key]
+            if tag not in tags:
+                tags.append(tag)
+                del tags[:-32]
+            ep.play(body[2 + n:], tag)
+        elif op == b"R" and ep is not None:
+            (port,) = struct.unpack_from("!H", body)
+            ep.set_remote(body[2:].decode(), port)
+        elif op == b"C":
+            (req,) = struct.unpack_from("!I", body)
+            dropped = ep.clear() if ep is not None else 0
+            snap = self._snapshot(key, ep) if ep is not None else {}
+            self.send(_msg(b"c", key, struct.pack("!II", req, dropped) + json.dumps(snap).encode()))
+        elif op == b"X":
+            (req,) = struct.unpack_from("!I", body)
+            with self.lock:
+                self.endpoints.pop(key, None)
+                self.tags.pop(key, None)
+                self.last.pop(key, None)
+            if ep is not None:
+                snap = self._snapshot(key, ep)
+                ep.close()
+                self.send(_msg(b"U", key, json.dumps(snap).encode()))
+            self.send(_msg(b"x", key, struct.pack("!I", req)))
+
+    def _updates(self) -> None:
+        while True:
+            time.sleep(_UPDATE_S)
+            with self.lock:
+                items = list(self.endpoints.items())
+            for key, ep in items:
+                mark = (ep.sent, ep.received, sum(ep.dropped.values()), len(self.tags.get(key, ())))
+                if self.last.get(key) == mark:
+                    continue
+                self.last[key] = mark
+                self.send(_msg(b"U", key, json.dumps(self._snapshot(key, ep)).encode()))
+
+
+def child_main(fd: int, priority: int = 0) -> None:
+    sys.setswitchinterval(0.0005)  # the pacer gets the GIL back within ~0.5 ms of its deadline
+    ctl = socket.socket(fileno=fd)
+    _Child(ctl, priority).run()
+
+
+# ============================================================================ gateway side
+class RemoteEndpoint:
+    """One call's RTP endpoint living in the media process; an ``AudioSink`` for the Realtime session."""
+
+    def __init__(self, proc: MediaProcess, key: int, port: int, call_id: str,
+                 release: Callable[[int], None] | None) -> None:
+        self._proc = proc
+        self.key = key
+        self.port = port
+        self.call_id = call_id
+        self._release = release
+        self.on_caller_audio: Callable[[bytes], None] | None = None
+        self.remote: tuple[str, int] | None = None
+        self._played: dict[str, int] = {}
+        self._queued_bytes = 0
+        self._pending_reported = 0
+        self._queued_at_report = 0
+        self.dropped = dict.fromkeys(DROP_REASONS, 0)
+        self.received = 0
+        self.sent = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- AudioSink ---------------------------------------------------------------------------------
+    def play(self, ulaw: bytes, tag: str) -> None:
+        if self._closed or not ulaw:
+            return
+        raw = tag.encode()
+        for i in range(0, len(ulaw), _MAX_MSG):
+            part = ulaw[i:i + _MAX_MSG]
+            with self._lock:
+                self._queued_bytes += len(part)
+            self._proc.send(_msg(b"P", self.key, struct.pack("!H", len(raw)) + raw + part))
+
+    def clear(self) -> int:
+        if self._closed:
+            return 0
+        reply = self._proc.request(b"C", self.key)
+        if reply is None:
+            return 0
+        dropped, snap = struct.unpack_from("!I", reply)[0], json.loads(reply[4:] or b"{}")
+        self._apply(snap)
+        return dropped
+
+    def played_ms(self, tag: str) -> int:
+        with self._lock:
+            return self._played.get(tag, 0)
+
+    def pending_ms(self) -> int:
+        with self._lock:
+            # what the child last reported, plus what was queued since that report
+            return self._pending_reported + (self._queued_bytes - self._queued_at_report) // 8
+
+    # -- wiring -------------------------------------------------------------------------------------
+    def set_remote(self, host: str, port: int) -> None:
+        self.remote = (host, port)
+        self._proc.send(_msg(b"R", self.key, struct.pack("!H", port) + host.encode()))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _apply(self, snap: dict) -> None:
+        if not snap:
+            return
+        with self._lock:
+            for tag, ms in snap.get("played", {}).items():
+                self._played[tag] = max(ms, self._played.get(tag, 0))
+            self._pending_reported = snap.get("pending", 0)
+            self._queued_at_report = self._queued_bytes
+            self.dropped.update(snap.get("dropped", {}))
+            self.received = snap.get("received", self.received)
+            self.sent = snap.get("sent", self.sent)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.on_caller_audio = None
+        self._proc.request(b"X", self.key)
+        self._proc.forget(self)
+        if self._release is not None:
+            self._release(self.port)
+
+
+class MediaProcess:
+    """Same surface as ``MediaEngine`` for the gateway: ``open_endpoint``, ``stats``, ``alive``…"""
+
+    def __init__(self, *, request_timeout: float = 2.0, realtime_priority: int = 0) -> None:
+        self._timeout = request_timeout
+        self._priority = realtime_priority
+        self.priority_granted = False
+        self._ctl: socket.socket | None = None
+        self._child: subprocess.Popen | None = None
+        self._endpoints: dict[int, RemoteEndpoint] = {}
+        self._waiters: dict[int, list] = {}
+        self._lock = threading.Lock()
+        self._next_key = 1
+        self._next_req = 1
+        self._reader: threading.Thread | None = None
+        self._stats_cache: tuple[float, MediaStats] | None = None
+        self._down = threading.Event()          # the link to the child is gone: answer nothing, fast
+
+    def start(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        for s in (parent, child):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        code = ("import sys; from call_gateway.rtp.media_process import child_main; "
+                "child_main(int(sys.argv[1]), int(sys.argv[2]))")
+        self._child = subprocess.Popen([sys.executable, "-c", code, str(child.fileno()), str(self._priority)],
+                                       pass_fds=[child.fileno()], close_fds=True)
+        child.close()
+        self._ctl = parent
+        self._reader = threading.Thread(target=self._read, name="rtp-media-link", daemon=True)
+        self._reader.start()
+
+    def stop(self) -> None:
+        if self._ctl is not None:
+            with contextlib.suppress(OSError):
+                self._ctl.shutdown(socket.SHUT_RDWR)
+            self._ctl.close()
+        if self._child is not None:
+            try:
+                self._child.wait(3)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+                self._child.wait(2)
+        if self._reader is not None:
+            self._reader.join(2)
+
+    def alive(self) -> bool:
+        return (self._child is not None and self._child.poll() is None and self._reader is not None
+                and self._reader.is_alive())
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child else None
+
+    def endpoints(self) -> int:
+        with self._lock:
+            return len(self._endpoints)
+
+    # -- endpoints --------------------------------------------------------------------------------
+    def open_endpoint(self, sock: socket.socket, *, call_id: str = "", batch_frames: int = 2,
+                      release: Callable[[int], None] | None = None) -> RemoteEndpoint:
+        port = sock.getsockname()[1]
+        with self._lock:
+            key = self._next_key
+            self._next_key += 1
+            ep = RemoteEndpoint(self, key, port, call_id, release)
+            self._endpoints[key] = ep
+        try:
+            socket.send_fds(self._ctl, [_msg(b"A", key, bytes([max(1, min(255, batch_frames))]))], [sock.fileno()])
+        finally:
+            sock.close()            # the child holds its own copy of the very same socket
+        return ep
+
+    def add(self, ep) -> None:       # endpoints are registered by open_endpoint
+        return None
+
+    def forget(self, ep: RemoteEndpoint) -> None:
+        with self._lock:
+            self._endpoints.pop(ep.key, None)
+
+    # -- link ---------------------------------------------------------------------------------------
+    def send(self, data: bytes) -> None:
+        if self._ctl is None:
+            return
+        try:
+            self._ctl.send(data)
+        except OSError as exc:
+            log.warning("media process link: %s", exc)
+
+    def request(self, op: bytes, key: int) -> bytes | None:
+        if self._down.is_set():
+            return None
+        with self._lock:
+            req = self._next_req
+            self._next_req += 1
+            slot = [threading.Event(), None]
+            self._waiters[req] = slot
+        self.send(_msg(op, key, struct.pack("!I", req)))
+        if not slot[0].wait(self._timeout):
+            with self._lock:
+                self._waiters.pop(req, None)
+            log.warning("media process did not answer %r in time", op)
+            return None
+        return slot[1]
+
+    def _resolve(self, req: int, body: bytes) -> None:
+        with self._lock:
+            slot = self._waiters.pop(req, None)
+        if slot is not None:
+            slot[1] = body
+            slot[0].set()
+
+    def _read(self) -> None:
+        ctl = self._ctl
+        while True:
+            try:
+                data = ctl.recv(_MAX_MSG + 64)
+            except OSError:
+                break
+            if not data:
+                break
+            op, (key,) = data[:1], _KEY.unpack_from(data, 1)
+            body = data[5:]
+            with self._lock:
+                ep = self._endpoints.get(key)
+            try:
+                if op == b"a":
+                    target = ep.on_caller_audio if ep is not None else None
+                    if target is not None:
+                        target(body)
+                elif op == b"U" and ep is not None:
+                    ep._apply(json.loads(body))
+                elif op in (b"c", b"x"):
+                    (req,) = struct.unpack_from("!I", body)
+                    self._resolve(req, body[4:])
+                elif op == b"s":
+                    self._resolve(-key, body)
+            except Exception:
+                log.exception("media process link: bad message %r", op)
+        self._down.set()
+        if self._child is not None and self._child.poll() is not None:
+            log.error("media process exited (code %s): RTP is down", self._child.returncode)
+        with self._lock:
+            waiters, self._waiters = self._waiters, {}
+        for slot in waiters.values():
+            slot[0].set()
+
+    @property
+    def stats(self) -> MediaStats:
+        now = time.monotonic()
+        if self._down.is_set():
+            return self._stats_cache[1] if self._stats_cache else MediaStats()
+        if self._stats_cache and now - self._stats_cache[0] < 0.5:
+            return self._stats_cache[1]
+        with self._lock:
+            req = self._next_req
+            self._next_req += 1
+            slot = [threading.Event(), None]
+            self._waiters[-req] = slot
+        self.send(_msg(b"S", req))
+        st = MediaStats()
+        if slot[0].wait(self._timeout) and slot[1]:
+            data = json.loads(slot[1])
+            data.pop("endpoints", None)
+            self.priority_granted = bool(data.pop("priority_granted", False))
+            st = MediaStats(**data)
+        else:
+            with self._lock:
+                self._waiters.pop(-req, None)
+        self._stats_cache = (now, st)
+        return st
+
+
+__all__ = ["MediaProcess", "RemoteEndpoint", "child_main"]

@@ -1,0 +1,88 @@
+"""The media engine in its own process: same behaviour through the process boundary."""
+
+import itertools
+import socket
+import time
+
+import pytest
+
+from call_gateway.rtp import MediaProcess, PortAllocator, build, parse
+from tests.gateway.rtp.test_engine import Peer, _range
+
+
+@pytest.fixture
+def proc():
+    mp = MediaProcess()
+    mp.start()
+    yield mp
+    mp.stop()
+
+
+def wait_for(pred, timeout=3.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not pred():
+        time.sleep(0.01)
+    return pred()
+
+
+def test_paced_audio_clear_played_ms_and_caller_audio_through_the_child(proc):
+    alloc = PortAllocator("127.0.0.1", *_range(2))
+    peer = Peer()
+    chunks = []
+    ep = proc.open_endpoint(alloc.allocate(), call_id="c1", batch_frames=2, release=alloc.release)
+    ep.on_caller_audio = chunks.append
+    try:
+        ep.set_remote(*peer.addr)
+        ep.play(b"\x11" * 160 * 500, "item")          # 10 s at once: must be paced, not burst
+        got = peer.collect(0.6)
+        assert 20 <= len(got) <= 31, len(got)
+        span = (got[-1][0] - got[0][0]) / (len(got) - 1)
+        assert 0.0185 < span < 0.0215                  # one packet per 20 ms
+        assert {src for _, _, src in got} == {("127.0.0.1", ep.port)}   # the very socket we allocated
+        pkts = [parse(d) for _, d, _ in got]
+        assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in itertools.pairwise(pkts))
+        assert ep.pending_ms() > 9000, ep.pending_ms()
+        dropped = ep.clear()
+        assert dropped > 400
+        played = ep.played_ms("item")                 # exact at the clear, not a stale mirror
+        time.sleep(0.1)
+        n = len(peer.got)
+        peer.collect(0.1)
+        assert len(peer.got) - n <= 1
+        assert abs(played - 20 * len(peer.got)) <= 20
+        assert wait_for(lambda: ep.pending_ms() == 0)
+        for i in range(4):
+            peer.sock.sendto(build(bytes([i + 1]) * 160, sequence=i, timestamp=160 * i, ssrc=3, marker=False),
+                             ("127.0.0.1", ep.port))
+        peer.sock.sendto(b"junk", ("127.0.0.1", ep.port))
+        assert wait_for(lambda: len(chunks) == 2)
+        assert chunks[0] == b"\x01" * 160 + b"\x02" * 160
+        assert wait_for(lambda: ep.dropped["malformed"] == 1)
+        assert proc.stats.packets_sent >= len(peer.got) - 1
+    finally:
+        ep.close()
+        peer.close()
+    assert alloc.in_use() == 0 and proc.endpoints() == 0
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", ep.port))                    # the child closed its copy: the port is free
+    s.close()
+
+
+def test_a_dead_child_shows_in_alive_and_calls_fail_fast(proc):
+    alloc = PortAllocator("127.0.0.1", *_range(1))
+    ep = proc.open_endpoint(alloc.allocate(), call_id="c2", release=alloc.release)
+    assert proc.alive()
+    proc._child.kill()
+    proc._child.wait(3)
+    assert wait_for(lambda: not proc.alive())      # /healthz turns 503
+    started = time.monotonic()
+    assert ep.clear() == 0
+    ep.close()
+    assert time.monotonic() - started < 1.0
+    assert alloc.in_use() == 0
+
+
+def test_stop_ends_the_child(proc):
+    child = proc._child
+    proc.stop()
+    assert child.poll() is not None
