@@ -129,6 +129,16 @@ def stream_error(message: str, etype: str = "server_error") -> Reply:
 ReplySource = Reply | Callable[[dict[str, Any]], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # clients closing keep-alive sockets are normal
+            super().handle_error(request, client_address)
+
+
 class FakeChat:
     """``with FakeChat([replies...]) as fake: fake.base_url`` → ``http://127.0.0.1:PORT/v1``."""
 
@@ -139,8 +149,7 @@ class FakeChat:
         self.headers: list[dict[str, str]] = []
         self.invalid: list[str] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
