@@ -134,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging("call_gateway")
     settings = GatewaySettings.from_env()
+    if not settings.ari_username or not settings.ari_password:
+        log.warning("ASTERISK_USERNAME/ASTERISK_PASSWORD not set: ARI will refuse us (401)")
+    from centralita.config import env_str
+
+    if not env_str("OPENAI_API_KEY", ""):
+        log.warning("OPENAI_API_KEY is not set: every call will fail to start its Realtime session")
     gw = build_gateway(settings)
     httpd = start_http(gw, settings.http_host, settings.http_port)
     stop = threading.Event()
