@@ -325,6 +325,8 @@ class FakeRealtimeServer:
         self.connections: list[FakeConnection] = []
         self.failures: queue.Queue[BaseException] = queue.Queue()
         self._done = threading.Event()
+        self._finished = 0
+        self._finished_cond = threading.Condition()
         self._server = serve(self._handle, "127.0.0.1", 0, compression=None, ping_interval=None,
                              max_size=16 * 1024 * 1024)
         self.port = self._server.socket.getsockname()[1]
@@ -363,6 +365,9 @@ class FakeRealtimeServer:
             self.failures.put(exc)
         finally:
             self._done.set()
+            with self._finished_cond:
+                self._finished += 1
+                self._finished_cond.notify_all()
         conn.closed.wait(self.script_timeout)  # keep the socket open until the client leaves
 
     def wait(self, timeout: float = 10.0) -> FakeConnection:
@@ -372,6 +377,15 @@ class FakeRealtimeServer:
         if not self.failures.empty():
             raise self.failures.get()
         return self.connections[0]
+
+    def wait_all(self, count: int, timeout: float = 10.0) -> list[FakeConnection]:
+        """Wait for ``count`` scripts (one per connection) to end; re-raise the first failure."""
+        with self._finished_cond:
+            if not self._finished_cond.wait_for(lambda: self._finished >= count, timeout):
+                raise AssertionError(f"{self._finished} of {count} fake Realtime scripts finished in {timeout}s")
+        if not self.failures.empty():
+            raise self.failures.get()
+        return list(self.connections)
 
     def connection(self, timeout: float = 5.0) -> FakeConnection:
         deadline = time.monotonic() + timeout

@@ -42,6 +42,7 @@ class CallMetrics:
     truncates: int = 0
     holding_phrases: int = 0
     server_errors: int = 0
+    renewals: int = 0  # sessions replaced before the server's 60-minute cap
     dropped_events: int = 0  # unknown types, late deltas of cancelled responses
     turn_latencies_ms: list[float] = field(default_factory=list)
 
@@ -99,6 +100,6 @@ class CallMetrics:
             f"duration={self.duration_s:.1f}s function_calls={self.function_calls} tool_errors={self.tool_errors} "
             f"audio_chunks_in={self.audio_chunks_in} audio_chunks_out={self.audio_chunks_out} "
             f"responses={self.responses} barge_ins={self.barge_ins} truncates={self.truncates} "
-            f"holding_phrases={self.holding_phrases} server_errors={self.server_errors} "
+            f"holding_phrases={self.holding_phrases} server_errors={self.server_errors} renewals={self.renewals} "
             f"turn_latency_p50={p50} turn_latency_max={worst} turns={len(lat)}"
         )

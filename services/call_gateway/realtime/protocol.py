@@ -89,7 +89,16 @@ class End:
     reason: str
 
 
-Action = Send | Play | Interrupt | RunTool | AbandonTool | Log | End
+@dataclass(frozen=True, slots=True)
+class Renew:
+    """Open a new session now (idle, before the server's cap) with ``context`` appended to its instructions."""
+
+    context: str
+
+
+Action = Send | Play | Interrupt | RunTool | AbandonTool | Log | End | Renew
+TRANSCRIPT_TURNS = 40  # what a renewed session is told about the call so far
+TRANSCRIPT_CHARS = 6000
 
 
 # ------------------------------------------------------------------ state values
@@ -169,6 +178,8 @@ class RealtimeProtocol:
         session_margin: float = 60.0,
         ending_grace: float = 8.0,
         request_timeout: float = 5.0,
+        renew: bool = True,
+        greet: bool = True,
     ) -> None:
         self.profile = profile
         self.tools = dict(tools)
@@ -180,6 +191,11 @@ class RealtimeProtocol:
         self.session_margin = session_margin
         self.ending_grace = ending_grace
         self.request_timeout = request_timeout
+        self.renew = renew
+        self.greet = greet
+        self.renew_requested = False
+        self.renew_check_at: float | None = None
+        self.transcript: list[tuple[str, str]] = []
 
         self.state = "new"  # new → configuring → ready → ending → ended
         self.end_reason = ""
@@ -209,6 +225,8 @@ class RealtimeProtocol:
             "error": self._on_error,
             "conversation.item.added": self._on_item_added,
             "conversation.item.created": self._on_item_added,
+            "response.output_audio_transcript.done": self._on_assistant_transcript,
+            "conversation.item.input_audio_transcription.completed": self._on_caller_transcript,
             **{t: self._on_audio_delta for t in AUDIO_DELTA_TYPES},
         }
         # Known events with nothing to do for us.
@@ -217,13 +235,12 @@ class RealtimeProtocol:
                 "conversation.created", "conversation.item.done", "conversation.item.truncated",
                 "conversation.item.deleted",
                 "conversation.item.retrieved", "conversation.item.input_audio_transcription.delta",
-                "conversation.item.input_audio_transcription.completed",
                 "conversation.item.input_audio_transcription.failed",
                 "conversation.item.input_audio_transcription.segment", "input_audio_buffer.committed",
                 "input_audio_buffer.cleared", "input_audio_buffer.timeout_triggered", "rate_limits.updated",
                 "response.output_item.done", "response.content_part.added", "response.content_part.done",
                 "response.output_audio.done", "response.audio.done", "response.output_audio_transcript.delta",
-                "response.output_audio_transcript.done", "response.output_text.delta", "response.output_text.done",
+                "response.output_text.delta", "response.output_text.done",
             }
         )
 
@@ -293,12 +310,11 @@ class RealtimeProtocol:
                 self.followup.requested = False
                 self.followup.retries += 1
             actions.append(Log("warning", f"response.create {lost.event_id} ({lost.purpose}) never started"))
-        if (
-            self.state == "ready"
-            and self.session_started_at is not None
-            and now >= self.session_started_at + self.session_limit - self.session_margin
-        ):
-            actions += self._begin_ending("session_limit", now)
+        if self.state == "ready" and self.session_started_at is not None:
+            if now >= self._hard_end_at():
+                actions += self._begin_ending("session_limit", now)  # renewal failed or never found a pause
+            elif now >= self._renew_at():
+                actions += self._maybe_renew(now)
         if self.state == "ending" and self.ending_deadline is not None and now >= self.ending_deadline:
             return [*actions, self._end()]
         return actions + self._schedule(now)
@@ -314,10 +330,21 @@ class RealtimeProtocol:
         if self.requested is not None and self.requested.requested_at is not None:
             times.append(self.requested.requested_at + self.request_timeout)
         if self.state == "ready" and self.session_started_at is not None:
-            times.append(self.session_started_at + self.session_limit - self.session_margin)
+            times.append(self._hard_end_at())
+            if self.renew and not self.renew_requested:
+                times.append(max(self._renew_at(), self.renew_check_at or 0.0))
         if self.state == "ending" and self.ending_deadline is not None:
             times.append(self.ending_deadline)
         return min(times) if times else None
+
+    def renewed_context(self) -> str:
+        """The call so far, for the instructions of the session that replaces this one."""
+        lines = [f"{who}: {text}" for who, text in self.transcript[-TRANSCRIPT_TURNS:]]
+        body = "\n".join(lines)[-TRANSCRIPT_CHARS:]
+        return (
+            "La llamada ya está en curso (la sesión se renovó): no saludes de nuevo y continúa la conversación "
+            "con naturalidad." + (f" Esto es lo último que se dijo:\n{body}" if body else "")
+        )
 
     def fail(self, reason: str, now: float) -> list[Action]:
         """Something outside the protocol went wrong but the socket still works: apologise, then end."""
@@ -340,7 +367,7 @@ class RealtimeProtocol:
         if self.state != "configuring":
             return []
         self.state = "ready"
-        if self.profile.greeting:
+        if self.profile.greeting and self.greet:
             instructions = f"{self.profile.instructions}\n\n{ev.say_exactly(self.profile.greeting)}"
             return self._request("greeting", now, instructions=instructions)
         return []
@@ -449,6 +476,19 @@ class RealtimeProtocol:
         call = self.calls.get(item.get("call_id", ""))
         if item.get("type") == "function_call_output" and call is not None:
             call.output_acked = True
+        return []
+
+    def _on_assistant_transcript(self, event: dict[str, Any], now: float) -> list[Action]:
+        turn = self.by_response.get(event.get("response_id", ""))
+        text = (event.get("transcript") or "").strip()
+        if text and (turn is None or not turn.out_of_band):
+            self.transcript.append(("Asistente", text))
+        return []
+
+    def _on_caller_transcript(self, event: dict[str, Any], now: float) -> list[Action]:
+        text = (event.get("transcript") or "").strip()
+        if text:
+            self.transcript.append(("Cliente", text))
         return []
 
     def _on_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
@@ -567,6 +607,11 @@ class RealtimeProtocol:
 
     def _schedule(self, now: float) -> list[Action]:
         """Ask for the next response if nothing is in flight (the one-response rule lives here)."""
+        if (self.state == "ready" and self.renew and not self.renew_requested and self.session_started_at is not None
+                and now >= self._renew_at()):
+            renew = self._maybe_renew(now)
+            if renew:
+                return renew
         if self.state not in ("ready", "ending") or self.in_flight is not None:
             return []
         if self.state == "ending":
@@ -613,6 +658,27 @@ class RealtimeProtocol:
         return [t for t in self.turns[-4:] if t.audio_bytes]
 
     # ------------------------------------------------------------ ending
+
+    def _renew_at(self) -> float:
+        assert self.session_started_at is not None
+        return self.session_started_at + self.session_limit - self.session_margin
+
+    def _hard_end_at(self) -> float:
+        """Without renewal: end at the renewal point. With it: keep looking for a pause for 3/4 of the margin."""
+        return self._renew_at() + (0.75 * self.session_margin if self.renew else 0.0)
+
+    def _idle(self) -> bool:
+        busy_calls = any(not c.output_sent for c in self.calls.values())
+        return self.in_flight is None and not busy_calls and not self.caller_speaking and self.followup is None
+
+    def _maybe_renew(self, now: float) -> list[Action]:
+        if not self.renew or self.renew_requested:
+            return []
+        if not self._idle():
+            self.renew_check_at = now + 0.25  # poll; also retried after every event
+            return []
+        self.renew_requested = True
+        return [Renew(self.renewed_context())]
 
     def _begin_ending(self, reason: str, now: float) -> list[Action]:
         if self.state in ("ending", "ended"):

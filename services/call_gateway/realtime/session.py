@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,11 +34,12 @@ from call_gateway.realtime.protocol import (
     Log,
     Play,
     RealtimeProtocol,
+    Renew,
     RunTool,
     Send,
     ToolInfo,
 )
-from centralita.config import env_float, env_str, redact
+from centralita.config import env_bool, env_float, env_str, redact
 from centralita.dispatcher import Dispatcher, ToolResult
 from centralita.schema import realtime_tool
 
@@ -64,6 +65,7 @@ class RealtimeSettings:
     session_margin: float = 60.0  # end (with an apology) this long before the cap
     ending_grace: float = 8.0  # time allowed for the closing apology response
     drain_timeout: float = 10.0  # time allowed for the sink to play the apology out
+    renew: bool = True  # open a fresh session before the cap instead of ending the call
 
     @classmethod
     def from_env(cls) -> RealtimeSettings:
@@ -76,6 +78,7 @@ class RealtimeSettings:
             tool_timeout=env_float("REALTIME_TOOL_TIMEOUT", cls.tool_timeout),
             session_limit=env_float("REALTIME_SESSION_LIMIT", cls.session_limit),
             session_margin=env_float("REALTIME_SESSION_MARGIN", cls.session_margin),
+            renew=env_bool("REALTIME_RENEW_SESSION", cls.renew),
         )
 
     def endpoint(self) -> str:
@@ -112,21 +115,13 @@ class RealtimeSession:
         self.metrics = CallMetrics(call_id=call_id, profile=profile.name)
         self.timings = Timings()
         specs = dispatcher.tools(allow=profile.tools)
-        infos = {
+        self._tool_infos = {
             s.name: ToolInfo(s.name, s.kind, (s.timeout_ms / 1000.0) or settings.tool_timeout, s.holding_phrase)
             for s in specs
         }
-        self.core = RealtimeProtocol(
-            profile,
-            infos,
-            [realtime_tool(s) for s in specs],
-            self.metrics,
-            holding_delay=settings.holding_delay,
-            tool_guard=settings.tool_guard,
-            session_limit=settings.session_limit,
-            session_margin=settings.session_margin,
-            ending_grace=settings.ending_grace,
-        )
+        self._tool_schemas = [realtime_tool(s) for s in specs]
+        self.core = self._new_core(profile, greet=True)
+        self._gen = 0  # bumped when a renewed session takes over; events of older sockets are ignored
         self._lock = threading.RLock()
         self._outq: queue.Queue[Any] = queue.Queue()
         self._ws: websocket.WebSocket | None = None
@@ -137,19 +132,22 @@ class RealtimeSession:
         self._ended = False  # on_end / close decided
         self._finished = False  # metrics logged, threads told to stop
 
+    def _new_core(self, profile: Profile, *, greet: bool) -> RealtimeProtocol:
+        s = self.settings
+        return RealtimeProtocol(
+            profile, self._tool_infos, self._tool_schemas, self.metrics,
+            holding_delay=s.holding_delay, tool_guard=s.tool_guard, session_limit=s.session_limit,
+            session_margin=s.session_margin, ending_grace=s.ending_grace, renew=s.renew, greet=greet,
+        )
+
     # ------------------------------------------------------------ public API
 
     def start(self) -> None:
         """Connect, configure, ask for the greeting; returns once ``session.updated`` arrived."""
         self.metrics.started_at = self._clock()
-        url = self.settings.endpoint()
-        headers = [f"Authorization: Bearer {self.settings.api_key}"]
         try:
-            self._ws = websocket.create_connection(
-                url, header=headers, timeout=self.settings.connect_timeout, suppress_origin=True,
-                enable_multithread=True,
-            )
-            self._handshake()
+            self._ws = self._connect()
+            self._handshake(self._ws, self.core)
         except RealtimeError:
             self._abort_start("start_failed")
             raise
@@ -160,8 +158,9 @@ class RealtimeSession:
         self._ws.settimeout(None)
         self._running = True
         self._threads = [
-            threading.Thread(target=target, name=f"{name}-{self.call_id}", daemon=True)
-            for name, target in (("rt-recv", self._recv_loop), ("rt-send", self._send_loop))
+            threading.Thread(target=self._recv_loop, args=(self._ws, self._gen), name=f"rt-recv-{self.call_id}",
+                             daemon=True),
+            threading.Thread(target=self._send_loop, name=f"rt-send-{self.call_id}", daemon=True),
         ]
         for t in self._threads:
             t.start()
@@ -183,27 +182,33 @@ class RealtimeSession:
 
     # ------------------------------------------------------------ start
 
-    def _handshake(self) -> None:
-        assert self._ws is not None
+    def _connect(self) -> websocket.WebSocket:
+        return websocket.create_connection(
+            self.settings.endpoint(), header=[f"Authorization: Bearer {self.settings.api_key}"],
+            timeout=self.settings.connect_timeout, suppress_origin=True, enable_multithread=True,
+        )
+
+    def _handshake(self, ws: websocket.WebSocket, core: RealtimeProtocol) -> None:
         deadline = self._clock() + self.settings.connect_timeout
-        while self.core.state != "ready":
+        while core.state != "ready":
             remaining = deadline - self._clock()
             if remaining <= 0:
                 raise RealtimeError("Realtime handshake timed out (no session.created/session.updated)")
-            self._ws.settimeout(remaining)
-            raw = self._ws.recv()
-            if not raw and not self._ws.connected:
+            ws.settimeout(remaining)
+            raw = ws.recv()
+            if not raw and not ws.connected:
                 raise RealtimeError("Realtime closed the connection during the handshake")
             event = json.loads(raw)
             if event.get("type") == "error":
                 err = event.get("error") or {}
                 detail = redact(str(err.get("message")))
                 raise RealtimeError(f"Realtime refused the session: {err.get('code')}: {detail}")
-            for action in self.core.receive(event, self._clock()):
+            for action in core.receive(event, self._clock()):
                 if isinstance(action, Send):
-                    self._ws.send(json.dumps(action.event))
+                    ws.send(json.dumps(action.event))
                 else:
-                    self._execute([action], self._clock())
+                    with self._lock:
+                        self._execute([action], self._clock())
 
     def _abort_start(self, reason: str) -> None:
         self._ended = True
@@ -211,19 +216,17 @@ class RealtimeSession:
 
     # ------------------------------------------------------------ threads
 
-    def _recv_loop(self) -> None:
-        ws = self._ws
-        assert ws is not None
-        while self._running:
+    def _recv_loop(self, ws: websocket.WebSocket, gen: int) -> None:
+        while self._running and gen == self._gen:
             try:
                 raw = ws.recv()
             except Exception as exc:
-                self._lost(exc)
+                self._lost(exc, gen)
                 return
             now = self._clock()
             if not raw:
                 if not ws.connected:
-                    self._lost(None)
+                    self._lost(None, gen)
                     return
                 continue
             try:
@@ -235,13 +238,11 @@ class RealtimeSession:
                 self.metrics.dropped_events += 1
                 continue
             with self._lock:
-                if self._ended:
+                if self._ended or gen != self._gen:
                     return
                 self._execute(self.core.receive(event, now), now)
 
     def _send_loop(self) -> None:
-        ws = self._ws
-        assert ws is not None
         while True:
             deadline = self._next_deadline()
             wait = _MAX_WAIT if deadline is None else min(_MAX_WAIT, max(0.0, deadline - self._clock()))
@@ -253,11 +254,15 @@ class RealtimeSession:
                 return
             if item is not None:
                 text, call_id = item
+                ws, gen = self._ws, self._gen
+                assert ws is not None
                 try:
                     ws.send(text)
                 except Exception as exc:
-                    self._lost(exc)
-                    return
+                    if gen == self._gen:
+                        self._lost(exc, gen)
+                        return
+                    continue  # the old socket of a renewed session
                 if call_id is not None:
                     self._record_tool_overhead(call_id, self._clock())
             deadline = self._next_deadline()
@@ -296,6 +301,41 @@ class RealtimeSession:
                         redact(action.message))
             elif isinstance(action, End):
                 self._end_by_itself(action.reason)
+            elif isinstance(action, Renew):
+                threading.Thread(target=self._renew, args=(action.context,), name=f"rt-renew-{self.call_id}",
+                                 daemon=True).start()
+
+    def _renew(self, context: str) -> None:
+        """Open and configure a fresh session, then switch to it; the caller notices nothing."""
+        profile = replace(self.profile, instructions=f"{self.profile.instructions}\n\n{context}")
+        core = self._new_core(profile, greet=False)
+        ws: websocket.WebSocket | None = None
+        try:
+            ws = self._connect()
+            self._handshake(ws, core)
+            ws.settimeout(None)
+        except Exception as exc:
+            log.warning("call %s: session renewal failed (%s); the call ends with an apology at the limit",
+                        self.call_id or "-", redact(f"{type(exc).__name__}: {exc}"))
+            if ws is not None:
+                _close_socket(ws)
+            return
+        with self._lock:
+            if self._ended:
+                _close_socket(ws)
+                return
+            old_ws, old_core = self._ws, self.core
+            self._gen += 1
+            self._ws, self.core = ws, core
+            old_core.state = "ended"
+            self.metrics.renewals += 1
+            t = threading.Thread(target=self._recv_loop, args=(ws, self._gen), name=f"rt-recv-{self.call_id}",
+                                 daemon=True)
+            self._threads.append(t)
+            t.start()
+        if old_ws is not None:
+            _close_socket(old_ws)
+        log.info("call %s: realtime session renewed", self.call_id or "-")
 
     def _submit(self, action: RunTool) -> None:
         call = self.core.calls.get(action.call_id)
@@ -335,9 +375,9 @@ class RealtimeSession:
 
     # ------------------------------------------------------------ ending
 
-    def _lost(self, exc: BaseException | None) -> None:
+    def _lost(self, exc: BaseException | None, gen: int) -> None:
         with self._lock:
-            if self._ended:
+            if self._ended or gen != self._gen:
                 return
             elapsed = self._clock() - (self.metrics.started_at or self._clock())
             reason = "session_limit" if elapsed >= self.settings.session_limit - 5 else "connection_lost"

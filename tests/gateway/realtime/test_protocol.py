@@ -282,3 +282,31 @@ def test_speaking_after_the_assistant_finished_is_not_a_barge_in() -> None:
     assert interrupt.item_ids == ("it2",)  # already-settled items are not measured again
     core.interrupted({"it2": 40}, 2.2)
     assert core.metrics.barge_ins == 1
+
+
+def test_renewal_waits_for_a_pause_and_carries_the_transcript() -> None:
+    from call_gateway.realtime.protocol import Renew
+
+    core = ready(session_limit=100.0, session_margin=40.0)  # session created at 0.0: renew from 60, end at 90
+    created(core, "r1", now=59.0)
+    args_done(core, "r1", "c1", "q", now=59.0)
+    core.receive({"type": "response.output_audio_transcript.done", "response_id": "r1", "transcript": "Consulto."},
+                 59.1)
+    assert of(core.tick(60.0), Renew) == []  # a response is active and a tool runs
+    assert core.next_deadline() == 60.25  # polled, not busy-waited
+    done(core, "r1", now=60.3)
+    actions = core.tool_finished("c1", ToolResult("q", True, {}), 60.4)
+    assert of(actions, Renew) == []  # the follow-up answer comes first
+    created(core, "r2", sends(actions)[1], now=60.5)
+    [renew] = of(done(core, "r2", now=61.0), Renew)
+    assert "Asistente: Consulto." in renew.context
+    assert of(core.tick(62.0), Renew) == []  # once
+
+
+def test_never_idle_means_the_session_ends_at_the_hard_limit() -> None:
+    core = ready(session_limit=100.0, session_margin=40.0)
+    core.receive({"type": "input_audio_buffer.speech_started"}, 59.0)  # the caller never stops talking
+    core.tick(60.0)
+    assert core.state == "ready"
+    [apology] = sends(core.tick(90.0))
+    assert core.state == "ending" and apology["response"]["conversation"] == "none"

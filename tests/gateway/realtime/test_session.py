@@ -389,7 +389,7 @@ def test_session_limit_ends_with_an_apology(make_call) -> None:
         apology = conn.expect("response.create", timeout=3)
         conn.speak(apology, b"\x44" * 400)
 
-    call = make_call(script, session_limit=1.0, session_margin=0.5)
+    call = make_call(script, session_limit=1.0, session_margin=0.5, renew=False)
     started = time.monotonic()
     conn = call.settle()
     assert call.ended.wait(3)
@@ -499,3 +499,60 @@ def test_server_closing_the_socket_cleanly_ends_the_call(make_call) -> None:
     assert call.ends == ["connection_lost"]  # well before the configured 60 minutes
     call.session.send_caller_audio(b"\x00" * 160)  # after the end: dropped, no error
     assert call.session.metrics.audio_chunks_in == 0
+
+
+def test_session_renewed_before_the_limit_without_dropping_the_call(make_call) -> None:
+    box: list = []
+
+    def script(conn: FakeConnection) -> None:
+        conn.wait_until(lambda: bool(box), what="the call object")
+        if conn is box[0].server.connections[0]:
+            rid, iid = _greet(conn)
+            conn.send({"type": "response.output_audio_transcript.done", "response_id": rid, "item_id": iid,
+                       "output_index": 0, "content_index": 0, "transcript": "Hola, ¿en qué puedo ayudarte?"})
+            conn.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": "u1",
+                       "content_index": 0, "transcript": "¿Cuántos clientes hay en el router principal?"})
+            assert conn.closed.wait(4), "the gateway never left the old session"
+            return
+        update = conn.handshake()
+        instructions = update["session"]["instructions"]
+        assert instructions.startswith(PROFILE.instructions)
+        assert "Asistente: Hola, ¿en qué puedo ayudarte?" in instructions
+        assert "Cliente: ¿Cuántos clientes hay en el router principal?" in instructions
+        conn.function_calls(None, [("call_after", "otra", '{"query": "x"}')])
+        conn.speak(conn.expect("response.create"), b"\x10" * 400)
+
+    call = make_call(script, start=False, session_limit=2.0, session_margin=1.5)  # renew 0.5 s in
+    box.append(call)
+    call.session.start()
+    first, second = call.server.wait_all(2, timeout=8)
+    second.wait_until(lambda: call.session.core.events_received >= second.sent_events, what="the gateway to settle")
+    assert call.session.metrics.renewals == 1 and call.ends == []
+    assert first.closed.is_set()
+    assert "call_after" in _outputs(second)
+    assert [e["response"].get("metadata") for e in second.of_type("response.create")] == [{"centralita": "tools"}]
+    call.session.send_caller_audio(b"\x00" * 160)
+    second.wait_until(lambda: len(second.of_type("input_audio_buffer.append")) == 1, what="audio on the new socket")
+    _clean(first)
+    _clean(second)
+
+
+def test_failed_renewal_ends_with_an_apology_at_the_limit(make_call) -> None:
+    seen: list[FakeConnection] = []
+
+    def script(conn: FakeConnection) -> None:
+        seen.append(conn)
+        if len(seen) > 1:
+            time.sleep(1.5)  # the renewal connection never gets session.created
+            return
+        _greet(conn)
+        apology = conn.expect("response.create", timeout=4)
+        conn.speak(apology, b"\x44" * 400)
+
+    call = make_call(script, session_limit=2.0, session_margin=1.5, connect_timeout=0.5)
+    assert call.ended.wait(5)
+    assert call.ends == ["session_limit"] and call.session.metrics.renewals == 0
+    assert len(seen) == 2  # a renewal was attempted
+    apology = seen[0].of_type("response.create")[1]["response"]
+    assert PROFILE.end_apology in apology["instructions"]
+    _clean(seen[0])
