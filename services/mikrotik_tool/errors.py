@@ -49,6 +49,16 @@ class ApiTimeout(MikrotikError):
     sentence = "Lo siento, la consulta tardó demasiado. ¿Quieres que lo intente de nuevo?"
 
 
+class ApiBusy(MikrotikError):
+    """Too many questions are already waiting for the API; refused at once instead of queueing."""
+
+    kind = "busy"
+    sentence = (
+        "Lo siento, el sistema de consultas de la red está muy ocupado en este momento. "
+        "Por favor, inténtalo de nuevo en unos segundos."
+    )
+
+
 class ApiHttpError(MikrotikError):
     """The API answered with an HTTP error status."""
 

@@ -8,12 +8,13 @@ timeout sentence instead of hitting its own deadline first.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
 from .cache import AnswerCache
 from .client import ApiAnswer, HealthReport, MikrotikClient
-from .errors import ApiTimeout, InvalidQuestion, MikrotikError
+from .errors import ApiBusy, ApiTimeout, InvalidQuestion, MikrotikError
 from .metrics import CACHE_LOOKUPS, UPSTREAM_REQUESTS, UPSTREAM_SECONDS
 from .normalize import normalize_question
 from .settings import Settings
@@ -52,6 +53,7 @@ class MikrotikQueries:
         self.cache: AnswerCache[ApiAnswer] = cache or AnswerCache(
             ttl=settings.cache_ttl, max_entries=settings.cache_size
         )
+        self._pending = threading.BoundedSemaphore(settings.pending_limit)
 
     def close(self) -> None:
         self.client.close()
@@ -66,6 +68,11 @@ class MikrotikQueries:
             raise InvalidQuestion(f"question longer than {MAX_QUESTION_CHARS} characters")
         if timeout is not None and not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
             raise InvalidQuestion(f"timeout {timeout} outside {MIN_TIMEOUT}..{MAX_TIMEOUT}")
+        key = normalize_question(question)
+        hit = self.cache.peek(key)
+        if hit is not None:  # served even when the deadline is nearly spent
+            CACHE_LOOKUPS.labels("hit").inc()
+            return Answer(response=hit.value.response, cached=True, age_seconds=round(hit.age, 3), upstream_ms=0.0)
         usable = None if remaining is None else remaining - reply_margin(remaining)
         budget = effective_timeout(
             question,
@@ -74,11 +81,17 @@ class MikrotikQueries:
             simple=self.settings.query_timeout,
             broad=self.settings.broad_query_timeout,
         )
-        if budget <= 0:
-            raise ApiTimeout("the caller's deadline leaves no time for the API")
-        key = normalize_question(question)
         try:
-            got = self.cache.get_or_fetch(key, lambda: self._upstream(question, budget), wait=budget)
+            if budget <= 0:
+                raise ApiTimeout("the caller's deadline leaves no time for the API")
+            # Bulkhead: callers waiting on the API never take every gRPC worker, so health checks
+            # and cached answers are still served while the API hangs.
+            if not self._pending.acquire(blocking=False):
+                raise ApiBusy(f"{self.settings.pending_limit} questions already waiting for the API")
+            try:
+                got = self.cache.get_or_fetch(key, lambda: self._upstream(question, budget), wait=budget)
+            finally:
+                self._pending.release()
         except MikrotikError as exc:
             log.warning(
                 "consulta fallida kind=%s detail=%s budget_s=%.2f elapsed_ms=%.0f",

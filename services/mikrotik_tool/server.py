@@ -48,6 +48,7 @@ def main() -> None:
             port=settings.port,
             metrics_port=settings.metrics_port,
             host=settings.bind_host,
+            max_workers=settings.workers,
             tool_filter=tool_filter(settings),
         )
     finally:

@@ -12,6 +12,7 @@ from centralita.mikrotik.v1 import mikrotik_pb2, mikrotik_pb2_grpc
 
 from .errors import (
     ApiBadResponse,
+    ApiBusy,
     ApiFailed,
     ApiHttpError,
     ApiTimeout,
@@ -29,6 +30,8 @@ def status_for(error: MikrotikError) -> grpc.StatusCode:
     """The gRPC code of a domain error (retryable dependency problems are UNAVAILABLE)."""
     if isinstance(error, InvalidQuestion):
         return grpc.StatusCode.INVALID_ARGUMENT
+    if isinstance(error, ApiBusy):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
     if isinstance(error, ApiTimeout):
         return grpc.StatusCode.DEADLINE_EXCEEDED
     if isinstance(error, ApiUnreachable):

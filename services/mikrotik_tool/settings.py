@@ -44,6 +44,8 @@ class Settings:
     query_timeout: float = 10.0  # simple questions (seed: 10 s)
     broad_query_timeout: float = 25.0  # "todos" / "completo" (seed: 25 s)
     health_timeout: float = 3.0
+    workers: int = 32  # gRPC worker threads
+    max_pending: int = 0  # questions waiting for the API at once; 0 = workers - 4
     port: int = 50051
     metrics_port: int = 9101
     bind_host: str = "0.0.0.0"
@@ -63,7 +65,14 @@ class Settings:
             query_timeout=_float(env, "MIKROTIK_QUERY_TIMEOUT", 10.0),
             broad_query_timeout=_float(env, "MIKROTIK_BROAD_QUERY_TIMEOUT", 25.0),
             health_timeout=_float(env, "MIKROTIK_HEALTH_TIMEOUT", 3.0),
+            workers=max(2, _int(env, "MIKROTIK_TOOL_WORKERS", 32)),
+            max_pending=max(0, _int(env, "MIKROTIK_MAX_PENDING", 0)),
             port=_int(env, "MIKROTIK_TOOL_PORT", 50051),
             metrics_port=_int(env, "MIKROTIK_TOOL_METRICS_PORT", 9101),
             bind_host=env.get("GRPC_BIND_HOST", "").strip() or "0.0.0.0",
         )
+
+    @property
+    def pending_limit(self) -> int:
+        """Questions allowed to wait for the API at once; the other workers stay free."""
+        return self.max_pending or max(1, self.workers - 4)

@@ -75,9 +75,9 @@ def make_service(sim: MikrotikSimulator) -> Iterator[Callable[..., Service]]:
     started: list[Service] = []
 
     def factory(*, max_workers: int = 32, metrics: bool = False, **overrides) -> Service:
-        settings = replace(TEST_SETTINGS, **{"api_url": sim.url, **overrides})
+        settings = replace(TEST_SETTINGS, **{"api_url": sim.url, "workers": max_workers, **overrides})
         queries = MikrotikQueries(settings)
-        running = start_server([service_spec(queries)], port=0, host="127.0.0.1", max_workers=max_workers,
+        running = start_server([service_spec(queries)], port=0, host="127.0.0.1", max_workers=settings.workers,
                                tool_filter=tool_filter(settings), metrics_port=0 if metrics else None)
         channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
         service = Service(running=running, channel=channel, queries=queries, settings=settings)

@@ -151,3 +151,26 @@ def test_connect_cut_short_by_the_deadline_is_a_timeout(make_service, blackhole)
     error, took = service.fail("¿Qué routers están configurados?", deadline=1.0)
     assert error.code() == Code.DEADLINE_EXCEEDED and TIMEOUT in details(error)
     assert took < 1.0
+
+
+def test_bulkhead_keeps_workers_free_while_the_api_hangs(make_service, sim):
+    """More hung questions than gRPC workers: the extra ones are refused at once, and health
+    checks and cached answers still find a free worker."""
+    service = make_service(max_workers=6)  # at most 2 questions may wait for the API
+    assert service.settings.pending_limit == 2
+    service.ask(CACHED)
+    sim.configure(fault="hang")
+    with ThreadPoolExecutor(10) as pool:
+        pending = [pool.submit(_faulty_call, service, i) for i in range(10)]
+        time.sleep(0.2)
+        for _ in range(5):
+            t0 = time.monotonic()
+            assert service.serving(deadline=1.0)
+            assert service.ask(CACHED, deadline=1.0).cached is True
+            assert time.monotonic() - t0 < 0.3
+        results = [f.result() for f in pending]
+    codes = sorted(r[0].name for r in results)
+    assert codes == ["DEADLINE_EXCEEDED"] * 2 + ["RESOURCE_EXHAUSTED"] * 8
+    busy = [r for r in results if r[0] == Code.RESOURCE_EXHAUSTED]
+    assert all("muy ocupado" in text and took < 0.5 for _, text, took in busy)
+    assert sim.queries == 1 + 2  # the priming question and the two that were let through
