@@ -181,3 +181,31 @@ def process_env(env: dict[str, str]) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     base["PATH"] = f"{venv_bin}{os.pathsep}{base.get('PATH', '')}"
     return {**base, "CENTRALITA_ENV_FILE": "/nonexistent/.env", **env}
+
+
+class Process:
+    """One container's main process started here as the kubelet would start it (command, env, cwd)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> None:
+        self.argv, self.log_path = argv, log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(argv, env=process_env(env), cwd=cwd, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._log.close()
+
+
+def run_once(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+    """An init container or a Job container: run to completion."""
+    return subprocess.run(argv, env=process_env(env), cwd=cwd, capture_output=True, text=True, timeout=timeout)
