@@ -1,0 +1,58 @@
+"""The fake server's client-event check must reject what the real GA server rejects (or silently ignores)."""
+
+from __future__ import annotations
+
+import pytest
+
+from call_gateway.profiles import Profile
+from call_gateway.realtime import events as ev
+from tests.fakes.fake_realtime import check_client_event
+
+PROFILE = Profile(name="p", instructions="x", transcription_model="gpt-4o-mini-transcribe")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        ev.session_update(PROFILE, [{"type": "function", "name": "t", "description": "d",
+                                     "parameters": {"type": "object", "properties": {}}}], "e1"),
+        ev.audio_append(b"\x00" * 160),
+        ev.function_call_output("call_1", "{}", "e2"),
+        ev.response_create("e3", "holding", instructions=ev.say_exactly("Un momento."), out_of_band=True),
+        ev.response_create("e4", "tools"),
+        ev.response_cancel("e5", "resp_1"),
+        ev.response_cancel("e6"),
+        ev.truncate("item_1", 640, "e7"),
+    ],
+)
+def test_every_event_the_gateway_builds_passes(event) -> None:
+    assert check_client_event(event) == []
+
+
+def _session(**extra):
+    event = ev.session_update(PROFILE, [], "e1")
+    event["session"].update(extra)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "why"),
+    [
+        (_session(voice="alloy"), "beta: voice at the session top level"),
+        (_session(modalities=["audio", "text"]), "beta: modalities"),
+        (_session(input_audio_format="g711_ulaw"), "beta: input_audio_format"),
+        (_session(turn_detection={"type": "server_vad"}), "beta: turn_detection at the top level"),
+        (_session(temperature=0.8), "beta: temperature is gone in GA"),
+        ({"type": "session.update", "session": {"instructions": "x"}}, "GA: session.type is required"),
+        ({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"format": "g711_ulaw"}}}},
+         "GA: formats are objects"),
+        ({"type": "conversation.item.create", "item": {"type": "function_call_output", "output": "{}"}},
+         "function_call_output without call_id"),
+        ({"type": "conversation.item.truncate", "item_id": "i", "audio_end_ms": 10}, "truncate without content_index"),
+        ({"type": "response.create", "response": {"modalities": ["audio"]}}, "beta: modalities in response.create"),
+        ({"type": "input_audio_buffer.append", "audio": "AAAA", "extra": 1}, "stray key"),
+        ({"type": "response.audio.delta"}, "not a client event"),
+    ],
+)
+def test_beta_and_stray_shapes_are_rejected(event, why) -> None:
+    assert check_client_event(event) != [], why
