@@ -292,11 +292,19 @@ class RealtimeProtocol:
             actions.append(Send(ev.response_cancel(self._eid("cancel"), self.active.response_id or None)))
         return actions
 
-    def tick(self, now: float) -> list[Action]:
-        """Timers: tool guard deadlines, session limit, ending deadline, holding phrases."""
+    def tick(self, now: float, audio_pending_ms: int = 0) -> list[Action]:
+        """Timers: tool guard deadlines, session limit, ending deadline, holding phrases.
+
+        ``audio_pending_ms`` is what the sink still has to play: a holding phrase is for dead air, so it
+        waits until the caller has heard what the assistant already said.
+        """
         if self.state == "ended":
             return []
         actions: list[Action] = []
+        if audio_pending_ms > 0:
+            for call in self.calls.values():
+                if call.state == "running" and not call.held and call.hold_at is not None and now >= call.hold_at:
+                    call.hold_at = now + audio_pending_ms / 1000.0
         for call in list(self.calls.values()):
             if call.state == "running" and not call.output_sent and call.guard_at is not None and now >= call.guard_at:
                 result = ToolResult.failure(
@@ -317,7 +325,7 @@ class RealtimeProtocol:
                 actions += self._maybe_renew(now)
         if self.state == "ending" and self.ending_deadline is not None and now >= self.ending_deadline:
             return [*actions, self._end()]
-        return actions + self._schedule(now)
+        return actions + self._schedule(now, holding=True)
 
     def next_deadline(self) -> float | None:
         times: list[float] = []
@@ -605,8 +613,10 @@ class RealtimeProtocol:
         self.turns.append(turn)
         return [Send(ev.response_create(turn.event_id, purpose, instructions=instructions, out_of_band=out_of_band))]
 
-    def _schedule(self, now: float) -> list[Action]:
-        """Ask for the next response if nothing is in flight (the one-response rule lives here)."""
+    def _schedule(self, now: float, holding: bool = False) -> list[Action]:
+        """Ask for the next response if nothing is in flight (the one-response rule lives here).
+
+        Holding phrases only start from ``tick``, which knows how much audio the sink still holds."""
         if (self.state == "ready" and self.renew and not self.renew_requested and self.session_started_at is not None
                 and now >= self._renew_at()):
             renew = self._maybe_renew(now)
@@ -631,7 +641,7 @@ class RealtimeProtocol:
             return self._request("tools", now, instructions=self._followup_instructions(fu))
         slow = [
             c for c in self.calls.values()
-            if c.state == "running" and not c.held and c.hold_at is not None and now >= c.hold_at
+            if holding and c.state == "running" and not c.held and c.hold_at is not None and now >= c.hold_at
         ]
         if slow:
             for call in self.calls.values():

@@ -271,7 +271,7 @@ class RealtimeSession:
                     if self._ended:
                         return
                     now = self._clock()
-                    self._execute(self.core.tick(now), now)
+                    self._execute(self.core.tick(now, self.sink.pending_ms()), now)
 
     def _next_deadline(self) -> float | None:
         with self._lock:  # the core's tables change under other threads

@@ -310,3 +310,14 @@ def test_never_idle_means_the_session_ends_at_the_hard_limit() -> None:
     assert core.state == "ready"
     [apology] = sends(core.tick(90.0))
     assert core.state == "ending" and apology["response"]["conversation"] == "none"
+
+
+def test_holding_phrase_waits_until_the_sink_has_played_what_was_said() -> None:
+    core = ready()
+    created(core, "r1", now=1.0)
+    args_done(core, "r1", "c1", "q", now=1.0)
+    done(core, "r1", now=1.0)
+    assert sends(core.tick(2.5, audio_pending_ms=1200)) == []  # "déjame consultar…" still playing
+    assert core.next_deadline() == 3.7
+    [holding] = sends(core.tick(3.7, audio_pending_ms=0))
+    assert holding["response"]["metadata"] == {"centralita": "holding"}

@@ -146,7 +146,7 @@ def test_hanging_tool_gets_holding_phrase_then_timeout_apology(make_call) -> Non
         assert rid
 
     # lento: timeout_ms 800 in its spec; it would take 5 s
-    call = make_call(script, behaviours={"lento": Behaviour(delay=5.0)})
+    call = make_call(script, behaviours={"lento": Behaviour(delay=5.0)}, sink=FakeSink(auto=True))
     conn = call.settle(timeout=10)
     holding = conn.of_type("response.create")[1]["response"]
     assert PROFILE.holding_phrase in holding["instructions"]  # the tool has no phrase: the profile's
@@ -174,7 +174,7 @@ def test_holding_phrase_waits_for_the_active_response(make_call) -> None:
         final = conn.expect("response.create", timeout=3)
         conn.speak(final, b"\x30" * 400)
 
-    call = make_call(script, behaviours={"consultar_mikrotik": Behaviour(delay=1.0)})
+    call = make_call(script, behaviours={"consultar_mikrotik": Behaviour(delay=1.0)}, sink=FakeSink(auto=True))
     conn = call.settle(timeout=10)
     holding, final = conn.of_type("response.create")[1:3]
     assert "Un momento, consulto los equipos." in holding["response"]["instructions"]  # the tool's phrase
@@ -556,3 +556,22 @@ def test_failed_renewal_ends_with_an_apology_at_the_limit(make_call) -> None:
     apology = seen[0].of_type("response.create")[1]["response"]
     assert PROFILE.end_apology in apology["instructions"]
     _clean(seen[0])
+
+
+def test_no_holding_phrase_over_audio_still_playing(make_call) -> None:
+    box: list = []
+
+    def script(conn: FakeConnection) -> None:
+        conn.wait_until(lambda: bool(box), what="the call object")
+        _greet(conn, audio=b"\x10" * 8000)  # 1 s the caller has not heard yet (manual sink clock)
+        conn.function_calls(None, [("call_1", "consultar_mikrotik", '{"question": "x"}')])
+        time.sleep(0.6)  # past holding_delay (0.3 s), but the sink still holds the greeting
+        assert conn.of_type("response.create")[1:] == []
+        box[0].sink.advance(1000)
+        conn.expect("response.create", timeout=2)  # now the dead air gets its phrase
+
+    call = make_call(script, start=False, behaviours={"consultar_mikrotik": Behaviour(delay=1.5)})
+    box.append(call)
+    call.session.start()
+    conn = call.settle(timeout=6)
+    assert conn.of_type("response.create")[1]["response"]["metadata"] == {"centralita": "holding"}
