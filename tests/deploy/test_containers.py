@@ -185,8 +185,10 @@ def test_tool_containers_pass_the_kubelet_probes_and_drain_on_sigterm(prod, tmp_
             pod.process.proc.send_signal(signal.SIGTERM)
         for name, pod in pods.items():
             ready = pod.c["readinessProbe"]["grpc"]
-            seen = grpc_probe(pod.port(ready["port"]), ready["service"])
-            assert seen in (NOT_SERVING, "UNAVAILABLE"), f"{name}: readiness must fail once SIGTERM arrives"
+            # within one readiness period the kubelet must see it fail (and DNS drop the pod)
+            wait_for(lambda p=pod.port(ready["port"]), s=ready["service"]: grpc_probe(p, s) in (NOT_SERVING,
+                                                                                               "UNAVAILABLE"),
+                     pod.c["readinessProbe"]["periodSeconds"], f"{name}: readiness fails once SIGTERM arrives")
         for name, pod in pods.items():
             left = pod.grace - (time.monotonic() - started)
             rc = pod.process.wait(timeout=max(left, 1.0))
@@ -197,38 +199,67 @@ def test_tool_containers_pass_the_kubelet_probes_and_drain_on_sigterm(prod, tmp_
             pod.stop()
 
 
-def test_gateway_container_registers_its_pod_ari_app_and_drains(prod, tmp_path):
+def test_gateway_container_keeps_active_calls_and_hands_new_ones_back_on_sigterm(prod, tmp_path):
+    """A rolling update as the StatefulSet does it: SIGTERM to call-gateway-0 while a call is up.
+    The call goes on, a new call is handed back to the dialplan (CENTRALITA_STATUS=draining) for the
+    next replica, /readyz fails, and the process exits 0 once the last call ends, within the grace."""
     from tests.fakes.ari_spec import require_ari_docs
     from tests.fakes.fake_asterisk import FakeAsterisk
+    from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
+    from tests.gateway.e2e.harness import udp_port_range
+    from tests.gateway.e2e.scripted import GREETING
+
+    def script(conn: FakeConnection):
+        conn.handshake()
+        conn.speak(conn.expect("response.create"), GREETING)
 
     fake = FakeAsterisk(require_ari_docs())
+    realtime = FakeRealtimeServer(script, script_timeout=60).__enter__()
     pod = Pod(prod, "StatefulSet", "call-gateway", "call-gateway", tmp_path,
-              secrets={"OPENAI_API_KEY": "test-key", "ASTERISK_USERNAME": fake.username,
+              secrets={"OPENAI_API_KEY": API_KEY, "ASTERISK_USERNAME": fake.username,
                        "ASTERISK_PASSWORD": fake.password})
     try:
-        assert pod.env["ARI_APP"] == "call-gateway-0", "ARI_APP is the StatefulSet pod name"
+        app = pod.env["ARI_APP"]
+        assert app == "call-gateway-0", "ARI_APP is the StatefulSet pod name"
         assert pod.env["EXTERNAL_MEDIA_HOST"] == "127.0.0.1", "EXTERNAL_MEDIA_HOST is the pod IP"
         assert pod.env["TOOL_ENDPOINTS"].startswith("dns:///mikrotik-tool.centralita.svc.cluster.local:50051")
         assert Path(pod.env["PROFILES_PATH"]).is_file(), "the profiles ConfigMap is mounted where PROFILES_PATH says"
-        rtp = free_port()
-        pod.start(ARI_URL=fake.url, TOOL_ENDPOINTS=f"127.0.0.1:{free_port()}",
-                  RTP_PORT_MIN=str(rtp), RTP_PORT_MAX=str(rtp + 4))
+        drain = float(pod.env["GATEWAY_DRAIN_SECONDS"])
+        lo, hi = udp_port_range(4)
+        pod.start(ARI_URL=fake.url, OPENAI_REALTIME_URL=realtime.url, TOOL_ENDPOINTS=f"127.0.0.1:{free_port()}",
+                  RTP_PORT_MIN=str(lo), RTP_PORT_MAX=str(hi))
         c, http = pod.c, pod.port(8080)
         wait_for(lambda: http_probe(http, c["startupProbe"]["httpGet"]["path"]) == 200,
                  probe_budget(c["startupProbe"]), "gateway startup probe", pod.process)
-        assert fake.wait_connected("call-gateway-0", timeout=10), pod.process.log()[-3000:]
+        assert fake.wait_connected(app, timeout=10), pod.process.log()[-3000:]
         wait_for(lambda: http_probe(http, c["readinessProbe"]["httpGet"]["path"]) == 200, 10, "gateway ready",
                  pod.process)
         assert http_probe(http, c["livenessProbe"]["httpGet"]["path"]) == 200
 
+        active = fake.new_call("3241000752", app=app)
+        wait_for(lambda: (leg := fake.leg_for_caller(active)) is not None
+                 and len(leg.payload_bytes()) >= len(GREETING), 10, "the caller hears the greeting", pod.process)
+
         started = time.monotonic()
         pod.process.proc.send_signal(signal.SIGTERM)
         wait_for(lambda: http_probe(http, "/readyz") != 200, 5, "not ready once draining", pod.process)
-        rc = pod.process.wait(timeout=pod.grace)
+        late = fake.new_call("3241000752", app=app)
+        wait_for(lambda: any(d["id"] == late for d in fake.departed), 5, "new call handed back", pod.process)
+        handed = next(d for d in fake.departed if d["id"] == late)
+        assert handed["variables"].get("CENTRALITA_STATUS") == "draining", handed
+        time.sleep(1.0)
+        assert active in fake.channels and active not in fake.hung_up, "the active call survives the SIGTERM"
+        assert pod.process.proc.poll() is None, "the gateway waits for its calls"
+        assert time.monotonic() - started < drain
+
+        fake.caller_hangup(active)
+        rc = pod.process.wait(timeout=pod.grace - (time.monotonic() - started))
         assert rc == 0, pod.process.log()[-3000:]
-        assert time.monotonic() - started < pod.grace
-        assert "call-gateway-0" not in fake.connected_apps()
+        assert fake.leftovers("") == {"channels": [], "bridges": []}
+        assert app not in fake.connected_apps()
+        assert API_KEY not in pod.process.log() and fake.password not in pod.process.log()
     finally:
         pod.stop()
+        realtime.stop()
         fake.stop()
     assert fake.violations == []
