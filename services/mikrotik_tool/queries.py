@@ -47,10 +47,10 @@ class MikrotikQueries:
     def __init__(self, settings: Settings, *, client: MikrotikClient | None = None,
                  cache: AnswerCache[ApiAnswer] | None = None) -> None:
         self.settings = settings
-        self.client = client or MikrotikClient(
+        self.client = client if client is not None else MikrotikClient(
             settings.api_url, pool_size=settings.pool_size, connect_timeout=settings.connect_timeout
         )
-        self.cache: AnswerCache[ApiAnswer] = cache or AnswerCache(
+        self.cache: AnswerCache[ApiAnswer] = cache if cache is not None else AnswerCache(
             ttl=settings.cache_ttl, max_entries=settings.cache_size
         )
         self._pending = threading.BoundedSemaphore(settings.pending_limit)

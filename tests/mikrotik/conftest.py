@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from centralita.mikrotik.v1 import mikrotik_pb2, mikrotik_pb2_grpc
 from centralita.server import RunningServer, start_server
 from centralita.tools.v1 import tools_pb2_grpc
+from mikrotik_tool.cache import AnswerCache
 from mikrotik_tool.queries import MikrotikQueries
 from mikrotik_tool.server import service_spec, tool_filter
 from mikrotik_tool.settings import Settings
@@ -74,9 +75,13 @@ def sim() -> Iterator[MikrotikSimulator]:
 def make_service(sim: MikrotikSimulator) -> Iterator[Callable[..., Service]]:
     started: list[Service] = []
 
-    def factory(*, max_workers: int = 32, metrics: bool = False, **overrides) -> Service:
+    def factory(*, max_workers: int = 32, metrics: bool = False, clock: Callable[[], float] | None = None,
+                **overrides) -> Service:
         settings = replace(TEST_SETTINGS, **{"api_url": sim.url, "workers": max_workers, **overrides})
-        queries = MikrotikQueries(settings)
+        cache = None
+        if clock is not None:
+            cache = AnswerCache(ttl=settings.cache_ttl, max_entries=settings.cache_size, clock=clock)
+        queries = MikrotikQueries(settings, cache=cache)
         running = start_server([service_spec(queries)], port=0, host="127.0.0.1", max_workers=settings.workers,
                                tool_filter=tool_filter(settings), metrics_port=0 if metrics else None)
         channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
