@@ -14,9 +14,18 @@ Invariants it keeps (DESIGN §8):
   the tool follow-up waits for it;
 - exactly one ``function_call_output`` per ``call_id`` (result, error, timeout or cancellation);
 - one ``response.create`` after a response with function calls is done AND all its outputs are sent
-  (skipped when another in-band response already started after the outputs, e.g. one VAD created);
+  (skipped when an in-band response started after the server acknowledged every output with
+  ``conversation.item.added``, e.g. the one VAD creates when the caller spoke meanwhile; never sent
+  while the caller is speaking);
 - an ``action`` tool only runs once its response completed; a cancelled response's calls get a
-  ``CANCELLED`` output and never run.
+  ``CANCELLED`` output and never run;
+- barge-in: the sink is emptied first, then each interrupted in-conversation item is truncated at
+  ``min(played, received)`` ms if that is > 0 and something went unheard; the active response is cancelled;
+- the holding phrase is for dead air: requested from ``tick`` only, after ``holding_delay`` and once the
+  sink has played what was already said; the closing apology (server error, session limit) uses the
+  same out-of-band mechanism;
+- before the server's 60-minute cap the core asks, at a pause, for a renewal (``Renew``): the driver
+  opens a fresh session whose instructions carry the transcript so far, then switches to it.
 """
 
 from __future__ import annotations
@@ -24,12 +33,31 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from call_gateway.profiles import Profile
 from call_gateway.realtime import events as ev
 from call_gateway.realtime.metrics import CallMetrics
+from call_gateway.realtime.state import (
+    AbandonTool,
+    Action,
+    End,
+    FollowUp,
+    Interrupt,
+    Log,
+    Play,
+    Renew,
+    ResponseTurn,
+    RunTool,
+    Send,
+    ToolCall,
+    ToolInfo,
+)
+
+__all__ = [
+    "AbandonTool", "Action", "End", "FollowUp", "Interrupt", "Log", "Play", "RealtimeProtocol", "Renew",
+    "ResponseTurn", "RunTool", "Send", "ToolCall", "ToolInfo",
+]
 from centralita.dispatcher import ToolResult
 
 # Error codes after which the session cannot go on.
@@ -41,127 +69,8 @@ FATAL_ERROR_TYPES = frozenset({"server_error"})
 BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
 MAX_RESPONSE_RETRIES = 3
 AUDIO_DELTA_TYPES = ("response.output_audio.delta", "response.audio.delta")  # second: legacy name, accepted
-
-
-# ------------------------------------------------------------------ actions
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    event: Mapping[str, Any]
-    call_id: str | None = None  # set on function_call_output (the driver times P8 with it)
-
-
-@dataclass(frozen=True, slots=True)
-class Play:
-    audio: bytes
-    item_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Interrupt:
-    """Empty the sink now, then report ``sink.played_ms`` of each item to ``RealtimeProtocol.interrupted``."""
-
-    item_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RunTool:
-    call_id: str
-    name: str
-    arguments: str
-    timeout: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class AbandonTool:
-    call_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Log:
-    level: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class End:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Renew:
-    """Open a new session now (idle, before the server's cap) with ``context`` appended to its instructions."""
-
-    context: str
-
-
-Action = Send | Play | Interrupt | RunTool | AbandonTool | Log | End | Renew
 TRANSCRIPT_TURNS = 40  # what a renewed session is told about the call so far
 TRANSCRIPT_CHARS = 6000
-
-
-# ------------------------------------------------------------------ state values
-
-
-@dataclass(frozen=True)
-class ToolInfo:
-    name: str
-    kind: str = "query"  # "query" | "action"
-    timeout: float | None = None  # seconds; None = the dispatcher's default
-    holding_phrase: str = ""
-
-
-@dataclass
-class ToolCall:
-    call_id: str
-    name: str = ""
-    response_id: str = ""
-    arguments: str = ""
-    state: str = "collecting"  # collecting → deferred | running → output
-    received_at: float | None = None  # arguments done
-    hold_at: float | None = None
-    guard_at: float | None = None
-    held: bool = False
-    output_sent: bool = False
-    output_acked: bool = False  # the server added our function_call_output to the conversation
-    result: ToolResult | None = None
-
-
-@dataclass
-class ResponseTurn:
-    """One model response, from request (or server creation) to response.done."""
-
-    purpose: str  # greeting | tools | holding | apology | server
-    out_of_band: bool = False
-    event_id: str = ""
-    response_id: str = ""
-    requested_at: float | None = None
-    created_at: float | None = None
-    done_at: float | None = None
-    status: str = ""
-    audio_bytes: dict[str, int] = field(default_factory=dict)  # item_id → bytes received (8 per ms)
-    played_ms: dict[str, int] = field(default_factory=dict)  # at interruption, per the sink's clock
-    truncated_ms: dict[str, int] = field(default_factory=dict)
-    call_ids: list[str] = field(default_factory=list)
-    cancel_sent: bool = False
-    cancel_on_created: bool = False
-    interrupted: bool = False
-    retries: int = 0
-
-    @property
-    def active(self) -> bool:
-        return self.created_at is not None and self.done_at is None
-
-    def audio_ms(self, item_id: str) -> int:
-        return self.audio_bytes.get(item_id, 0) // ev.PCMU_BYTES_PER_MS
-
-
-@dataclass
-class FollowUp:
-    call_ids: list[str]
-    requested: bool = False
-    retries: int = 0
 
 
 class RealtimeProtocol:
