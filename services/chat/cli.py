@@ -108,7 +108,11 @@ def _once(engine: ChatEngine, question: str, quiet: bool) -> int:
         print(f"centralita chat: {exc}", file=sys.stderr)
         return 1
     printer.end()
-    return 0 if answer.text.strip() else 1
+    if not answer.text.strip():
+        print(f"centralita chat: the model gave an empty answer (finish reason {answer.finish_reason})",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _interactive(engine: ChatEngine, quiet: bool) -> int:

@@ -246,6 +246,8 @@ class ChatEngine:
                     text_parts.append(delta)
                     yield TextDelta(delta)
                 calls = [reply.calls[i] for i in sorted(reply.calls)]
+                for i, call in enumerate(calls):  # some compatible servers send no ids; the API needs them
+                    call.call_id = call.call_id or f"call_r{rounds + 1}_{i}"
                 if calls and with_tools:
                     rounds += 1
                     new.append(_assistant_message(reply.text, calls))

@@ -54,6 +54,12 @@ def test_once_fails_with_a_non_zero_exit(fake, endpoints):
     assert "HTTP 500" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_once_with_an_empty_answer_fails(fake, endpoints):
+    fake.add(fake_chat.text(""))
+    proc = run_chat(["--once", "hola"], chat_env(fake, endpoints))
+    assert proc.returncode == 1 and "empty answer" in proc.stderr
+
+
 def test_once_without_a_key(endpoints):
     proc = run_chat(["--once", "hola"], {"TOOL_ENDPOINTS": ",".join(endpoints)})
     assert proc.returncode == 2 and "OPENAI_API_KEY" in proc.stderr

@@ -227,6 +227,17 @@ def test_parallel_calls_of_one_round_run_concurrently(fake, echo_engine):
     assert result.tools_used == ["misbehave", "misbehave", "echo"]
 
 
+def test_calls_without_ids_get_ids_the_api_accepts(fake, echo_engine):
+    fake.add(fake_chat.tool_calls(("echo", '{"text": "a"}'), ("echo", '{"text": "b"}'), with_ids=False),
+             lambda body: fake_chat.text("ok"))
+    ask(echo_engine, "dos ecos")
+    calls = fake.requests[1]["messages"][-3]["tool_calls"]
+    ids = [c["id"] for c in calls]
+    assert all(ids) and len(set(ids)) == 2
+    assert [m["tool_call_id"] for m in tool_messages(fake.requests[1])] == ids
+    assert [json.loads(m["content"]) for m in tool_messages(fake.requests[1])] == [{"text": "a"}, {"text": "b"}]
+
+
 def test_history_is_sent_and_text_before_tool_calls_is_kept(fake, echo_engine):
     fake.add(fake_chat.tool_calls(("echo", '{"text": "x"}'), content="Voy a consultar. "),
              lambda body: fake_chat.text("Listo."))

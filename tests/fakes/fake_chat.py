@@ -100,14 +100,19 @@ def text(content: str, *, pieces: int = 3, usage: tuple[int, int] = (50, 10)) ->
     return Reply(chunks)
 
 
-def tool_calls(*calls: tuple[str, str], pieces: int = 3, content: str = "", usage: tuple[int, int] = (80, 20)) -> Reply:
-    """Tool calls ``(name, arguments string)``; each call's arguments split over ``pieces`` deltas."""
+def tool_calls(*calls: tuple[str, str], pieces: int = 3, content: str = "", usage: tuple[int, int] = (80, 20),
+               with_ids: bool = True) -> Reply:
+    """Tool calls ``(name, arguments string)``; each call's arguments split over ``pieces`` deltas.
+
+    ``with_ids=False`` imitates compatible servers that send no call ids."""
     chunks = [_chunk({"role": "assistant", "content": None, "refusal": None})]
     if content:
         chunks.append(_chunk({"content": content}))
     for i, (name, arguments) in enumerate(calls):
         call_id = f"call_{next(_ids):06d}"
         first = {"index": i, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        if not with_ids:
+            del first["id"]
         chunks.append(_chunk({"tool_calls": [first]}))
         for p in _pieces(arguments, pieces):
             chunks.append(_chunk({"tool_calls": [{"index": i, "function": {"arguments": p}}]}))
