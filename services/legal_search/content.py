@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from legal_search import store
-from legal_search.analysis import es_term, fold_term
+from legal_search.analysis import es_term
 from legal_search.errors import InvalidArgument
 from legal_search.filters import Filters
 from legal_search.names import Gazetteer
@@ -85,8 +85,7 @@ def plan(text: str, hard: Filters, gazetteer: Gazetteer) -> Plan:
         if term is None or term in seen:
             continue
         seen.add(term)
-        fold_alt = fold_term(folded) if word == folded else None
-        groups.append(TermGroup(term, fold_alt))
+        groups.append(TermGroup(term))
     return Plan(groups, hard.to_spec(), soft.to_spec())
 
 
@@ -113,7 +112,6 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
         relaxed = True
     rows = store.load(engine, [doc_id for _, doc_id in found.hits])
     terms = {g.term for g in p.groups}
-    folds = {g.fold for g in p.groups if g.fold}
     out = SearchOutcome(total_hits=found.total, relaxed=relaxed)
     for score, doc_id in found.hits:
         row = rows.get(doc_id)
@@ -121,5 +119,5 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
             continue
         body = store.body_text(row)
         out.results.append(Hit(row.id, row.municipality, row.type, row.number, row.year, row.title, row.url,
-                               round(score, 4), snippet(body, terms, folds)))
+                               round(score, 4), snippet(body, terms)))
     return out

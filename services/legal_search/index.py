@@ -94,7 +94,6 @@ def document(row: Normativa) -> dict:
         "digest": row.digest,
         "title": row.title,
         "body": body,
-        "fold": f"{row.title}\n{body}",
         "municipality": row.municipality_key,
         "type": row.type,
         "number": number_key(row.number),

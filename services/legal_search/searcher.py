@@ -27,10 +27,9 @@ _REFRESH_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class TermGroup:
-    """One word of the question: its main-field term and, for accent-less input, its fold-field term."""
+    """One word of the question, as its index term (accent-less spellings are indexed too)."""
 
     term: str
-    fold: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,8 +93,6 @@ class ShardSearcher:
         scored = []
         for pos, g in enumerate(groups):
             df = self.searcher.doc_frequency("body", g.term) + self.searcher.doc_frequency("title", g.term)
-            if g.fold:
-                df = max(df, self.searcher.doc_frequency("fold", g.fold))
             if df:
                 scored.append((df, pos, g))
         scored.sort(key=lambda x: (x[0], x[1]))
@@ -114,10 +111,7 @@ class ShardSearcher:
                 return ShardHits()
             clauses: list[Query] = []
             for g in kept:
-                alts: list[Query] = [Term("title", g.term), Term("body", g.term)]
-                if g.fold:
-                    alts.append(Term("fold", g.fold))
-                clauses.append(Or(alts))
+                clauses.append(Or([Term("title", g.term), Term("body", g.term)]))
             q: Query = clauses[0] if len(clauses) == 1 else Or(clauses)
         else:
             q = Every()

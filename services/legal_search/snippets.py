@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import re
 
-from legal_search.analysis import es_term, fold_term
+from legal_search.analysis import word_terms
 
 _WORD = re.compile(r"\w+")
 WINDOW = 28
 MARK_OPEN, MARK_CLOSE = "**", "**"
 
 
-def snippet(text: str, terms: set[str], folds: set[str], *, window: int = WINDOW, max_words: int = 6000) -> str:
+def snippet(text: str, terms: set[str], *, window: int = WINDOW, max_words: int = 6000) -> str:
     """About `window` words around the densest cluster of matches; the text's start if nothing matches."""
     words = list(_WORD.finditer(text))[:max_words]
     if not words:
         return ""
     hits: list[tuple[int, str]] = []
     for i, m in enumerate(words):
-        w = m.group(0).lower()
-        t = es_term(w)
-        if t is not None and t in terms:
-            hits.append((i, t))
-        elif folds:
-            f = fold_term(w)
-            if f is not None and f in folds:
-                hits.append((i, f))
+        for t in word_terms(m.group(0).lower()):
+            if t in terms:
+                hits.append((i, t))
+                break
     if not hits:
         start, marked = 0, set()
     else:
