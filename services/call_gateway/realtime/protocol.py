@@ -263,10 +263,6 @@ class RealtimeProtocol:
             "con naturalidad." + (f" Esto es lo último que se dijo:\n{body}" if body else "")
         )
 
-    def fail(self, reason: str, now: float) -> list[Action]:
-        """Something outside the protocol went wrong but the socket still works: apologise, then end."""
-        return self._begin_ending(reason, now) + self._schedule(now)
-
     @property
     def in_flight(self) -> ResponseTurn | None:
         return self.requested or self.active

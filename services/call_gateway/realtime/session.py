@@ -240,7 +240,8 @@ class RealtimeSession:
             with self._lock:
                 if self._ended or gen != self._gen:
                     return
-                self._execute(self.core.receive(event, now), now)
+                self._guarded(lambda event=event, now=now: self.core.receive(event, now), now,
+                              f"server event {str(event.get('type'))[:60]}")
 
     def _send_loop(self) -> None:
         while True:
@@ -271,13 +272,22 @@ class RealtimeSession:
                     if self._ended:
                         return
                     now = self._clock()
-                    self._execute(self.core.tick(now, self.sink.pending_ms()), now)
+                    self._guarded(lambda now=now: self.core.tick(now, self.sink.pending_ms()), now, "timers")
 
     def _next_deadline(self) -> float | None:
         with self._lock:  # the core's tables change under other threads
             return self.core.next_deadline()
 
     # ------------------------------------------------------------ actions
+
+    def _guarded(self, step: Callable[[], list[Action]], now: float, what: str) -> None:
+        """Run one core step and its actions; a bug or a malformed event costs that event, not the call."""
+        try:
+            self._execute(step(), now)
+        except Exception as exc:
+            self.metrics.dropped_events += 1
+            log.error("call %s: %s dropped: %s", self.call_id or "-", what,
+                      redact(f"{type(exc).__name__}: {exc}"), exc_info=log.isEnabledFor(logging.DEBUG))
 
     def _execute(self, actions: list[Action], now: float) -> None:
         for action in actions:
@@ -363,7 +373,7 @@ class RealtimeSession:
             if self._ended:
                 return
             now = self._clock()
-            self._execute(self.core.tool_finished(call_id, result, now), now)
+            self._guarded(lambda: self.core.tool_finished(call_id, result, now), now, f"result of {call_id}")
 
     def _record_tool_overhead(self, call_id: str, sent: float) -> None:
         marks = self._marks.pop(call_id, None)

@@ -575,3 +575,21 @@ def test_no_holding_phrase_over_audio_still_playing(make_call) -> None:
     call.session.start()
     conn = call.settle(timeout=6)
     assert conn.of_type("response.create")[1]["response"]["metadata"] == {"centralita": "holding"}
+
+
+def test_malformed_server_events_cost_the_event_not_the_call(make_call) -> None:
+    def script(conn: FakeConnection) -> None:
+        _greet(conn)
+        conn.ws.send(json.dumps({"type": "response.done", "response": {"id": 5, "output": "zzz"}}))  # nonsense
+        conn.ws.send(json.dumps({"type": "response.created", "response": "nope"}))
+        conn.ws.send("{not json")
+        conn.ws.send("[1, 2]")
+        conn.function_calls(None, [("call_1", "otra", '{"query": "x"}')])
+        conn.speak(conn.expect("response.create"), b"\x10" * 400)
+
+    call = make_call(script)
+    conn = call.server.wait()
+    conn.wait_until(lambda: call.session.metrics.function_calls == 1, what="the call to go on")
+    assert "call_1" in _outputs(conn) and call.ends == []
+    assert call.session.metrics.dropped_events >= 3
+    _clean(conn)
