@@ -60,6 +60,21 @@ def test_once_with_an_empty_answer_fails(fake, endpoints):
     assert proc.returncode == 1 and "empty answer" in proc.stderr
 
 
+def test_once_with_profile_and_model_options(fake, endpoints):
+    fake.add(fake_chat.text("Hola, soporte."))
+    proc = run_chat(["--once", "hola", "--profile", "soporte_isp", "--model", "other-model"],
+                    chat_env(fake, endpoints))
+    assert proc.returncode == 0, proc.stderr
+    body = fake.requests[0]
+    assert body["model"] == "other-model" and "MikroTik" in body["messages"][0]["content"]
+    assert "tools" not in body  # soporte_isp allows only consultar_mikrotik, which is not running here
+
+
+def test_once_with_an_unknown_profile(fake, endpoints):
+    proc = run_chat(["--once", "hola", "--profile", "nope"], chat_env(fake, endpoints))
+    assert proc.returncode == 2 and "profile 'nope' is not defined" in proc.stderr and fake.requests == []
+
+
 def test_once_without_a_key(endpoints):
     proc = run_chat(["--once", "hola"], {"TOOL_ENDPOINTS": ",".join(endpoints)})
     assert proc.returncode == 2 and "OPENAI_API_KEY" in proc.stderr
