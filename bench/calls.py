@@ -5,7 +5,8 @@ Three processes, so that the measuring side does not steal the GIL from what it 
     packet the gateway sends the moment it arrives;
   * the gateway itself (``python -m call_gateway.server``), whose CPU and RSS are read from /proc;
   * a fake Realtime server (``--realtime-server``): per call a greeting, then a long answer streamed
-    faster than real time, interrupted by ``speech_started`` (barge-in) after a while.
+    faster than real time, interrupted by ``speech_started`` (barge-in) after a while (the calls'
+    barge-ins spread over 2 s).
 
 Printed per level: outbound inter-packet interval p50/p99, jitter p99 (|interval - 20 ms|, and the
 RFC 3550 interarrival jitter), frames lost (sequence gaps + greeting frames that never arrived),
@@ -52,6 +53,8 @@ def run_realtime_server(out_path: str, long_ms: int, barge_after: float) -> None
         with lock:
             n = next(counter)
         marker = 20 + n % 200
+        # callers do not all interrupt in the same millisecond: spread the barge-ins over 2 s
+        barge_at = barge_after + (n % 20) * 0.1
         conn.handshake(check_headers=False)
         conn.speak(conn.expect("response.create", timeout=30), bytes([19]) * 8 * GREETING_MS, chunk_ms=200)
         rid = conn.response_created()
@@ -62,14 +65,14 @@ def run_realtime_server(out_path: str, long_ms: int, barge_after: float) -> None
         start = time.monotonic()
         sent_ms = 0
         chunk = bytes([marker]) * 8 * 200
-        while sent_ms < long_ms and time.monotonic() - start < barge_after:
+        while sent_ms < long_ms and time.monotonic() - start < barge_at:
             # like the real API: audio arrives faster than real time (200 ms every 100 ms)
             conn.audio_ms[iid] = conn.audio_ms.get(iid, 0) + 200
             conn.send({"type": "response.output_audio.delta", "response_id": rid, "item_id": iid,
                        "output_index": 0, "content_index": 0, "delta": fr.base64.b64encode(chunk).decode()})
             sent_ms += 200
             time.sleep(0.1)
-        while time.monotonic() - start < barge_after:
+        while time.monotonic() - start < barge_at:
             time.sleep(0.01)
         t = time.time()              # wall clock: compared with the peer's kernel receive timestamps
         conn.speech_started(3000)
@@ -178,7 +181,7 @@ def run_level(fake, n: int, barge_after: float, results_path: Path, gw_pid: int)
     cpu0, t0 = proc_cpu_seconds(gw_pid), time.monotonic()
     rss_peak = 0.0
     # wait for every barge-in to be reported by the Realtime side, sampling RSS meanwhile
-    deadline = time.monotonic() + barge_after + 30
+    deadline = time.monotonic() + barge_after + 32
     while time.monotonic() < deadline:
         rss_peak = max(rss_peak, proc_rss_mb(gw_pid))
         lines = results_path.read_text().splitlines()[start_line:]
@@ -258,7 +261,7 @@ def main() -> int:
     args = ap.parse_args()
     barge_after = args.barge_after or (3.0 if args.quick else 10.0)
     if args.realtime_server:
-        run_realtime_server(args.realtime_server, max(args.long_ms, int(barge_after * 1000) + 4000), barge_after)
+        run_realtime_server(args.realtime_server, max(args.long_ms, int(barge_after * 1000) + 6000), barge_after)
         return 0
 
     from tests.fakes.ari_spec import SPEC_FILES, ari_docs_dir

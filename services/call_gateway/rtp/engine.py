@@ -39,8 +39,9 @@ class MediaStats:
 
 class MediaEngine:
     def __init__(self, *, tick_s: float = TICK_S, late_threshold_s: float = 0.002,
-                 realtime_priority: int = 0) -> None:
+                 realtime_priority: int = 0, lead_s: float = 0.003) -> None:
         self.tick_s = tick_s
+        self.lead_s = lead_s
         self.realtime_priority = realtime_priority
         self.priority_granted = False
         self._late_threshold = late_threshold_s
@@ -124,15 +125,18 @@ class MediaEngine:
             log.info("rtp pacer: real-time priority not granted (%s); running at normal priority", exc)
 
     def _run_pacer(self) -> None:
+        """Packets of tick k are built ``lead_s`` before its deadline, so that at the deadline the thread
+        only has to hand ready datagrams to the kernel (less time holding the GIL at the critical moment)."""
         self._raise_priority()
         stats = self.stats
+        lead = min(self.lead_s, self.tick_s / 2)
         t0 = time.monotonic()
         k = 0
         while not self._stop.is_set():
             deadline = t0 + k * self.tick_s
             now = time.monotonic()
-            if now < deadline:
-                time.sleep(deadline - now)
+            if now < deadline - lead:
+                time.sleep(deadline - lead - now)
                 now = time.monotonic()
             lateness = now - deadline
             if lateness >= self.tick_s:      # stalled past a whole tick: skip, never burst
@@ -140,25 +144,33 @@ class MediaEngine:
                 stats.skipped_ticks += missed
                 k += missed
                 deadline = t0 + k * self.tick_s
-                lateness = now - deadline
-            if lateness > self._late_threshold:
-                stats.late_ticks += 1
-            if lateness * 1000 > stats.max_lateness_ms:
-                stats.max_lateness_ms = lateness * 1000
             with self._tick_lock:
+                batch = []
                 for ep in self._endpoints:
                     try:
                         data = ep.next_packet(k)
-                        if data is None:
-                            continue
+                    except Exception:
+                        log.exception("rtp pacer: endpoint %d failed", ep.port)
+                        continue
+                    if data is not None:
+                        batch.append((ep, data))
+                now = time.monotonic()
+                if now < deadline:
+                    time.sleep(deadline - now)
+                    now = time.monotonic()
+                lateness = now - deadline
+                if lateness > self._late_threshold:
+                    stats.late_ticks += 1
+                if lateness * 1000 > stats.max_lateness_ms:
+                    stats.max_lateness_ms = lateness * 1000
+                for ep, data in batch:
+                    try:
                         ep.sock.sendto(data, ep.remote)
                         ep.sent += 1
                         stats.packets_sent += 1
                     except OSError as exc:
                         stats.send_errors += 1
                         log.debug("rtp send on port %d failed: %s", ep.port, exc)
-                    except Exception:
-                        log.exception("rtp pacer: endpoint %d failed", ep.port)
             stats.ticks += 1
             k += 1
 
