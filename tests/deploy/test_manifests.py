@@ -17,6 +17,8 @@ VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")
 # oldest supported release we target (native gRPC probes are GA since 1.27) and the newest schemas
 K8S_VERSIONS = ("1.29.0", "1.37.0")
 PLACEHOLDER = "REPLACE_ME"
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                      "projected", "secret"}
 
 
 def _labels_match(selector: dict, labels: dict) -> bool:
@@ -40,6 +42,14 @@ def _configmap_name(docs, prefix: str) -> str:
              and re.fullmatch(rf"{prefix}(-[a-z0-9]{{10}})?", d["metadata"]["name"])]
     assert len(names) == 1, f"one ConfigMap {prefix}: {names}"
     return names[0]
+
+
+def _pod_security(docs, obj) -> str:
+    ns = obj["metadata"].get("namespace")
+    for d in docs:
+        if d["kind"] == "Namespace" and d["metadata"]["name"] == ns:
+            return d["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce", "privileged")
+    return "unknown"
 
 
 def test_every_tree_is_found():
@@ -85,6 +95,14 @@ def test_containers_have_probes_resources_and_a_restricted_security_context(rend
                 assert not sc.get("privileged"), w
                 volumes = {v["name"] for v in pod.get("volumes", [])}
                 assert {m["name"] for m in c.get("volumeMounts", [])} <= volumes, w
+                assert not any("hostPort" in p for p in c.get("ports", [])), f"{w}: no hostPort"
+            # Pod Security "restricted": only these volume types; host namespaces only where allowed
+            for v in pod.get("volumes", []):
+                kinds = set(v) - {"name"}
+                assert kinds <= RESTRICTED_VOLUMES, f"{where}: volume {v['name']} is {kinds}"
+            assert not pod.get("hostPID") and not pod.get("hostIPC"), where
+            if pod.get("hostNetwork"):
+                assert _pod_security(docs, obj) == "privileged", f"{where}: hostNetwork in a restricted namespace"
 
 
 def test_tool_services_are_headless_with_grpc_probes_on_numeric_ports(rendered):
@@ -108,6 +126,7 @@ def test_tool_services_are_headless_with_grpc_probes_on_numeric_ports(rendered):
             assert c["readinessProbe"]["grpc"]["service"] == health_name
             ann = dep["spec"]["template"]["metadata"]["annotations"]
             assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"] == str(ports["metrics"])
+            assert "replicas" not in dep["spec"], f"{tree} {name}: the HPA owns the replica count"
             for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget"):
                 obj = k8s.find(docs, kind, name)
                 if kind == "HorizontalPodAutoscaler":
@@ -227,3 +246,14 @@ def test_config_references_resolve_and_profiles_parse(rendered):
                     assert ("PersistentVolumeClaim", v["persistentVolumeClaim"]["claimName"]) in names
     book = load_profiles(k8s.K8S_DIR / "base" / "profiles.json")
     assert book.for_exten(None) is not None
+
+
+def test_namespaces_enforce_restricted_pod_security(rendered):
+    """restricted everywhere, unless the tree opts into host networking (then privileged, on purpose)."""
+    for tree, docs in rendered.items():
+        namespaces = [d for d in docs if d["kind"] == "Namespace"]
+        assert len(namespaces) == 1, tree
+        host = any(k8s.pod_spec(o).get("hostNetwork") for o in _workloads(docs))
+        for obj in _workloads(docs):
+            assert obj["metadata"]["namespace"] == namespaces[0]["metadata"]["name"]
+            assert _pod_security(docs, obj) == ("privileged" if host else "restricted"), tree
