@@ -19,12 +19,12 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from centralita import cli
 from tests.helpers import REPO_ROOT
 
 SERVICES_DIR = REPO_ROOT / "services"
-FIRST_PARTY = {"centralita", "mikrotik_tool", "legal_search", "call_gateway"}
+FIRST_PARTY = {p.name for p in SERVICES_DIR.iterdir() if (p / "__init__.py").is_file()}
 BUILD_ONLY = {"centralita.protogen"}          # runs in the image's build stage, with grpcio-tools
-CLI_PARTS = ("mikrotik_tool.cli", "legal_search.cli", "call_gateway.cli")
 
 
 def _module_file(name: str) -> Path | None:
@@ -132,17 +132,9 @@ def runtime_closure() -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("service", [
-    "mikrotik_tool",
-    "legal_search",
-    pytest.param("call_gateway", marks=pytest.mark.xfail(
-        strict=True, reason="call_gateway.realtime.events imports `openai` (TypedDicts) at run time, but "
-                            "openai is only in the dev extra: the image's `centralita serve call_gateway` "
-                            "would fail with ModuleNotFoundError (move openai to the dependencies, or "
-                            "import the types under TYPE_CHECKING)")),
-])
+@pytest.mark.parametrize("service", sorted(cli.SERVICES))
 def test_serve_needs_runtime_dependencies_only(service):
-    external = third_party_imports(["centralita.cli", *CLI_PARTS, f"{service}.server"])
+    external = third_party_imports(["centralita.cli", *cli.PART_CLIS, cli.SERVICES[service]])
     assert "grpc" in external, "the scan found the gRPC imports (sanity)"
     dists = md.packages_distributions()
     closure = runtime_closure()
