@@ -353,9 +353,11 @@ class ChatEngine:
                     raise ChatError(_http_error(response), "model", response.status_code)
                 done = False
                 for data in _sse_data(response.iter_lines()):
+                    if done:  # read to the end of the body so the connection is reused for the next request
+                        continue
                     if data == "[DONE]":
                         done = True
-                        break
+                        continue
                     yield from _apply_chunk(data, reply, usage)
                 if not done and reply.finish_reason is None:
                     raise ChatError("the model's stream ended before the answer was complete", "protocol")

@@ -227,6 +227,14 @@ def test_parallel_calls_of_one_round_run_concurrently(fake, echo_engine):
     assert result.tools_used == ["misbehave", "misbehave", "echo"]
 
 
+def test_requests_of_one_answer_reuse_the_connection(fake, echo_engine):
+    fake.add(fake_chat.tool_calls(("echo", '{"text": "a"}')), fake_chat.tool_calls(("echo", '{"text": "b"}')),
+             fake_chat.text("ok"), fake_chat.text("otra"))
+    ask(echo_engine, "uno")
+    ask(echo_engine, "dos")
+    assert len(fake.peers) == 4 and len(set(fake.peers)) == 1  # no new TCP (TLS, in production) per request
+
+
 def test_calls_without_ids_get_ids_the_api_accepts(fake, echo_engine):
     fake.add(fake_chat.tool_calls(("echo", '{"text": "a"}'), ("echo", '{"text": "b"}'), with_ids=False),
              lambda body: fake_chat.text("ok"))

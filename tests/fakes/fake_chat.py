@@ -147,11 +147,14 @@ class _Server(ThreadingHTTPServer):
 class FakeChat:
     """``with FakeChat([replies...]) as fake: fake.base_url`` → ``http://127.0.0.1:PORT/v1``."""
 
-    def __init__(self, script: Iterable[ReplySource] = (), *, api_key: str = API_KEY) -> None:
+    def __init__(self, script: Iterable[ReplySource] = (), *, api_key: str = API_KEY,
+                 default: Callable[[dict[str, Any]], Reply] | None = None) -> None:
         self.api_key = api_key
         self.script: list[ReplySource] = list(script)
+        self.default = default  # answers requests beyond the script (benchmarks); None = a 500 and a complaint
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.peers: list[int] = []  # client port of each request: equal ports = a reused connection
         self.invalid: list[str] = []
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -176,10 +179,10 @@ class FakeChat:
 
     def _next(self, body: dict[str, Any]) -> Reply:
         with self._lock:
-            if not self.script:
+            source: ReplySource | None = self.script.pop(0) if self.script else self.default
+            if source is None:
                 self.invalid.append("request beyond the script")
                 return http_error(500, "fake: no scripted reply left", "server_error")
-            source = self.script.pop(0)
         return source(body) if callable(source) else source
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -187,6 +190,7 @@ class FakeChat:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # small SSE writes must not wait for delayed ACKs
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -210,6 +214,7 @@ class FakeChat:
                 with fake._lock:
                     fake.requests.append(body)
                     fake.headers.append(dict(self.headers))
+                    fake.peers.append(self.client_address[1])
                 problems = check_request(body)
                 if problems:
                     fake.invalid.extend(problems)
