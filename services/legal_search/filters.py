@@ -12,6 +12,9 @@ from legal_search.searcher import FilterSpec
 from legal_search.text import clean, fold, name_key
 
 
+NOTHING = "-"  # a key no document has: keys are built from letters and digits only
+
+
 @dataclass
 class Filters:
     """Every set field must match. `municipalities` means any of them (comparisons)."""
@@ -39,14 +42,15 @@ class Filters:
         return self == Filters()
 
     def keys(self) -> list[str]:
-        return list(dict.fromkeys(name_key(m) for m in self.municipalities if name_key(m)))
+        """Comparison keys; a name with no letters at all becomes "-", which matches nothing."""
+        return list(dict.fromkeys(name_key(m) or NOTHING for m in self.municipalities if m.strip()))
 
     def to_spec(self) -> FilterSpec:
         def ymd(d: dt.date | None) -> int | None:
             return d.year * 10000 + d.month * 100 + d.day if d else None
 
         return FilterSpec(municipalities=tuple(self.keys()), type=self.type,
-                          number=number_key(self.number) if self.number else None,
+                          number=(number_key(self.number) or NOTHING) if self.number else None,
                           status=fold(self.status) if self.status else None, year=self.year,
                           date_from=ymd(self.date_from), date_to=ymd(self.date_to))
 

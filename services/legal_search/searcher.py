@@ -12,6 +12,7 @@ import heapq
 import multiprocessing as mp
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,11 @@ from whoosh.query import And, Every, NumericRange, Or, Query, Term
 from legal_search.index import shard_dir
 
 MAX_TERMS = 4
+# Postings budget: beyond the rarest term, further terms are added while the postings they add stay
+# under this share of the shard (matching cost is linear in postings read, a few µs each in Whoosh).
+POSTINGS_SHARE = 0.12
 _REFRESH_SECONDS = 1.0
+_FILTER_CACHE = 256
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class ShardSearcher:
         self.weighting = scoring.BM25F(B=0.75, K1=1.2, title_B=0.4)
         self.searcher = self.ix.searcher(weighting=self.weighting)
         self._checked = time.monotonic()
+        self._filters: OrderedDict[FilterSpec, set[int]] = OrderedDict()
 
     def _refresh(self) -> None:
         now = time.monotonic()
@@ -87,23 +93,50 @@ class ShardSearcher:
         self._checked = now
         if not self.searcher.up_to_date():
             self.searcher = self.searcher.refresh()
+            self._filters.clear()
+
+    def _allowed(self, filters: FilterSpec) -> set[int] | None:
+        """Document numbers a filter allows, cached per searcher generation (filters repeat a lot)."""
+        if filters.is_empty():
+            return None
+        docs = self._filters.get(filters)
+        if docs is None:
+            q = filters.to_query()
+            docs = set(q.docs(self.searcher)) if q is not None else set()
+            self._filters[filters] = docs
+            if len(self._filters) > _FILTER_CACHE:
+                self._filters.popitem(last=False)
+        else:
+            self._filters.move_to_end(filters)
+        return docs
 
     def _bounded(self, groups: list[TermGroup]) -> list[TermGroup]:
-        """Keep the MAX_TERMS rarest groups that occur at all (stable: ties keep question order)."""
+        """The rarest term, plus the next rarest while they fit the postings budget (at most MAX_TERMS).
+
+        Rare terms carry most of BM25's weight; very common ones cost the most to read and change
+        the ranking least.
+        """
         scored = []
         for pos, g in enumerate(groups):
             df = self.searcher.doc_frequency("body", g.term) + self.searcher.doc_frequency("title", g.term)
             if df:
                 scored.append((df, pos, g))
         scored.sort(key=lambda x: (x[0], x[1]))
-        return [g for _, _, g in scored[:MAX_TERMS]]
+        budget = max(1, int(self.searcher.doc_count_all() * POSTINGS_SHARE))
+        kept, spent = [], 0
+        for df, _, g in scored[:MAX_TERMS]:
+            if kept and spent + df > budget:
+                break
+            kept.append(g)
+            spent += df
+        return kept
 
     def search(self, groups: list[TermGroup], filters: FilterSpec, limit: int) -> ShardHits:
         self._refresh()
-        flt = filters.to_query()
+        allowed = self._allowed(filters)
         # Whoosh counts every match when the filter matches nothing (an empty allow-set reads as "no
         # filter" in its counting path), so an empty filter is answered here.
-        if flt is not None and next(iter(flt.docs(self.searcher)), None) is None:
+        if allowed is not None and not allowed:
             return ShardHits()
         if groups:
             kept = self._bounded(groups)
@@ -115,7 +148,8 @@ class ShardSearcher:
             q: Query = clauses[0] if len(clauses) == 1 else Or(clauses)
         else:
             q = Every()
-        results = self.searcher.search(q, filter=flt, limit=limit)
+        # optimize=False: block-max skipping saves nothing on these queries and makes len() recount.
+        results = self.searcher.search(q, filter=allowed, limit=limit, optimize=False)
         return ShardHits(total=len(results), hits=[(float(h.score or 0.0), h["id"]) for h in results])
 
     def close(self) -> None:

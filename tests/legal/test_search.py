@@ -99,3 +99,10 @@ def test_parallel_searcher_matches_local(loaded):
     finally:
         parallel.close()
         local.close()
+
+
+def test_filters_that_normalise_to_nothing_match_nothing(loaded):
+    svc, _ = loaded
+    assert search(svc, "tasa", municipality="'; --").total_hits == 0
+    assert search(svc, "tasa", number="*").total_hits == 0
+    assert svc.query_metadata("", build(municipality="¿?"), operation="count").total == 0
