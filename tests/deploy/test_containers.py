@@ -10,6 +10,7 @@ grpc.health.v1 Check with "" and with the service name, HTTP /healthz and /ready
 from __future__ import annotations
 
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -44,6 +45,29 @@ def http_probe(port: int, path: str, timeout: float = 1.0) -> int | str:
         return exc.code
     except OSError as exc:
         return type(exc).__name__
+
+
+def readiness_fails(port: int, service: str):
+    return lambda: grpc_probe(port, service) in (NOT_SERVING, "UNAVAILABLE")
+
+
+def udp_port_range(n: int) -> tuple[int, int]:
+    """n consecutive UDP ports that were free a moment ago (the gateway's RTP range)."""
+    for _ in range(50):
+        base = free_port(socket.SOCK_DGRAM)
+        socks = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base, base + n - 1
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free UDP port range")
 
 
 def wait_for(check, seconds: float, what: str, proc: k8s.Process | None = None):
@@ -186,9 +210,8 @@ def test_tool_containers_pass_the_kubelet_probes_and_drain_on_sigterm(prod, tmp_
         for name, pod in pods.items():
             ready = pod.c["readinessProbe"]["grpc"]
             # within one readiness period the kubelet must see it fail (and DNS drop the pod)
-            wait_for(lambda p=pod.port(ready["port"]), s=ready["service"]: grpc_probe(p, s) in (NOT_SERVING,
-                                                                                               "UNAVAILABLE"),
-                     pod.c["readinessProbe"]["periodSeconds"], f"{name}: readiness fails once SIGTERM arrives")
+            failing = readiness_fails(pod.port(ready["port"]), ready["service"])
+            wait_for(failing, pod.c["readinessProbe"]["periodSeconds"], f"{name}: readiness fails after SIGTERM")
         for name, pod in pods.items():
             left = pod.grace - (time.monotonic() - started)
             rc = pod.process.wait(timeout=max(left, 1.0))
@@ -206,12 +229,12 @@ def test_gateway_container_keeps_active_calls_and_hands_new_ones_back_on_sigterm
     from tests.fakes.ari_spec import require_ari_docs
     from tests.fakes.fake_asterisk import FakeAsterisk
     from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
-    from tests.gateway.e2e.harness import udp_port_range
-    from tests.gateway.e2e.scripted import GREETING
+
+    greeting = bytes(range(1, 161)) * 25     # 500 ms of recognisable u-law
 
     def script(conn: FakeConnection):
         conn.handshake()
-        conn.speak(conn.expect("response.create"), GREETING)
+        conn.speak(conn.expect("response.create"), greeting)
 
     fake = FakeAsterisk(require_ari_docs())
     realtime = FakeRealtimeServer(script, script_timeout=60).__enter__()
@@ -238,7 +261,7 @@ def test_gateway_container_keeps_active_calls_and_hands_new_ones_back_on_sigterm
 
         active = fake.new_call("3241000752", app=app)
         wait_for(lambda: (leg := fake.leg_for_caller(active)) is not None
-                 and len(leg.payload_bytes()) >= len(GREETING), 10, "the caller hears the greeting", pod.process)
+                 and len(leg.payload_bytes()) >= len(greeting), 10, "the caller hears the greeting", pod.process)
 
         started = time.monotonic()
         pod.process.proc.send_signal(signal.SIGTERM)
