@@ -304,14 +304,49 @@ def test_error_in_a_later_round_still_raises(fake, echo_engine):
         ask(echo_engine, "hola")
 
 
+USER = {"role": "user", "content": "hola"}
+
+
 @pytest.mark.parametrize(
-    "messages",
-    [[], [{"role": "user"}], [{"role": "robot", "content": "x"}], [{"role": "user", "content": "  "}],
-     [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "hola"],
+    ("messages", "needle"),
+    [
+        ([], "non-empty list"),
+        ("hola", "non-empty list"),
+        ([{"role": "user"}], "content"),
+        ([{"role": "robot", "content": "x"}], "role"),
+        ([{"role": "user", "content": "  "}], "content"),
+        ([USER, {"role": "assistant", "content": "b"}], "last message"),
+        ([{**USER, "stream": True}], "unknown fields: stream"),
+        ([{"role": "assistant"}, USER], "content or tool_calls"),
+        ([{"role": "assistant", "content": None, "tool_calls": []}, USER], "tool_calls"),
+        ([{"role": "assistant", "content": None, "tool_calls": [{"id": "c", "function": {"name": "x"}}]}, USER],
+         "tool_calls[0]"),
+        ([{"role": "tool", "content": "{}"}, USER], "tool_call_id"),
+        ([{**USER, "name": 3}], "name"),
+    ],
 )
-def test_bad_histories_are_rejected(messages):
-    with pytest.raises(ValueError):
+def test_bad_histories_are_rejected(messages, needle):
+    with pytest.raises(ValueError) as err:
         check_messages(messages)
+    assert needle in str(err.value)
+
+
+def test_an_answers_messages_can_be_replayed(fake, echo_engine):
+    fake.add(fake_chat.tool_calls(("echo", '{"text": "x"}')), fake_chat.text("uno"), fake_chat.text("dos"))
+    first, _ = ask(echo_engine, "primera")
+    history = [{"role": "user", "content": "primera"}, *first.messages, {"role": "user", "content": "segunda"}]
+    assert check_messages(history) == history
+    assert echo_engine.ask(history).text == "dos"
+    assert fake.requests[2]["messages"][1:] == history
+
+
+def test_an_abandoned_answer_is_logged(fake, echo_engine, caplog):
+    fake.add(fake_chat.text("una respuesta en muchos pedazos", pieces=10))
+    events = echo_engine.stream([USER])
+    with caplog.at_level(logging.INFO, logger="chat.engine"):
+        assert isinstance(next(events), TextDelta)
+        events.close()
+    assert any("abandoned by the caller" in r.getMessage() for r in caplog.records)
 
 
 def test_fake_rejects_requests_the_openai_types_do_not_accept():

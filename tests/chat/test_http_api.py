@@ -178,3 +178,23 @@ def test_client_leaving_mid_answer_does_not_break_the_server(fake, chat_url):
                 break  # hang up after the first event
     _, events = post_stream(chat_url, {"messages": [{"role": "user", "content": "¿seguís?"}]})
     assert events[-1][0] == "done" and events[-1][1]["text"] == "sigo vivo"
+
+
+def test_concurrent_requests_get_their_own_answers(fake, chat_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def responder(body):
+        if body["messages"][-1]["role"] == "tool":
+            question = next(m["content"] for m in body["messages"] if m["role"] == "user")
+            return fake_chat.text(f"respuesta a {question}", pieces=4)
+        return fake_chat.tool_calls(("get_database_stats", "{}"))
+
+    fake.default = responder
+    questions = [f"pregunta {i}" for i in range(6)]
+    with ThreadPoolExecutor(len(questions)) as pool:
+        results = list(pool.map(lambda q: post_stream(chat_url, {"messages": [{"role": "user", "content": q}]}),
+                                questions))
+    for question, (response, events) in zip(questions, results, strict=True):
+        assert response.status_code == 200
+        assert events[-1][0] == "done" and events[-1][1]["text"] == f"respuesta a {question}"
+        assert events[-1][1]["tools_used"] == ["get_database_stats"]
