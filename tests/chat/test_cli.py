@@ -107,3 +107,17 @@ def test_interactive_reports_an_error_and_goes_on(fake, endpoints):
     assert "[error]" in proc.stderr and "Rate limit reached" in proc.stderr
     assert "Ahora sí." in proc.stdout
     assert [m["role"] for m in fake.requests[1]["messages"]] == ["system", "user"]  # the failed turn is dropped
+
+
+def test_register_plugs_into_the_centralita_parser(monkeypatch):
+    from centralita import cli as centralita_cli
+
+    if "chat.cli" not in centralita_cli.PART_CLIS:  # what the lead's wiring amounts to
+        monkeypatch.setattr(centralita_cli, "PART_CLIS", (*centralita_cli.PART_CLIS, "chat.cli"))
+    parser = centralita_cli.build_parser()
+    once = parser.parse_args(["chat", "--once", "hola", "--profile", "soporte_isp"])
+    assert once.once == "hola" and once.profile == "soporte_isp" and callable(once.func)
+    mcp = parser.parse_args(["mcp", "--transport", "http", "--port", "9000"])
+    assert (mcp.transport, mcp.port) == ("http", 9000) and callable(mcp.func)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["mcp", "--transport", "carrier-pigeon"])
