@@ -17,11 +17,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import socket
 import struct
 import sys
 import threading
-import time
 from collections import deque
 from dataclasses import asdict, dataclass, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -411,13 +411,21 @@ class MikrotikSimulator:
 
 
 def run_forever(sim: MikrotikSimulator) -> None:
-    """Serve until Ctrl-C (used by the CLI)."""
-    sim.start()
-    log.warning("MikroTik API SIMULATOR listening on %s (config %s)", sim.url, asdict(sim.config))
+    """Serve until SIGINT or SIGTERM (used by the CLI; the suite supervisor stops children with SIGTERM)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s: stopping the simulator", signal.Signals(signum).name)
+        stop.set()
+
+    # Handlers first: a signal arriving while the server starts must still stop it cleanly.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        sim.start()
+        log.warning("MikroTik API SIMULATOR listening on %s (config %s)", sim.url, asdict(sim.config))
+        while not stop.wait(1.0):
+            pass
     finally:
         sim.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

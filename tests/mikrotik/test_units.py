@@ -123,7 +123,8 @@ def test_no_credentials_in_logs_or_sentences(make_service, sim, caplog):
     assert safe_url(url) == sim.url
 
 
-def test_cli_runs_the_simulator_and_its_control_endpoint():
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_cli_runs_the_simulator_and_its_control_endpoint(stop_signal):
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -152,9 +153,9 @@ def test_cli_runs_the_simulator_and_its_control_endpoint():
         bad = requests.post(f"{base}/_sim/config", data=json.dumps({"fault": "nonsense"}), timeout=2)
         assert bad.status_code == 400
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)  # SIGTERM from the suite supervisor, SIGINT from Ctrl-C
         try:
-            output, _ = proc.communicate(timeout=10)
+            output, _ = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             output, _ = proc.communicate()
