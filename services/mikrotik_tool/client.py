@@ -84,7 +84,8 @@ class MikrotikClient:
         session = requests.Session()
         # No environment proxies or .netrc: the API lives on the ISP's LAN.
         session.trust_env = False
-        # No retries: a question is retried by the caller (the model), not behind its back.
+        # No library retries: a failed question is retried by the caller (the model), not behind its
+        # back. The one exception is in ``_exchange``: a dropped keep-alive connection.
         retry = Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0, raise_on_status=False)
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=False, max_retries=retry)
         session.mount("http://", adapter)
@@ -104,7 +105,7 @@ class MikrotikClient:
         started = time.monotonic()
         payload = {"question": question, "timeout": max(1, math.floor(timeout))}
         status, body = self._exchange("POST", "/query", timeout, json_body=payload)
-        if status >= 400:
+        if not 200 <= status < 300:
             raise ApiHttpError(status)
         data = _parse_json_object(body)
         success = data.get("success")
@@ -126,7 +127,7 @@ class MikrotikClient:
             if timeout <= 0:
                 raise ApiTimeout("no time left before the caller's deadline")
             status, body = self._exchange("GET", "/health", timeout)
-            if status >= 400:
+            if not 200 <= status < 300:
                 raise ApiHttpError(status)
             data = _parse_json_object(body)
         except MikrotikError as exc:
@@ -172,7 +173,8 @@ class MikrotikClient:
         connect = min(self.connect_timeout, budget)
         try:
             return self._session.request(
-                method, self.base_url + path, json=json_body, timeout=(connect, budget), stream=True
+                method, self.base_url + path, json=json_body, timeout=(connect, budget), stream=True,
+                allow_redirects=False,  # a redirect is not an answer (and would turn the POST into a GET)
             )
         except requests.exceptions.ConnectTimeout as exc:
             if time.monotonic() >= deadline - 0.01:

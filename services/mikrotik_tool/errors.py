@@ -60,7 +60,7 @@ class ApiBusy(MikrotikError):
 
 
 class ApiHttpError(MikrotikError):
-    """The API answered with an HTTP error status."""
+    """The API answered with a status other than 2xx (redirects are not followed)."""
 
     kind = "http_error"
 

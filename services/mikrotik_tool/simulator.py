@@ -8,7 +8,8 @@ reached it: requests served and TCP connections accepted.
 Faults: ``down`` (connection dropped before any answer), ``hang`` (never answers), ``slow``
 (answers after ``slow_seconds``), ``500``/``503``/``404`` (HTTP error), ``garbage`` (200 with a body
 that is not JSON), ``badshape`` (JSON without the expected fields), ``reset`` (headers and half a
-body, then a TCP reset), ``trickle`` (body one byte at a time), ``fail`` (``success: false``).
+body, then a TCP reset), ``trickle`` (body one byte at a time), ``fail`` (``success: false``),
+``302`` (a redirect to a login page).
 With ``match`` set, a fault only hits questions whose normalised text contains it.
 """
 
@@ -32,7 +33,7 @@ from .normalize import normalize_question
 log = logging.getLogger(__name__)
 
 FAULTS = (
-    "none", "down", "hang", "slow", "500", "503", "404", "garbage", "badshape", "reset", "trickle", "fail",
+    "none", "down", "hang", "slow", "500", "503", "404", "302", "garbage", "badshape", "reset", "trickle", "fail",
 )
 HEALTH = {"status": "ok", "service": "MikroTik API", "version": "1.0"}
 
@@ -219,6 +220,11 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         elif fault in ("500", "503", "404"):
             self._json(int(fault), {"success": False, "error": f"HTTP {fault} simulado"})
+        elif fault == "302":
+            self.send_response(302)
+            self.send_header("Location", "/login")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif fault == "garbage":
             self._raw(200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
         elif fault == "badshape":

@@ -29,6 +29,7 @@ FAULTS = [
     ("500", Code.UNAVAILABLE, DOWN_5XX),
     ("503", Code.UNAVAILABLE, DOWN_5XX),
     ("404", Code.INTERNAL, "no pudo procesar la pregunta"),
+    ("302", Code.INTERNAL, "no pudo procesar la pregunta"),
     ("garbage", Code.INTERNAL, UNREADABLE),
     ("badshape", Code.INTERNAL, UNREADABLE),
     ("fail", Code.FAILED_PRECONDITION, "Lo siento, hubo un problema: No se pudo conectar con el router ROUTER 3."),
