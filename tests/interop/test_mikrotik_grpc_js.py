@@ -44,7 +44,7 @@ def _health_descriptor_set(path: Path) -> Path:
 def test_grpc_js_calls_health_and_consultar_mikrotik(tmp_path):
     ready, reason = _node_ready()
     require(ready, reason)
-    with MikrotikSimulator() as sim:
+    with MikrotikSimulator(fault="slow", match="trafico", slow_seconds=5) as sim:
         settings = Settings(api_url=sim.url, cache_ttl=30)
         queries = MikrotikQueries(settings)
         running = start_server([service_spec(queries)], port=0, host="127.0.0.1", tool_filter=tool_filter(settings))
@@ -54,6 +54,7 @@ def test_grpc_js_calls_health_and_consultar_mikrotik(tmp_path):
                 "includeDirs": [str(REPO_ROOT / "protos"), str(resources.files("grpc_tools") / "_proto")],
                 "healthDescriptorSet": str(_health_descriptor_set(tmp_path / "health.binpb")),
                 "question": QUESTION,
+                "slowQuestion": "¿Cuál es el tráfico de la interfaz WAN?",
             }
             config_path = tmp_path / "config.json"
             config_path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
@@ -65,7 +66,7 @@ def test_grpc_js_calls_health_and_consultar_mikrotik(tmp_path):
             queries.close()
         assert proc.returncode == 0, proc.stderr
         out = json.loads(proc.stdout)
-        assert sim.queries == 1  # the second identical question came from the cache
+        assert sim.queries == 2  # the second identical question came from the cache; then the slow one
 
     assert out["healthOverall"] == {"ok": True, "reply": {"status": "SERVING"}}
     assert out["healthService"] == {"ok": True, "reply": {"status": "SERVING"}}
@@ -78,5 +79,9 @@ def test_grpc_js_calls_health_and_consultar_mikrotik(tmp_path):
     empty = out["empty"]
     assert empty["ok"] is False and empty["codeName"] == "INVALID_ARGUMENT"
     assert "¿Puedes repetirla" in empty["details"]
+    slow = out["slow"]
+    assert slow["ok"] is False and slow["codeName"] == "DEADLINE_EXCEEDED"
+    assert "la consulta tardó demasiado" in slow["details"]  # our sentence, not the client's own deadline
+    assert slow["elapsedMs"] < 1000
     api = out["apiHealth"]["reply"]
     assert api["healthy"] is True and api["service"] == "MikroTik API" and api["version"] == "1.0"
