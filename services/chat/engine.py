@@ -314,7 +314,7 @@ class ChatEngine:
             usage=usage,
             latency_ms=(time.perf_counter() - started) * 1000,
             finish_reason=reply.finish_reason,
-            stopped_by_limit=bool(tools) and not with_tools,
+            stopped_by_limit=rounds > 0 and not with_tools,
         )
         log.info("chat answer in %.0f ms: %d round(s), %d request(s), tools used: %s, tokens %d in / %d out%s",
                  answer.latency_ms, rounds, requests, ", ".join(tools_used) or "none", usage["prompt_tokens"],
@@ -327,34 +327,33 @@ class ChatEngine:
         self, round_no: int, calls: list[_PendingCall], offered: set[str], new: list[dict[str, Any]]
     ) -> Iterator[ChatEvent]:
         """Start every call of the round at once; notices in completion order, messages in call order."""
-        futures: dict[concurrent.futures.Future[ToolResult], _PendingCall] = {}
-        results: dict[str, ToolResult] = {}
+        results: dict[int, ToolResult] = {}
+        futures: dict[concurrent.futures.Future[ToolResult], int] = {}
+        for i, call in enumerate(calls):
+            if call.name in offered:
+                futures[self.dispatcher.submit(call.name, call.arguments)] = i
+            else:  # never call what the profile does not allow, even if the dispatcher knows it
+                known = ", ".join(sorted(offered)) or "none"
+                results[i] = ToolResult.failure(
+                    call.name, "UNKNOWN_TOOL", f"unknown tool {call.name!r}; available tools: {known}")
         for call in calls:
             yield ToolCallStarted(round_no, call.call_id, call.name, call.arguments)
-            if call.name not in offered:
-                known = ", ".join(sorted(offered)) or "none"
-                results[call.call_id] = ToolResult.failure(
-                    call.name, "UNKNOWN_TOOL", f"unknown tool {call.name!r}; available tools: {known}")
-                continue
-            futures[self.dispatcher.submit(call.name, call.arguments)] = call
-        for call in calls:
-            if call.call_id in results:
-                yield self._finished(round_no, call, results[call.call_id])
-        limit = max((s.timeout_ms / 1000 for s in self.tool_specs()), default=0) or self.dispatcher.default_timeout
+        for i in sorted(results):
+            yield self._finished(round_no, calls[i], results[i])
+        limit = max((s.timeout_ms / 1000 for s in self.tool_specs() if s.name in {c.name for c in calls}),
+                    default=0) or self.dispatcher.default_timeout
         try:
             for future in concurrent.futures.as_completed(futures, timeout=limit + 5):
-                call = futures[future]
-                results[call.call_id] = future.result()
-                yield self._finished(round_no, call, results[call.call_id])
-        except concurrent.futures.TimeoutError:
-            for future, call in futures.items():
-                if call.call_id not in results:
+                results[futures[future]] = future.result()
+                yield self._finished(round_no, calls[futures[future]], results[futures[future]])
+        except concurrent.futures.TimeoutError:  # the dispatcher's deadlines should make this unreachable
+            for future, i in futures.items():
+                if i not in results:
                     future.cancel()
-                    results[call.call_id] = ToolResult.failure(
-                        call.name, "DEADLINE_EXCEEDED", "the tool did not answer")
-                    yield self._finished(round_no, call, results[call.call_id])
-        for call in calls:
-            new.append({"role": "tool", "tool_call_id": call.call_id, "content": results[call.call_id].output_json()})
+                    results[i] = ToolResult.failure(calls[i].name, "DEADLINE_EXCEEDED", "the tool did not answer")
+                    yield self._finished(round_no, calls[i], results[i])
+        for i, call in enumerate(calls):
+            new.append({"role": "tool", "tool_call_id": call.call_id, "content": results[i].output_json()})
 
     @staticmethod
     def _finished(round_no: int, call: _PendingCall, result: ToolResult) -> ToolCallFinished:

@@ -179,6 +179,19 @@ def test_roundtrip_limit_from_the_environment(fake, dispatcher, monkeypatch):
     assert fake.requests[0]["model"] == "fake-model"
 
 
+def test_zero_roundtrips_or_no_tool_services_means_no_tools(fake, dispatcher):
+    from centralita.dispatcher import Dispatcher
+
+    fake.add(fake_chat.text("sin herramientas"), fake_chat.text("tampoco"))
+    with ChatEngine(dispatcher, settings_for(fake, max_tool_roundtrips=0)) as engine:
+        result, _ = ask(engine, "hola")
+    assert "tools" not in fake.requests[0] and result.rounds == 0 and not result.stopped_by_limit
+    with Dispatcher([]) as empty, ChatEngine(empty, settings_for(fake)) as engine:
+        result, _ = ask(engine, "hola")
+    assert "tools" not in fake.requests[1] and result.text == "tampoco"
+    assert "messages" in fake.requests[1] and fake.requests[1]["messages"] == [{"role": "user", "content": "hola"}]
+
+
 def test_tool_error_goes_back_to_the_model_which_answers_anyway(fake, echo_engine):
     args = json.dumps({"sleep_ms": 0, "fail_with": "NOT_FOUND", "message": "No encontré ese cliente."})
     fake.add(fake_chat.tool_calls(("misbehave", args)),
