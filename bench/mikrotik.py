@@ -50,8 +50,11 @@ class Tool:
     """A mikrotik_tool server in this process and a stub to it."""
 
     def __init__(self, api_url: str, *, ttl: float, pool_size: int = 8) -> None:
-        self.queries = MikrotikQueries(Settings(api_url=api_url, cache_ttl=ttl, pool_size=pool_size))
-        self.running = start_server([service_spec(self.queries)], port=0, host="127.0.0.1", max_workers=128)
+        settings = Settings(api_url=api_url, cache_ttl=ttl, pool_size=pool_size, workers=128)
+        self.queries = MikrotikQueries(settings)
+        self.running = start_server(
+            [service_spec(self.queries)], port=0, host="127.0.0.1", max_workers=settings.workers
+        )
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.running.port}")
         self.stub = mikrotik_pb2_grpc.MikrotikServiceStub(self.channel)
 
