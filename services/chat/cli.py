@@ -148,7 +148,7 @@ def _interactive(engine: ChatEngine, quiet: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m chat.cli chat ...`` (the same commands before they are wired into ``centralita``)."""
-    from centralita.config import setup_logging
+    from centralita.config import ConfigError, setup_logging
 
     parser = argparse.ArgumentParser(prog="centralita")
     register(parser.add_subparsers(dest="command", required=True))
@@ -156,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging("chat" if args.command == "chat" else "mcp")
     try:
         return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"centralita: configuration error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -75,6 +75,11 @@ def test_once_with_an_unknown_profile(fake, endpoints):
     assert proc.returncode == 2 and "profile 'nope' is not defined" in proc.stderr and fake.requests == []
 
 
+def test_bad_configuration_is_reported_without_a_traceback(fake, endpoints):
+    proc = run_chat(["--once", "hola"], {**chat_env(fake, endpoints), "CHAT_MAX_TOOL_ROUNDTRIPS": "tres"})
+    assert proc.returncode == 2 and "CHAT_MAX_TOOL_ROUNDTRIPS" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_once_without_a_key(endpoints):
     proc = run_chat(["--once", "hola"], {"TOOL_ENDPOINTS": ",".join(endpoints)})
     assert proc.returncode == 2 and "OPENAI_API_KEY" in proc.stderr
