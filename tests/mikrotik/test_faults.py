@@ -175,3 +175,19 @@ def test_bulkhead_keeps_workers_free_while_the_api_hangs(make_service, sim):
     busy = [r for r in results if r[0] == Code.RESOURCE_EXHAUSTED]
     assert all("muy ocupado" in text and took < 0.8 for _, text, took in busy)
     assert sim.queries == 1 + 2  # the priming question and the two that were let through
+
+
+def test_a_dropped_connection_is_retried_exactly_once(make_service, sim):
+    """A reused keep-alive connection may be closed by the server just as we send: one retry on a
+    fresh connection covers that race; a server that keeps dropping us is reported, not hammered."""
+    service = make_service()
+    sim.configure(fault="down")
+    error, took = service.fail("¿Qué routers están configurados?")
+    assert error.code() == Code.UNAVAILABLE and took < 1.0
+    assert sim.queries == 2
+    sim.configure(fault="reset")  # the answer had started: never resent
+    service.fail("¿Qué routers están configurados?")
+    assert sim.queries == 3
+    sim.configure(fault="500")  # an HTTP answer: never resent
+    service.fail("¿Qué routers están configurados?")
+    assert sim.queries == 4
