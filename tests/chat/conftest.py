@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 
 from centralita.dispatcher import Dispatcher
-from centralita.server import start_server
+from centralita.server import ServiceSpec, start_server
 from legal_search.ingest import ingest_records
 from legal_search.sample import generate
 from legal_search.server import service_spec
 from legal_search.service import LegalSearch, open_store
 from tests.kit import conftest as kit
+from tests.kit.echo_service import make_servicer
 
 CORPUS = 80
-echo_build = kit.echo_build  # the kit's fixtures, reused as they are
-echo_server = kit.echo_server
+echo_build = kit.echo_build  # the kit's compiled echo protos, reused as they are
 
 
 @pytest.fixture(scope="session")
@@ -45,12 +45,23 @@ def legal_server(legal_service):
     running.drain_and_stop(grace=0.5)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def echo_server(echo_build):
+    """The kit's echo service, once per session (the chat tests never change its state)."""
+    pb2, pb2_grpc, descriptor_set = echo_build
+    spec = ServiceSpec(pb2.DESCRIPTOR.services_by_name["EchoService"], make_servicer(pb2, pb2_grpc),
+                       pb2_grpc.add_EchoServiceServicer_to_server)
+    running = start_server([spec], port=0, host="127.0.0.1", descriptor_set=descriptor_set)
+    yield running
+    running.drain_and_stop(grace=0.2)
+
+
+@pytest.fixture(scope="session")
 def endpoints(legal_server, echo_server):
     return [f"127.0.0.1:{legal_server.port}", f"127.0.0.1:{echo_server.port}"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def dispatcher(endpoints):
     with Dispatcher.connect(endpoints) as d:
         yield d
