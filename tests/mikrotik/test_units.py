@@ -13,6 +13,8 @@ import time
 import grpc
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mikrotik_tool.client import MikrotikClient, safe_url
 from mikrotik_tool.errors import ApiFailed, ApiTimeout
@@ -169,3 +171,13 @@ def test_a_call_without_deadline_uses_the_adaptive_timeout(service, sim):
     reply = service.stub.ConsultarMikrotik(mikrotik_pb2.ConsultarMikrotikRequest(question="¿Qué routers hay?"))
     assert "FIBRA OPTICA" in reply.response
     assert sim.questions[-1][1] == 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_normalisation_is_idempotent_and_tidy(text):
+    once = normalize_question(text)
+    assert normalize_question(once) == once
+    assert once == once.strip() and "  " not in once
+    assert normalize_question(text.upper()) == normalize_question(text.lower()) or not text.isascii()
+    assert not any(ch in once for ch in "¿?¡!.,;:-_()\"'")
