@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import anyio
 import httpx
-from chat.engine import ChatEngine, ChatSettings
 
 from centralita.dispatcher import Dispatcher
 from centralita.server import ServiceSpec, start_server
+from chat.engine import ChatEngine, ChatSettings
 from tests.fakes import fake_chat
 from tests.fakes.fake_chat import API_KEY, FakeChat
 from tests.kit.echo_service import compile_protos, load_echo_modules, make_servicer
@@ -117,8 +117,9 @@ def main() -> None:
             engine.close()
             client.close()
 
-            from chat.mcp_server import build_server
             from mcp import Client
+
+            from chat.mcp_server import build_server
 
             async def mcp_bench() -> list[float]:
                 samples = []

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from centralita.config import ConfigError, setup_logging
 
 # Each part adds its own subcommands through ``<module>.register(subparsers)`` when it is installed.
-PART_CLIS = ("mikrotik_tool.cli", "legal_search.cli", "call_gateway.cli")
+PART_CLIS = ("mikrotik_tool.cli", "legal_search.cli", "call_gateway.cli", "chat.cli")
 SERVICES = {
     "mikrotik_tool": "mikrotik_tool.server",
     "legal_search": "legal_search.server",

@@ -8,6 +8,8 @@ import time
 from collections import Counter
 
 import pytest
+
+from centralita.schema import chat_tool
 from chat.engine import (
     ChatEngine,
     ChatError,
@@ -18,8 +20,6 @@ from chat.engine import (
     ToolCallStarted,
     check_messages,
 )
-
-from centralita.schema import chat_tool
 from tests.fakes import fake_chat
 from tests.fakes.fake_chat import API_KEY, FakeChat
 from tests.helpers import free_port

@@ -7,9 +7,9 @@ import socket
 
 import httpx
 import pytest
+
 from chat.engine import ChatSettings
 from chat.http_api import MAX_BODY, ChatService, start_chat_http
-
 from tests.fakes import fake_chat
 from tests.fakes.fake_chat import API_KEY, FakeChat
 
