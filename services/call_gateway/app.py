@@ -33,7 +33,7 @@ class GatewaySettings:
     rtp_bind_host: str = "0.0.0.0"
     rtp_port_min: int = 20000
     rtp_port_max: int = 20999
-    rtp_batch_frames: int = 2            # caller audio is appended to Realtime every 40 ms
+    rtp_batch_frames: int = 3            # caller audio is appended to Realtime every 60 ms
     http_port: int = 8080
     http_host: str = "0.0.0.0"
     drain_seconds: float = 30.0          # SIGTERM: time active calls get to finish
