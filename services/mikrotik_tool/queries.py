@@ -69,6 +69,8 @@ class MikrotikQueries:
         if timeout is not None and not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
             raise InvalidQuestion(f"timeout {timeout} outside {MIN_TIMEOUT}..{MAX_TIMEOUT}")
         key = normalize_question(question)
+        if not key:
+            raise InvalidQuestion("question without letters or digits")
         hit = self.cache.peek(key)
         if hit is not None:  # served even when the deadline is nearly spent
             CACHE_LOOKUPS.labels("hit").inc()

@@ -87,6 +87,8 @@ def test_6_error_handling(make_service, sim):
     error, _ = service.fail("   ")
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "¿Puedes repetirla" in details(error)
+    error, _ = service.fail("¿?")
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     error, _ = service.fail("x" * 501)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     error, _ = service.fail("¿Qué routers hay?", timeout=61)
