@@ -105,6 +105,9 @@ class CallSession:
             self.teardown(gone.reason)
             return
         except AriError as exc:
+            if self.caller_gone.is_set():        # the step failed because the caller left meanwhile
+                self.teardown("caller_hangup")
+                return
             log.warning("call %s: ARI step failed: %s", self.call_id, exc)
             self.teardown("ari_error")
             return

@@ -158,6 +158,7 @@ class FakeAsterisk:
         self.sockets: list[EventSocket] = []
         self.event_log: list[dict] = []
         self.refuse_until = 0.0
+        self.fail_next: dict[tuple[str, str], int] = {}   # (method, operation nickname) -> HTTP status, once
         self.ws_attempts = 0
         self.rtp = RtpPeer(kernel_timestamps)
         self.media: dict[str, MediaLeg] = {}
@@ -309,6 +310,9 @@ class FakeAsterisk:
         op, pp = (self.spec or _NO_SPEC).check(method, path, query, body)
         args = {**(body or {}), **query}
         with self.lock:
+            status = self.fail_next.pop((method, op.nickname), None)
+            if status is not None:
+                raise AriHttpError(status, "injected failure")
             resource = op.path.split("/")[1]
             return getattr(self, f"_op_{resource}_{op.nickname}", self._op_unimplemented)(pp, args)
 

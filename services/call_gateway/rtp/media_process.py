@@ -8,7 +8,8 @@ live in a small child process (only ``call_gateway.rtp`` imported) that holds th
   socket to the child over a Unix socket (SCM_RIGHTS): the advertised socket is the one that sends.
 * ``RemoteEndpoint`` (gateway side) implements ``AudioSink``: ``play`` forwards audio, ``clear`` waits
   for the child's answer (frames dropped + exact ms played per item at that instant), ``played_ms`` and
-  ``pending_ms`` read a mirror the child refreshes every 100 ms and on every clear.
+  ``pending_ms`` read a mirror the child refreshes every 250 ms and on every clear (the Realtime
+  session asks ``played_ms`` right after ``clear``, when the mirror is exact).
 * The child exits when the control socket closes (the gateway died or stopped).
 
 Messages (SOCK_SEQPACKET, one per datagram): 1 byte opcode, 4 bytes endpoint key, then the body.

@@ -276,3 +276,27 @@ def test_readyz_is_503_while_ari_is_down(fake_asterisk, gw):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_caller_hangs_up_during_setup_nothing_is_left(fake_asterisk, gw):
+    fake_asterisk.media_stasis_delay = 1.0          # setup is stuck waiting for the media channel
+    cid = fake_asterisk.new_call("100")
+    wait_for(lambda: any(p == "/ari/channels/externalMedia" for _, p, _ in fake_asterisk.requests), 3, "media asked")
+    call = gw.calls[cid]
+    fake_asterisk.caller_hangup(cid)
+    assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
+    assert call.outcome == "caller_hangup" and call.session is None     # never got as far as Realtime
+
+
+@pytest.mark.parametrize("method,nickname,outcome", [
+    ("POST", "externalMedia", "ari_error"),
+    ("POST", "create", "ari_error"),
+    ("POST", "addChannel", "ari_error"),
+    ("POST", "answer", "ari_error"),
+])
+def test_an_ari_step_failing_tears_down_what_was_made(fake_asterisk, gw, method, nickname, outcome):
+    fake_asterisk.fail_next[(method, nickname)] = 500
+    cid = fake_asterisk.new_call("100")
+    wait_for(lambda: gw.outcomes.get(outcome) == 1, 5, f"call ended by {outcome}")
+    assert fake_asterisk.hung_up.get(cid) == "ari"                     # the caller is not left in silence
+    assert_call_left_nothing(fake_asterisk, gw)
