@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -24,7 +25,7 @@ from whoosh.lang import stopwords_for_language
 from legal_search.filters import build
 from legal_search.ingest import ingest_paths
 from legal_search.quality import check, content_questions, metadata_questions, ndcg_at, recall_at
-from legal_search.sample import write_jsonl
+from legal_search.sample import generate, write_jsonl
 from legal_search.service import LegalSearch, open_store
 from legal_search.text import fold
 
@@ -43,8 +44,10 @@ class Fts5:
     """SQLite FTS5 with unicode61 remove_diacritics 2 and bm25(title 2.0, body 1.0); OR of the question's
     words minus Spanish stop words (the same list our analyzer drops)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = True) -> None:
         self.db = sqlite3.connect(str(path))
+        if not create:
+            return
         self.db.executescript("""
             CREATE TABLE doc(rowid INTEGER PRIMARY KEY, id TEXT UNIQUE, municipality TEXT, type TEXT, year INT);
             CREATE VIRTUAL TABLE doc_fts USING fts5(title, body, tokenize = "unicode61 remove_diacritics 2");
@@ -79,18 +82,30 @@ class Fts5:
 
 # ---- runs ------------------------------------------------------------------------------------------
 
-def build_corpus(workdir: Path, n: int, seed: int, shards: int, processes: bool):
-    jsonl = workdir / f"corpus-{n}.jsonl"
+def build_corpus(workdir: Path, n: int, seed: int, shards: int, processes: bool, reuse: bool = False):
+    """Generate, ingest (timed) and load FTS5; with `reuse`, an earlier run's files in `workdir` are kept."""
+    jsonl = workdir / f"corpus-{n}-{seed}.jsonl"
+    url = f"sqlite:///{workdir / f'legal-{n}-{seed}.db'}"
+    index_dir = workdir / f"whoosh-{n}-{seed}-{shards}"
+    fts_path = workdir / f"fts-{n}-{seed}.db"
     t0 = time.perf_counter()
-    truths = write_jsonl(jsonl, n, seed)
+    if reuse and jsonl.exists() and fts_path.exists():
+        truths = [t for _, t in generate(n, seed)]
+        engine = open_store(url)
+        report = None
+        fts = Fts5(fts_path, create=False)
+        fts_s = 0.0
+    else:
+        for old in (fts_path, Path(url[len("sqlite:///"):])):
+            old.unlink(missing_ok=True)
+        shutil.rmtree(index_dir, ignore_errors=True)
+        truths = write_jsonl(jsonl, n, seed)
+        engine = open_store(url)
+        report = ingest_paths(engine, index_dir, [jsonl], shards=shards, progress=False)
+        fts = Fts5(fts_path)
+        fts_s = fts.load(jsonl)
     gen_s = time.perf_counter() - t0
-    url = f"sqlite:///{workdir / f'legal-{n}.db'}"
-    engine = open_store(url)
-    index_dir = workdir / f"whoosh-{n}"
-    report = ingest_paths(engine, index_dir, [jsonl], shards=shards, progress=False)
     svc = LegalSearch(engine, index_dir, shards=shards, processes=processes)
-    fts = Fts5(workdir / f"fts-{n}.db")
-    fts_s = fts.load(jsonl)
     return truths, svc, fts, report, fts_s, gen_s
 
 
@@ -150,6 +165,8 @@ def main() -> int:
     ap.add_argument("--shards", type=int, default=int(os.environ.get("LEGAL_INDEX_SHARDS", "2")))
     ap.add_argument("--rounds", type=int, default=3, help="passes over the question sets for latency")
     ap.add_argument("--workdir", type=Path, help="keep the corpora here (default: a temporary folder)")
+    ap.add_argument("--reuse", action="store_true", help="with --workdir: reuse corpora built by an earlier run "
+                    "(ingest is then not timed)")
     args = ap.parse_args()
     if args.quick:
         args.docs, args.quality_docs, args.rounds = 10_000, 2_000, 2
@@ -158,7 +175,8 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         print(f"== legal_search bench (shards={args.shards}, cpu={os.cpu_count()})")
-        truths, svc, fts, rep, fts_s, _ = build_corpus(workdir, args.quality_docs, args.seed, args.shards, False)
+        truths, svc, fts, rep, fts_s, _ = build_corpus(workdir, args.quality_docs, args.seed, args.shards, False,
+                                                       args.reuse)
         q = quality(svc, fts, truths)
         svc.close()
         print(f"\nrelevance on {args.quality_docs} docs, {q['content_questions']} judged content questions")
@@ -169,11 +187,16 @@ def main() -> int:
         print(f"metadata accuracy, {q['metadata_questions']} questions: NL-only {q['nl_acc']:.1%}, "
               f"structured {q['structured_acc']:.1%}")
 
-        truths, svc, fts, rep, fts_s, gen_s = build_corpus(workdir, args.docs, args.seed, args.shards, True)
-        print(f"\nscale: {args.docs} docs (generated in {gen_s:.1f} s)")
-        print(f"  ingest (validate + SQL upsert + {args.shards} parallel index writers): {rep.seconds:.1f} s "
-              f"= {rep.read / rep.seconds:.0f} docs/s   (target >= 1500)")
-        print(f"  FTS5 build: {fts_s:.1f} s = {args.docs / fts_s:.0f} docs/s")
+        truths, svc, fts, rep, fts_s, _ = build_corpus(workdir, args.docs, args.seed, args.shards, True,
+                                                       args.reuse)
+        print(f"\nscale: {args.docs} docs")
+        if rep is None:
+            print("  ingest: not measured (--reuse)")
+        else:
+            print(f"  ingest (validate + SQL upsert + {args.shards} parallel index writers): {rep.seconds:.1f} s "
+                  f"= {rep.read / rep.seconds:.0f} docs/s   (target >= 1500)")
+            print(f"    of which validate + SQL {rep.sql_seconds:.1f} s, index {rep.seconds - rep.sql_seconds:.1f} s")
+            print(f"  FTS5 build: {fts_s:.1f} s = {args.docs / fts_s:.0f} docs/s")
         lat = latency(svc, fts, truths, args.rounds)
         qs = quality(svc, fts, truths)
         svc.close()

@@ -23,9 +23,15 @@ from whoosh.lang import stopwords_for_language
 from whoosh.lang.snowball.spanish import SpanishStemmer
 from whoosh.support.charset import accent_map
 
-ANALYZER_VERSION = "es-2"
+ANALYZER_VERSION = "es-3"
 _WORD = re.compile(r"\w+")
-_STOP = frozenset(stopwords_for_language("es"))
+# Whoosh's Spanish stop words plus the formula every norm repeats ("VISTO … CONSIDERANDO … Comuníquese,
+# publíquese, dese al Registro Oficial y archívese"): words in every document rank nothing and were a
+# large share of the postings written.
+FORMULA = ("visto", "considerando", "comuníquese", "publíquese", "dese", "archívese", "regístrese",
+           "notifíquese", "artículo", "artículos", "ello", "presente")
+_STOP = frozenset(stopwords_for_language("es")) | frozenset(FORMULA) | frozenset(_w.translate(accent_map)
+                                                                                for _w in FORMULA)
 _STEM = SpanishStemmer().stem
 _CACHE: dict[str, tuple[str, ...]] = {}
 _CACHE_MAX = 500_000
@@ -40,7 +46,7 @@ def word_terms(word: str) -> tuple[str, ...]:
     terms = _CACHE.get(word)
     if terms is not None:
         return terms
-    if word in _STOP:
+    if word in _STOP or len(word) < 2:  # single letters and digits ("N°", "1°", "a)") carry nothing
         terms = ()
     else:
         main = _fold(_STEM(word))

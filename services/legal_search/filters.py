@@ -11,7 +11,6 @@ from legal_search.models import TYPES
 from legal_search.searcher import FilterSpec
 from legal_search.text import clean, fold, name_key
 
-
 NOTHING = "-"  # a key no document has: keys are built from letters and digits only
 
 

@@ -42,12 +42,14 @@ class IngestReport:
     indexed: int = 0
     removed: int = 0
     seconds: float = 0.0
+    sql_seconds: float = 0.0
 
     def summary(self) -> str:
         rate = self.read / self.seconds if self.seconds else 0.0
         return (f"{self.read} leídas, {self.new} nuevas, {self.changed} actualizadas, {self.unchanged} sin cambios, "
                 f"{len(self.bad)} con errores; índice: {self.indexed} indexadas, {self.removed} quitadas; "
-                f"{self.seconds:.1f} s ({rate:.0f} docs/s)")
+                f"{self.seconds:.1f} s ({rate:.0f} docs/s; SQL {self.sql_seconds:.1f} s, "
+                f"índice {self.seconds - self.sql_seconds:.1f} s)")
 
 
 def iter_file(path: Path) -> Iterator[tuple[str, int, Any]]:
@@ -123,6 +125,7 @@ def ingest_items(engine: Engine, index_dir: Path, items: Iterable[tuple[str, int
             flush()
     finally:
         bar.close()
+    report.sql_seconds = time.perf_counter() - started
     stats = index.sync(engine, index_dir, shards, schema_name=schema_name, progress=progress)
     report.indexed, report.removed = stats.added, stats.removed
     report.seconds = time.perf_counter() - started

@@ -253,6 +253,118 @@ TOPICS: dict[str, dict] = {
         "table": None,
     },
 }
+# More ways each subtopic is written (inflections, verb/noun forms, synonyms), as real norms vary:
+# a document uses two of its subtopic's sentences and one of its titles.
+VARIANTS: dict[tuple[str, str], tuple[list[str], list[str]]] = {
+    ("sueldos", "aumento"): (["Incremento de los sueldos del personal", "Aumentos salariales del personal municipal"], [
+        "Increméntanse los sueldos básicos de los agentes en un {pct}%",
+        "los aumentos de salarios alcanzan al personal de planta permanente y temporario"]),
+    ("sueldos", "antiguedad"): (["Adicional por antigüedad de los agentes"], [
+        "El adicional por años de antigüedad se calculará sobre el salario básico",
+        "las bonificaciones por antigüedad se abonarán mensualmente"]),
+    ("sueldos", "escalafon"): (["Escalas salariales del personal", "Sueldo básico de cada categoría"], [
+        "Fíjanse los salarios básicos de cada categoría del escalafón",
+        "la escala salarial se aplicará a las liquidaciones de haberes"]),
+    ("transito", "estacionamiento"): (["Estacionamientos medidos: tarifas y zonas"], [
+        "Modifícanse las tarifas de los estacionamientos medidos del radio céntrico",
+        "se podrá estacionar en la zona medida abonando la tarifa por hora"]),
+    ("transito", "licencias"): (["Licencia de conducir: renovación y aranceles"], [
+        "Para obtener la licencia de conductor se rendirá un examen de manejo",
+        "los conductores renovarán sus licencias cada cinco años"]),
+    ("transito", "velocidad"): (["Velocidades máximas y reductores de velocidad"], [
+        "Redúcese la velocidad permitida en las avenidas a 40 km/h",
+        "se colocarán lomos de burro y reductores frente a las escuelas"]),
+    ("habilitaciones", "comercios"): (["Habilitaciones comerciales e industriales"], [
+        "Ningún comercio podrá funcionar sin estar habilitado por la Municipalidad",
+        "para habilitar un local comercial se requiere el certificado de bomberos"]),
+    ("habilitaciones", "gastronomicos"): (["Bares, restaurantes y confiterías: habilitaciones"], [
+        "Los bares y restaurantes deberán habilitarse ante la Dirección de Bromatología",
+        "la habilitación gastronómica exige libretas sanitarias vigentes"]),
+    ("habilitaciones", "nocturnos"): (["Locales bailables: habilitación y horarios"], [
+        "Los boliches y locales bailables cerrarán sus puertas a las 5 horas",
+        "la habilitación de locales nocturnos requiere un plan de evacuación"]),
+    ("tasas", "abl"): (["Tasas de alumbrado, barrido y limpieza"], [
+        "Actualízanse las tasas por servicios de alumbrado, barrido y limpieza de la vía pública",
+        "la tasa de limpieza y alumbrado se liquidará por metro de frente"]),
+    ("tasas", "higiene"): (["Tasas de inspección de seguridad e higiene"], [
+        "Los comercios abonarán la tasa por inspección de seguridad e higiene en forma mensual",
+        "las tasas de seguridad e higiene se calcularán según los ingresos declarados"]),
+    ("tasas", "vial"): (["Tasas viales rurales"], [
+        "Fíjase el valor de la tasa vial por hectárea de los inmuebles rurales",
+        "lo recaudado por tasas viales se destinará a mantener los caminos rurales"]),
+    ("salud", "vacunacion"): (["Vacunación antigripal: campaña anual"], [
+        "Se vacunará contra la gripe en todos los centros de salud",
+        "las vacunas antigripales serán gratuitas para los grupos de riesgo"]),
+    ("salud", "dengue"): (["Dengue: emergencia y descacharrizado"], [
+        "Dispónense operativos de fumigación contra el mosquito transmisor del dengue",
+        "los vecinos deberán descacharrizar patios y terrenos para prevenir el dengue"]),
+    ("salud", "hospital"): (["Hospital municipal: compra de equipos"], [
+        "Adquiérense equipos médicos para la guardia del hospital",
+        "el equipamiento hospitalario se adquirirá por licitación"]),
+    ("educacion", "becas"): (["Becas estudiantiles universitarias"], [
+        "Otórganse becas a estudiantes universitarios del distrito",
+        "los becarios deberán acreditar la regularidad de sus estudios"]),
+    ("educacion", "jardines"): (["Jardín maternal municipal: inscripciones"], [
+        "Ábrese la inscripción para el jardín maternal municipal",
+        "los jardines maternales recibirán a los hijos de los trabajadores"]),
+    ("educacion", "fondo_educativo"): (["Fondo educativo: afectación de recursos"], [
+        "Los fondos educativos se aplicarán al mantenimiento de escuelas",
+        "el fondo educativo financiará obras en establecimientos escolares"]),
+    ("obras", "pavimento"): (["Pavimentos en calles de tierra"], [
+        "Se pavimentarán las calles de tierra del barrio",
+        "los frentistas abonarán el pavimento en cuotas"]),
+    ("obras", "licitacion"): (["Cloacas: llamado a licitación"], [
+        "Licítase la obra de extensión de la red cloacal",
+        "las ofertas para la licitación de cloacas se abrirán en acto público"]),
+    ("obras", "alumbrado"): (["Luminarias LED para el alumbrado"], [
+        "Reemplázanse las luminarias de sodio por luminarias LED",
+        "las nuevas luminarias LED reducirán el consumo eléctrico"]),
+    ("ambiente", "residuos"): (["Residuos reciclables: separación en origen"], [
+        "Los vecinos separarán los residuos reciclables de los residuos húmedos",
+        "la recolección diferenciada de residuos se hará los miércoles"]),
+    ("ambiente", "arbolado"): (["Árboles del arbolado urbano: poda"], [
+        "Prohíbese podar o talar árboles de las veredas sin permiso municipal",
+        "quien extraiga un árbol deberá reponer otro ejemplar"]),
+    ("ambiente", "agroquimicos"): (["Agroquímicos: distancias de aplicación"], [
+        "No se podrán aplicar agroquímicos a menos de 500 metros de las viviendas",
+        "las fumigaciones con agroquímicos se notificarán con anticipación"]),
+    ("presupuesto", "general"): (["Presupuesto de gastos del ejercicio"], [
+        "Apruébase el presupuesto de gastos de la administración central",
+        "los recursos presupuestados financiarán los gastos del ejercicio"]),
+    ("presupuesto", "ampliacion"): (["Ampliaciones presupuestarias"], [
+        "Amplíanse las partidas del presupuesto vigente",
+        "las partidas presupuestarias ampliadas se financian con economías"]),
+    ("presupuesto", "endeudamiento"): (["Préstamo para obras: autorización"], [
+        "Autorízase a tomar un préstamo con el Banco de la Provincia",
+        "el préstamo se amortizará en cuarenta y ocho cuotas"]),
+    ("cultura", "fiesta"): (["Fiestas populares de interés municipal"], [
+        "Declárase de interés municipal la fiesta tradicional y sus festejos",
+        "las fiestas populares contarán con artesanos y músicos locales"]),
+    ("cultura", "patrimonio"): (["Edificios de valor patrimonial"], [
+        "Incorpórase el edificio al patrimonio histórico del distrito",
+        "los edificios patrimoniales no podrán demolerse"]),
+    ("cultura", "biblioteca"): (["Bibliotecas populares: subsidios"], [
+        "Subsidiase a las bibliotecas populares del partido",
+        "la biblioteca popular rendirá cuentas del subsidio"]),
+    ("deportes", "clubes"): (["Clubes barriales: ayudas económicas"], [
+        "Otórgase ayuda económica a los clubes barriales",
+        "los clubes de barrio destinarán el subsidio a pagar servicios"]),
+    ("deportes", "polideportivo"): (["Polideportivo municipal: reglamento"], [
+        "El polideportivo municipal abrirá de lunes a sábado",
+        "las escuelas deportivas usarán las canchas del polideportivo"]),
+    ("deportes", "maraton"): (["Maratones y corridas urbanas"], [
+        "Autorízase la corrida urbana anual",
+        "los corredores de la maratón recorrerán las avenidas principales"]),
+    ("seguridad", "camaras"): (["Cámaras de seguridad urbana"], [
+        "Instálanse nuevas cámaras de seguridad en los barrios",
+        "el centro de monitoreo recibirá las imágenes de las cámaras"]),
+    ("seguridad", "guardia_urbana"): (["Guardia urbana: funciones"], [
+        "La guardia urbana realizará tareas de prevención en la vía pública",
+        "los guardias urbanos recorrerán los barrios en turnos rotativos"]),
+    ("seguridad", "defensa_civil"): (["Emergencias e inundaciones: defensa civil"], [
+        "Apruébase el protocolo de evacuación ante inundaciones",
+        "defensa civil asistirá a los vecinos evacuados"]),
+}
 MESES = ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
          "octubre", "noviembre", "diciembre"]
 FILLER = [
@@ -313,7 +425,10 @@ def _intro(doc_type: str, muni: str, office: str) -> str:
 def _document(rng: random.Random, muni: str, doc_type: str, number: str, year: int, date: str,
               status: str, topic: str, subtopic: str) -> tuple[dict, Truth]:
     spec = TOPICS[topic]
-    title_phrase, sentences = spec["subtopics"][subtopic]
+    title_phrase, base_sentences = spec["subtopics"][subtopic]
+    alt_titles, alt_sentences = VARIANTS.get((topic, subtopic), ([], []))
+    title_phrase = rng.choice([title_phrase, title_phrase, *alt_titles])
+    sentences = rng.sample([*base_sentences, *alt_sentences], k=2)
     label = TYPE_LABEL[doc_type]
     title = f"{label} N° {number}/{year} — {title_phrase}"
     others = [t for t in TOPICS if t != topic]

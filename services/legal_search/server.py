@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from centralita.config import env_int, env_str, load_env, setup_logging
+from centralita.config import env_float, env_int, env_str, load_env, setup_logging
 from centralita.legal.v1 import legal_pb2, legal_pb2_grpc
 from centralita.server import ServiceSpec, serve
 from legal_search.service import LegalSearch
@@ -31,10 +31,12 @@ def main() -> None:
              settings.shards, "search processes" if settings.search_processes else "in-process search")
     service = LegalSearch.open(settings)
     _ = service.searcher  # start the shard searchers now, not on the first call
+    stop_watch = service.watch(env_float("LEGAL_SYNC_SECONDS", 30.0))
     try:
         serve([service_spec(service)], port=env_int("LEGAL_SEARCH_PORT", 50052),
               metrics_port=env_int("LEGAL_SEARCH_METRICS_PORT", 9102), host=env_str("GRPC_BIND_HOST", "0.0.0.0"))
     finally:
+        stop_watch.set()
         service.close()
 
 

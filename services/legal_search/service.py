@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
 from legal_search import content, index, metadata
@@ -66,6 +66,32 @@ class LegalSearch:
                  stats.removed, stats.shards, " (reconstruido)" if stats.rebuilt else "",
                  time.perf_counter() - started)
         return stats
+
+    def signature(self) -> tuple[int, str]:
+        """(row count, latest update): changes whenever any ingest, from any process, changed the data."""
+        with self.engine.connect() as conn:
+            n, last = conn.execute(select(func.count(), func.max(Normativa.updated_at))).one()
+        return int(n), str(last)
+
+    def watch(self, interval: float) -> threading.Event:
+        """Re-sync the index in a background thread when the database changes (ingest by another
+        process or replica). Returns the event that stops it."""
+        stop = threading.Event()
+        seen = self.signature()
+
+        def loop() -> None:
+            nonlocal seen
+            while not stop.wait(interval):
+                try:
+                    current = self.signature()
+                    if current != seen:
+                        self.sync(progress=False)
+                        seen = current
+                except Exception:  # keep serving; the next round retries
+                    log.exception("background index sync failed")
+
+        threading.Thread(target=loop, name="legal-index-sync", daemon=True).start()
+        return stop
 
     @property
     def searcher(self):
