@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from legal_search import index
@@ -124,3 +125,25 @@ def test_cli_ingest_reports_bad_lines(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "centralita.cli", "ingest", str(tmp_path / "missing.jsonl")],
                           env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "no existe" in proc.stderr
+
+
+def test_running_service_picks_up_changes_made_elsewhere(fresh, tmp_path):
+    from legal_search import store
+    from legal_search.records import validate
+
+    engine, index_dir, schema = fresh
+    docs = _docs(12)
+    first = _write_jsonl(tmp_path / "first.jsonl", [json.dumps(d) for d in docs[:10]])
+    ingest_paths(engine, index_dir, [first], shards=2, schema_name=schema, progress=False)
+    svc = LegalSearch(engine, index_dir, shards=2, schema=schema)
+    stop = svc.watch(0.2)
+    try:
+        marked = dict(docs[10], title=docs[10]["title"] + " berenjena")
+        store.upsert(engine, [validate(marked)])  # another process wrote SQL only
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not svc.search_content("berenjena", build(), None).results:
+            time.sleep(0.2)
+        assert [h.id for h in svc.search_content("berenjena", build(), None).results] == [docs[10]["id"]]
+    finally:
+        stop.set()
+        svc.searcher.close()
