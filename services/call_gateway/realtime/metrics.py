@@ -7,19 +7,21 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Histogram
 
-FUNCTION_CALLS = Counter("gateway_realtime_function_calls", "Function calls run by the model", ["tool", "code"])
-AUDIO_CHUNKS = Counter("gateway_realtime_audio_chunks", "Audio chunks exchanged with Realtime", ["direction"])
-SESSIONS_ENDED = Counter("gateway_realtime_sessions_ended", "Realtime sessions ended, by reason", ["reason"])
-SERVER_ERRORS = Counter("gateway_realtime_server_errors", "Realtime error events, by code", ["code"])
-BARGE_INS = Counter("gateway_realtime_barge_ins", "Caller speech that interrupted the assistant")
-HOLDING_PHRASES = Counter("gateway_realtime_holding_phrases", "Holding phrases spoken while a tool was slow")
+_P = "centralita_gateway_realtime_"
+FUNCTION_CALLS = Counter(f"{_P}function_calls", "Function calls run by the model", ["tool", "code"])
+AUDIO_CHUNKS = Counter(f"{_P}audio_chunks", "Audio chunks exchanged with Realtime", ["direction"])
+SESSIONS_ENDED = Counter(f"{_P}sessions_ended", "Realtime sessions ended, by reason", ["reason"])
+SERVER_ERRORS = Counter(f"{_P}server_errors", "Realtime error events, by code", ["code"])
+BARGE_INS = Counter(f"{_P}barge_ins", "Caller speech that interrupted the assistant")
+HOLDING_PHRASES = Counter(f"{_P}holding_phrases", "Holding phrases spoken while a tool was slow")
+RENEWALS = Counter(f"{_P}renewals", "Sessions replaced before the 60-minute cap")
 TURN_LATENCY = Histogram(
-    "gateway_realtime_turn_latency_seconds",
+    f"{_P}turn_latency_seconds",
     "Caller stops speaking (speech_stopped) to first model audio",
     buckets=(0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
 )
 CALL_DURATION = Histogram(
-    "gateway_realtime_session_duration_seconds",
+    f"{_P}session_duration_seconds",
     "Realtime session duration",
     buckets=(5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600),
 )
@@ -83,6 +85,10 @@ class CallMetrics:
     def record_holding_phrase(self) -> None:
         self.holding_phrases += 1
         HOLDING_PHRASES.inc()
+
+    def record_renewal(self) -> None:
+        self.renewals += 1
+        RENEWALS.inc()
 
     def finish(self, now: float, reason: str) -> None:
         """Called once by the driver when the session ends."""

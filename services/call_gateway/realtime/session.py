@@ -338,7 +338,7 @@ class RealtimeSession:
             self._gen += 1
             self._ws, self.core = ws, core
             old_core.state = "ended"
-            self.metrics.renewals += 1
+            self.metrics.record_renewal()
             t = threading.Thread(target=self._recv_loop, args=(ws, self._gen), name=f"rt-recv-{self.call_id}",
                                  daemon=True)
             self._threads.append(t)

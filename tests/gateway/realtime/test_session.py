@@ -449,7 +449,7 @@ def test_metrics_logged_once_at_the_end_and_exported(caplog, make_call) -> None:
     from prometheus_client import REGISTRY
 
     def count(code: str) -> float:
-        return REGISTRY.get_sample_value("gateway_realtime_function_calls_total",
+        return REGISTRY.get_sample_value("centralita_gateway_realtime_function_calls_total",
                                          {"tool": "otra", "code": code}) or 0.0
 
     before = count("OK")
