@@ -277,7 +277,7 @@ def _rpc_failure(name: str, err: grpc.RpcError, elapsed_ms: float) -> ToolResult
     code = err.code().name if err.code() else "UNKNOWN"
     details = err.details() or code
     from_app = any((k, v) == APP_MARKER for k, v in (err.trailing_metadata() or ()))
-    say = details if from_app and code not in ("UNKNOWN", "INTERNAL") else None
+    say = details if from_app else None  # transport errors and crashes get a generic sentence
     log.info("tool %s failed: %s %s (%.0fms)", name, code, details, elapsed_ms)
     return ToolResult.failure(name, code, details, say, elapsed_ms)
 

@@ -23,7 +23,8 @@ from centralita.schema import DEFAULT_DESCRIPTOR_SET, ToolSpec, load_descriptor_
 from centralita.tools.v1 import tools_pb2, tools_pb2_grpc
 
 log = logging.getLogger("centralita.server")
-APP_MARKER = ("x-centralita-app", "1")  # trailing metadata: the status message was written for people
+# Trailing metadata of a call the servicer ended with context.abort(): its message was written for people.
+APP_MARKER = ("x-centralita-app", "1")
 
 
 @dataclass
@@ -58,7 +59,6 @@ class _LoggingInterceptor(grpc.ServerInterceptor):
 
         def behaviour(request, context):
             start = time.perf_counter()
-            context.set_trailing_metadata((APP_MARKER,))
             code = "OK"
             try:
                 response = inner(request, context)
@@ -66,8 +66,10 @@ class _LoggingInterceptor(grpc.ServerInterceptor):
                 return response
             except Exception:
                 code = _code_name(context) or "UNKNOWN"
-                if code == "UNKNOWN":
+                if _code_name(context) is None:  # a crash, not context.abort(): its text is not for people
                     log.exception("%s raised", method)
+                else:
+                    context.set_trailing_metadata((APP_MARKER,))
                 raise
             finally:
                 elapsed = time.perf_counter() - start

@@ -72,6 +72,8 @@ def make_servicer(pb2, pb2_grpc):
             deadline = time.monotonic() + request.sleep_ms / 1000
             while time.monotonic() < deadline and context.is_active():
                 time.sleep(0.01)
+            if request.fail_with == "CRASH":
+                raise RuntimeError(request.message)
             if request.fail_with:
                 context.abort(getattr(grpc.StatusCode, request.fail_with), request.message)
             return pb2.MisbehaveResponse(status="ok")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from centralita.dispatcher import SAY, Dispatcher
+from centralita.dispatcher import SAY, SAY_DEFAULT, Dispatcher
 
 
 @pytest.fixture
@@ -78,9 +78,17 @@ def test_server_status_and_sentence_reach_the_caller(dispatcher):
     assert result.say == "El router no responde."  # written by the service for people: said as is
 
 
-def test_internal_errors_are_not_read_to_the_caller(dispatcher):
-    result = dispatcher.call("misbehave", {"fail_with": "INTERNAL", "message": "KeyError: 'x' at line 3"})
-    assert result.code == "INTERNAL" and "KeyError" not in result.say
+def test_an_aborted_internal_error_keeps_the_services_sentence(dispatcher):
+    result = dispatcher.call(
+        "misbehave", {"fail_with": "INTERNAL", "message": "La respuesta del equipo no se entiende."}
+    )
+    assert result.code == "INTERNAL" and result.say == "La respuesta del equipo no se entiende."
+
+
+def test_a_crash_is_never_read_to_the_caller(dispatcher):
+    result = dispatcher.call("misbehave", {"fail_with": "CRASH", "message": "KeyError: 'password' at line 3"})
+    assert result.code == "UNKNOWN"
+    assert result.say == SAY_DEFAULT and "KeyError" not in result.say
 
 
 def test_deadline_gives_a_timeout_result(dispatcher):
