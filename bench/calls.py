@@ -167,6 +167,14 @@ def wait_for(pred, timeout: float, what: str) -> None:
 
 
 # ----------------------------------------------------------------------------- one level
+def box_busy_seconds() -> float:
+    """CPU time used by everything on the machine (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    values = [int(v) for v in fields]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run_level(fake, n: int, barge_after: float, results_path: Path, gw_pid: int) -> dict:
     import requests
 
@@ -178,7 +186,7 @@ def run_level(fake, n: int, barge_after: float, results_path: Path, gw_pid: int)
     wait_for(lambda: all(fake.leg_for_caller(c) is not None for c in callers), 30, f"{n} calls bridged")
     legs = {c: fake.leg_for_caller(c) for c in callers}
     steady_from = time.time() + 1.0      # once every call is up (setup bursts are reported apart)
-    cpu0, t0 = proc_cpu_seconds(gw_pid), time.monotonic()
+    cpu0, box0, t0 = proc_cpu_seconds(gw_pid), box_busy_seconds(), time.monotonic()
     rss_peak = 0.0
     # wait for every barge-in to be reported by the Realtime side, sampling RSS meanwhile
     deadline = time.monotonic() + barge_after + 32
@@ -189,7 +197,7 @@ def run_level(fake, n: int, barge_after: float, results_path: Path, gw_pid: int)
             break
         time.sleep(0.2)
     time.sleep(0.3)
-    cpu1, t1 = proc_cpu_seconds(gw_pid), time.monotonic()
+    cpu1, box1, t1 = proc_cpu_seconds(gw_pid), box_busy_seconds(), time.monotonic()
     barges = {}
     for line in results_path.read_text().splitlines()[start_line:]:
         rec = json.loads(line)
@@ -247,6 +255,7 @@ def run_level(fake, n: int, barge_after: float, results_path: Path, gw_pid: int)
         "interval_p99": pct(intervals, 99), "jitter_p99": pct(dev, 99), "steady_jitter_p99": pct(steady_dev, 99),
         "rfc3550_jitter_max": max(rfc_jitter),
         "lost": lost, "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss_peak,
+        "box_pct": 100 * (box1 - box0) / (t1 - t0) / (os.cpu_count() or 1),
         "barge_p50": pct(reactions, 50), "barge_p99": pct(reactions, 99), "barge_n": len(reactions),
         "active_after": active,
     }
@@ -324,6 +333,7 @@ def main() -> int:
                ("ivl p99", "interval_p99", ".2f"), ("jit p99", "jitter_p99", ".2f"),
                ("steady", "steady_jitter_p99", ".2f"), ("rfc3550", "rfc3550_jitter_max", ".2f"),
                ("lost", "lost", "d"), ("cpu %", "cpu_pct", ".1f"), ("rss MB", "rss_mb", ".1f"),
+               ("box %", "box_pct", ".0f"),
                ("barge p50", "barge_p50", ".1f"), ("barge p99", "barge_p99", ".1f"), ("left", "active_after", ".0f")]
     hdr = " ".join(f"{name:>9}" for name, _, _ in columns)
     print(hdr)
@@ -333,7 +343,8 @@ def main() -> int:
     print("(ms. ivl = outbound inter-packet interval at the peer; jit = |ivl - 20|; steady = jit p99 once every "
           "call of the level is up;\n rfc3550 = worst per-call interarrival jitter; barge = speech_started sent → "
           "last packet of the interrupted item received;\n cpu % of one core and RSS of the gateway + its media "
-          "process; left = calls still active after the hangups)")
+          "process; box % = the whole machine's CPU (all cores, fakes included);\n"
+          " left = calls still active after the hangups)")
     last = rows[-1] if rows else None
     if last:
         ok = last["jitter_p99"] <= 2.0 and last["lost"] == 0 and last["barge_p99"] <= 20.0

@@ -85,14 +85,14 @@ class CallSession:
             rest.answer(self.caller_id)
             self._check_alive()
             gw.register_media(self)
+            self.media_created = True     # before the request: if its answer is lost, teardown still hangs it up
             media = rest.external_media(app=gw.settings.ari_app, channel_id=self.media_id,
                                         external_host=f"{gw.settings.external_media_host}:{self.endpoint.port}",
                                         data=self.call_id)
-            self.media_created = True
             self._learn_remote(media)
             gw.register_bridge(self)
-            rest.create_bridge(self.bridge_id, name=self.call_id)
             self.bridge_created = True
+            rest.create_bridge(self.bridge_id, name=self.call_id)
             rest.add_channel(self.bridge_id, [self.caller_id])
             self._attach_media()
             self._check_alive()

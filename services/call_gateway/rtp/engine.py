@@ -57,6 +57,10 @@ class MediaEngine:
         self._receiver = threading.Thread(target=self._run_receiver, name="rtp-receiver", daemon=True)
         self._started = False
         self._tick_lock = threading.Lock()
+        # Cleared while the pacer hands a tick's datagrams to the kernel. Each sendto releases the GIL;
+        # the other media threads wait on this instead of grabbing it between two sends.
+        self.quiet = threading.Event()
+        self.quiet.set()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -163,14 +167,18 @@ class MediaEngine:
                     stats.late_ticks += 1
                 if lateness * 1000 > stats.max_lateness_ms:
                     stats.max_lateness_ms = lateness * 1000
-                for ep, data in batch:
-                    try:
-                        ep.sock.sendto(data, ep.remote)
-                        ep.sent += 1
-                        stats.packets_sent += 1
-                    except OSError as exc:
-                        stats.send_errors += 1
-                        log.debug("rtp send on port %d failed: %s", ep.port, exc)
+                self.quiet.clear()
+                try:
+                    for ep, data in batch:
+                        try:
+                            ep.sock.sendto(data, ep.remote)
+                            ep.sent += 1
+                            stats.packets_sent += 1
+                        except OSError as exc:
+                            stats.send_errors += 1
+                            log.debug("rtp send on port %d failed: %s", ep.port, exc)
+                finally:
+                    self.quiet.set()
             stats.ticks += 1
             k += 1
 
@@ -182,11 +190,14 @@ class MediaEngine:
         try:
             while not self._stop.is_set():
                 for key, _ in sel.select(timeout=0.5):
+                    self.quiet.wait(0.05)
                     ep = key.data
                     if ep is None:
                         self._drain_wake()
                         continue
                     for _ in range(64):
+                        if not self.quiet.is_set():
+                            self.quiet.wait(0.05)
                         try:
                             data, source = ep.sock.recvfrom(2048)
                         except (BlockingIOError, InterruptedError):
