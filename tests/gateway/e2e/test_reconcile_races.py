@@ -39,3 +39,26 @@ def test_call_arriving_during_the_listing_is_not_taken_for_vanished():
     finally:
         gw.media.stop()
         gw.pool.stop(0.1)
+
+
+def test_media_legs_are_never_taken_for_calls():
+    gw = Gateway(GatewaySettings(rtp_bind_host="127.0.0.1", rtp_port_min=40000, rtp_port_max=40001, workers=1,
+                                 media_process=False),
+                 session_factory=lambda **kw: None, profiles=profile_book())
+    try:
+        gw.pool.submit = lambda fn: None
+        for chan in ({"id": "centralita-media-abc", "name": "UnicastRTP/127.0.0.1:40000-0x1"},   # ours, stale
+                     {"id": "someone-else", "name": "UnicastRTP/10.0.0.9:5000-0x2"},            # a foreign leg
+                     {"id": "", "name": "PJSIP/x"}):                                            # malformed
+            gw.on_event({"type": "StasisStart", "channel": chan, "args": []})
+        assert gw.calls == {}
+        gw.on_event({"type": "StasisStart", "channel": {"id": "9.9", "name": "PJSIP/trunk-9",
+                                                         "dialplan": {"exten": "200"}}, "args": []})
+        gw.on_event({"type": "StasisStart", "channel": {"id": "9.9", "name": "PJSIP/trunk-9"}, "args": []})
+        assert list(gw.calls) == ["9.9"] and gw.calls["9.9"].exten == "200"    # a duplicate is not a second call
+        gw.on_event({"type": "ChannelDtmfReceived", "digit": "1", "channel": {"id": "9.9"}})   # ignored
+        gw.on_event({"type": "StasisEnd", "channel": {"id": "9.9"}})
+        assert gw.calls["9.9"].caller_gone.is_set()
+    finally:
+        gw.media.stop()
+        gw.pool.stop(0.1)
