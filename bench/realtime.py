@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 import threading
@@ -140,10 +141,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--quick", action="store_true")
+    default_interval = float(os.environ.get("GATEWAY_SWITCH_INTERVAL", 0.001))
+    parser.add_argument("--switch-interval", type=float, default=default_interval,
+                        help="GIL switch interval; the gateway process sets 1 ms (GATEWAY_SWITCH_INTERVAL)")
     args = parser.parse_args()
+    sys.setswitchinterval(args.switch_interval)
     n = 200 if args.quick else args.n
     logging.basicConfig(level=logging.WARNING)
-    print(f"Realtime session latencies (fake server on loopback, n={n})")
+    print(f"Realtime session latencies (fake server on loopback, n={n}, GIL switch interval "
+          f"{sys.getswitchinterval() * 1000:g} ms, load average {os.getloadavg()[0]:.1f})")
     bare = row("P8 baseline: bare recv→send", bench_p8_bare(n))
     p8 = row("P8 one call, instant tool", bench_p8(n, 1, 0.0), "target p99 ≤ 2 ms")
     row("P8 one call, 5 ms tool (tool time removed)", bench_p8(max(50, n // 4), 1, 0.005), "target p99 ≤ 2 ms")

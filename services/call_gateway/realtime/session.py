@@ -123,6 +123,7 @@ class RealtimeSession:
         self.core = self._new_core(profile, greet=True)
         self._gen = 0  # bumped when a renewed session takes over; events of older sockets are ignored
         self._lock = threading.RLock()
+        self._send_lock = threading.Lock()  # one writer on the socket at a time (sender thread or a tool's thread)
         self._outq: queue.Queue[Any] = queue.Queue()
         self._ws: websocket.WebSocket | None = None
         self._threads: list[threading.Thread] = []
@@ -258,12 +259,15 @@ class RealtimeSession:
                 ws, gen = self._ws, self._gen
                 assert ws is not None
                 try:
-                    ws.send(text)
+                    with self._send_lock:
+                        ws.send(text)
                 except Exception as exc:
                     if gen == self._gen:
                         self._lost(exc, gen)
                         return
                     continue  # the old socket of a renewed session
+                finally:
+                    self._outq.task_done()
                 if call_id is not None:
                     self._record_tool_overhead(call_id, self._clock())
             deadline = self._next_deadline()
@@ -280,19 +284,24 @@ class RealtimeSession:
 
     # ------------------------------------------------------------ actions
 
-    def _guarded(self, step: Callable[[], list[Action]], now: float, what: str) -> None:
+    def _guarded(self, step: Callable[[], list[Action]], now: float, what: str,
+                 sends: list[Send] | None = None) -> None:
         """Run one core step and its actions; a bug or a malformed event costs that event, not the call."""
         try:
-            self._execute(step(), now)
+            self._execute(step(), now, sends)
         except Exception as exc:
             self.metrics.dropped_events += 1
             log.error("call %s: %s dropped: %s", self.call_id or "-", what,
                       redact(f"{type(exc).__name__}: {exc}"), exc_info=log.isEnabledFor(logging.DEBUG))
 
-    def _execute(self, actions: list[Action], now: float) -> None:
+    def _execute(self, actions: list[Action], now: float, sends: list[Send] | None = None) -> None:
+        """Run actions in order; client events go to the sender's queue, or to ``sends`` if given."""
         for action in actions:
             if isinstance(action, Send):
-                self._outq.put((json.dumps(action.event), action.call_id))
+                if sends is not None:
+                    sends.append(action)
+                else:
+                    self._outq.put((json.dumps(action.event), action.call_id))
             elif isinstance(action, Play):
                 self.sink.play(action.audio, action.item_id)
             elif isinstance(action, Interrupt):
@@ -368,12 +377,37 @@ class RealtimeSession:
         except Exception as exc:
             call = self.core.calls.get(call_id)
             result = ToolResult.failure(call.name if call else "?", "UNKNOWN", f"{type(exc).__name__}: {exc}")
+        sends: list[Send] = []
         with self._lock:
             self._futures.pop(call_id, None)
             if self._ended:
                 return
             now = self._clock()
-            self._guarded(lambda: self.core.tool_finished(call_id, result, now), now, f"result of {call_id}")
+            self._guarded(lambda: self.core.tool_finished(call_id, result, now), now, f"result of {call_id}", sends)
+        self._send_direct(sends)
+
+    def _send_direct(self, sends: list[Send]) -> None:
+        """Write a tool's output (and the follow-up) from the tool's own thread, saving the hop to the sender
+        (P8). Only when nothing is queued, so the order of client events is kept; never under the core lock
+        (unless a tool resolved synchronously inside ``submit``), so a slow socket cannot stall the session."""
+        if not sends:
+            return
+        failure: BaseException | None = None
+        with self._send_lock:
+            ws, gen = self._ws, self._gen
+            if not (self._running and ws is not None and self._outq.unfinished_tasks == 0):
+                for action in sends:
+                    self._outq.put((json.dumps(action.event), action.call_id))
+                return
+            try:
+                for action in sends:
+                    ws.send(json.dumps(action.event))
+                    if action.call_id is not None:
+                        self._record_tool_overhead(action.call_id, self._clock())
+            except Exception as exc:
+                failure = exc
+        if failure is not None:  # outside the send lock: _lost takes the core lock
+            self._lost(failure, gen)
 
     def _record_tool_overhead(self, call_id: str, sent: float) -> None:
         marks = self._marks.pop(call_id, None)
