@@ -318,8 +318,11 @@ Script = Callable[[FakeConnection], None]
 class FakeRealtimeServer:
     """``with FakeRealtimeServer(script) as server: ... server.url ...``; one script run per connection."""
 
-    def __init__(self, script: Script, *, api_key: str = API_KEY, script_timeout: float = 20.0) -> None:
+    def __init__(self, script: Script, *, api_key: str = API_KEY, script_timeout: float = 20.0,
+                 http_status: int | None = None) -> None:
+        """``http_status``: refuse every WebSocket handshake with that HTTP status (e.g. 401, 503)."""
         self.script = script
+        self.http_status = http_status
         self.api_key = api_key
         self.script_timeout = script_timeout
         self.connections: list[FakeConnection] = []
@@ -328,7 +331,7 @@ class FakeRealtimeServer:
         self._finished = 0
         self._finished_cond = threading.Condition()
         self._server = serve(self._handle, "127.0.0.1", 0, compression=None, ping_interval=None,
-                             max_size=16 * 1024 * 1024)
+                             max_size=16 * 1024 * 1024, process_request=self._refuse)
         self.port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -346,6 +349,11 @@ class FakeRealtimeServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=5)
+
+    def _refuse(self, ws: ServerConnection, request: Any) -> Any:
+        if self.http_status is None:
+            return None
+        return ws.respond(self.http_status, '{"error": {"message": "refused by the fake server"}}\n')
 
     def _handle(self, ws: ServerConnection) -> None:
         conn = FakeConnection(ws)

@@ -415,6 +415,19 @@ def test_wrong_key_raises_and_never_logs_the_key(caplog, make_call) -> None:
     assert not any("sk-wrong-key-1234567890" in r.getMessage() for r in ours)
 
 
+@pytest.mark.parametrize("status", [401, 503])
+def test_handshake_refused_with_http_status(status, caplog) -> None:
+    caplog.set_level("DEBUG", logger="call_gateway")
+    with FakeRealtimeServer(lambda conn: None, http_status=status) as server:
+        ends: list[str] = []
+        session = RealtimeSessionFor(server, ends, api_key="sk-secret-key-abcdef123456")
+        with pytest.raises(RealtimeError, match=str(status)) as info:
+            session.start()
+        session.close()
+    assert "sk-secret-key-abcdef123456" not in str(info.value) and "sk-secret-key" not in caplog.text
+    assert ends == [] and session.metrics.end_reason == "start_failed"
+
+
 def test_no_session_created_times_out() -> None:
     with FakeRealtimeServer(lambda conn: time.sleep(1.0)) as server:
         ends: list[str] = []
