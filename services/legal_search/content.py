@@ -9,7 +9,7 @@ dropped again if nothing matches with them. Filters sent as arguments are hard.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 
@@ -19,7 +19,7 @@ from legal_search.errors import InvalidArgument
 from legal_search.filters import Filters
 from legal_search.names import Gazetteer
 from legal_search.nlq import detect
-from legal_search.searcher import FilterSpec, TermGroup
+from legal_search.searcher import FilterSpec, ShardHits, TermGroup
 from legal_search.snippets import snippet
 from legal_search.text import clean, fold
 
@@ -107,9 +107,22 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
         return SearchOutcome()  # only stop words: nothing to look for
     found = searcher.search(p.groups, p.soft, limit)
     relaxed = False
+    if found.total == 0 and p.soft.number and p.groups:
+        # "¿qué dice la disposición 43 de Tandil sobre X?": the named norm, even if X is worded otherwise
+        found = searcher.search([], p.soft, limit)
+        relaxed = found.total > 0
     if found.total == 0 and p.soft != p.hard and (p.groups or not p.hard.is_empty()):
         found = searcher.search(p.groups, p.hard, limit)
         relaxed = True
+    elif 0 < len(found.hits) < limit and p.groups and not relaxed and (
+            p.soft.year != p.hard.year or p.soft.number != p.hard.number or p.soft.type != p.hard.type):
+        # Few exact matches for the year, number or type read from the question: the best on the same
+        # subject (same municipality) follow them; year and type stay visible in every result.
+        wider_spec = replace(p.soft, year=p.hard.year, number=p.hard.number, type=p.hard.type)
+        wider = searcher.search(p.groups, wider_spec, limit)
+        seen = {doc_id for _, doc_id in found.hits}
+        extra = [h for h in wider.hits if h[1] not in seen][: limit - len(found.hits)]
+        found = ShardHits(total=max(wider.total, found.total), hits=found.hits + extra)
     rows = store.load(engine, [doc_id for _, doc_id in found.hits])
     terms = {g.term for g in p.groups}
     out = SearchOutcome(total_hits=found.total, relaxed=relaxed)

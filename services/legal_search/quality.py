@@ -59,6 +59,32 @@ SUBTOPIC_QUESTIONS = {
 }
 
 
+# A second wording per subtopic, the way people say it rather than the way norms are written
+# (other inflections, verbs for nouns): what full-word matching misses and stemming should not.
+SPOKEN_QUESTIONS = {
+    ("sueldos", "aumento"): "le aumentaron el sueldo a los municipales",
+    ("sueldos", "antiguedad"): "cuánto cobra por antigüedad un empleado",
+    ("transito", "estacionamiento"): "cuánto sale estacionar en el centro",
+    ("transito", "licencias"): "renovar el registro de conductor",
+    ("transito", "velocidad"): "a qué velocidad se puede circular por las avenidas",
+    ("habilitaciones", "comercios"): "habilitar un local comercial",
+    ("habilitaciones", "gastronomicos"): "habilitaciones de restaurantes",
+    ("tasas", "abl"): "cuánto se paga de alumbrado y barrido",
+    ("salud", "vacunacion"): "dónde me vacuno contra la gripe",
+    ("salud", "dengue"): "fumigaciones por el mosquito del dengue",
+    ("educacion", "becas"): "becas para universitarios",
+    ("educacion", "jardines"): "inscribir a mi hijo en el jardín maternal",
+    ("obras", "pavimento"): "cuándo pavimentan mi calle",
+    ("obras", "alumbrado"): "luminaria LED",
+    ("ambiente", "residuos"): "cómo separar la basura reciclable",
+    ("ambiente", "arbolado"): "puedo podar el árbol de mi vereda",
+    ("presupuesto", "endeudamiento"): "préstamos que pidió el municipio",
+    ("cultura", "patrimonio"): "demolición de edificios históricos",
+    ("deportes", "maraton"): "corridas y maratones",
+    ("seguridad", "camaras"): "cámara de vigilancia en mi barrio",
+}
+
+
 @dataclass
 class ContentQuestion:
     text: str
@@ -102,6 +128,24 @@ def content_questions(truths: Sequence[Truth], seed: int = 11) -> list[ContentQu
         r = rel(lambda t, tp=topic, s=sub: t.topic == tp and t.subtopic == s, lambda t, tp=topic: t.topic == tp)
         if r:
             out.append(ContentQuestion(text, r))
+    for (topic, sub), text in SPOKEN_QUESTIONS.items():
+        r = rel(lambda t, tp=topic, s=sub: t.topic == tp and t.subtopic == s, lambda t, tp=topic: t.topic == tp)
+        if r:
+            out.append(ContentQuestion(text, r))
+    # topic + municipality + year or type: the question names metadata as well as a subject
+    combos = sorted({(t.topic, t.municipality, t.year, t.type) for t in truths})
+    for i in range(12):
+        topic, muni, year, doc_type = rng.choice(combos)
+        label = TOPICS[topic]["label"]
+        if i % 2:
+            text = f"{TYPE_PLURAL[doc_type]} sobre {label} de {muni}"
+            r = rel(lambda t, a=topic, m=muni, d=doc_type: (t.topic, t.municipality, t.type) == (a, m, d),
+                    lambda t, a=topic, m=muni: (t.topic, t.municipality) == (a, m))
+        else:
+            text = f"{label} en {muni} durante {year}"
+            r = rel(lambda t, a=topic, m=muni, y=year: (t.topic, t.municipality, t.year) == (a, m, y),
+                    lambda t, a=topic, m=muni: (t.topic, t.municipality) == (a, m))
+        out.append(ContentQuestion(text, r))
     picks = rng.sample(list(truths), k=min(6, len(truths)))
     for t in picks:
         label = TOPICS[t.topic]["subtopics"][t.subtopic][0].split()[0].lower()

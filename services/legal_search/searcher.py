@@ -23,9 +23,10 @@ from whoosh.query import And, Every, NumericRange, Or, Query, Term
 from legal_search.index import shard_dir
 
 MAX_TERMS = 4
-# Postings budget: beyond the rarest term, further terms are added while the postings they add stay
-# under this share of the shard (matching cost is linear in postings read, a few µs each in Whoosh).
-POSTINGS_SHARE = 0.12
+# Postings budget per shard: beyond the rarest term, further terms are added while the postings read
+# stay under this many (matching cost is linear in postings read, a few µs each in Whoosh). Small
+# indexes never hit it; at 50k documents per shard it drops only very common words.
+POSTINGS_BUDGET = 15_000
 _REFRESH_SECONDS = 1.0
 _FILTER_CACHE = 256
 
@@ -122,7 +123,7 @@ class ShardSearcher:
             if df:
                 scored.append((df, pos, g))
         scored.sort(key=lambda x: (x[0], x[1]))
-        budget = max(1, int(self.searcher.doc_count_all() * POSTINGS_SHARE))
+        budget = POSTINGS_BUDGET
         kept, spent = [], 0
         for df, _, g in scored[:MAX_TERMS]:
             if kept and spent + df > budget:

@@ -27,7 +27,9 @@ def test_sueldos_carlos_tejedor(loaded):
     out = search(svc, "Ordenanzas sobre sueldos de Carlos Tejedor")
     ids = [r.id for r in out.results]
     assert relevant and set(ids[: len(relevant)]) == relevant
-    assert all(r.municipality == "Carlos Tejedor" and r.type == "ordenanza" for r in out.results)
+    # exact matches first; then other Carlos Tejedor norms on the subject, never other municipalities
+    assert all(r.type == "ordenanza" for r in out.results[: len(relevant)])
+    assert all(r.municipality == "Carlos Tejedor" for r in out.results)
 
 
 def test_unaccented_finds_accented(loaded):
@@ -70,6 +72,13 @@ def test_soft_filters_relax_when_nothing_matches(loaded):
     svc, _ = loaded
     out = search(svc, "habilitaciones de Springfield ordenanza 999999")
     assert out.total_hits > 0  # number filter did not match anything: dropped, topic still searched
+
+
+def test_named_norm_found_even_if_topic_words_differ(loaded):
+    svc, truths = loaded
+    t = next(t for t in truths if t.type == "disposicion")
+    out = search(svc, f"¿Qué establece la disposición {t.number} de {t.municipality} sobre zapallos?")
+    assert out.results[0].id == t.id
 
 
 def test_filter_only_search(loaded):
