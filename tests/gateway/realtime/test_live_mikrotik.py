@@ -47,6 +47,10 @@ def test_function_call_answered_by_live_mikrotik_tool(live_dispatcher) -> None:
         conn.function_calls(None, [("call_146", "consultar_mikrotik",
                                     json.dumps({"question": "¿Cuántos clientes activos hay en router-146?"}))])
         conn.speak(conn.expect("response.create", timeout=5), b"\x20" * 800)
+        # the model invents a field: the real dispatcher refuses it before any RPC
+        conn.function_calls(None, [("call_bad", "consultar_mikrotik", '{"pregunta": "clientes"}'),
+                                   ("call_cut", "consultar_mikrotik", '{"question": "clientes en router 2"')])
+        conn.speak(conn.expect("response.create", timeout=5), b"\x30" * 800)
 
     with FakeRealtimeServer(script) as server:
         ends: list[str] = []
@@ -57,10 +61,14 @@ def test_function_call_answered_by_live_mikrotik_tool(live_dispatcher) -> None:
             conn = server.wait(timeout=10)
         finally:
             session.close()
-    [output] = conn.of_type("conversation.item.create")
-    assert output["item"]["call_id"] == "call_146"
-    answer = json.loads(output["item"]["output"])
+    outputs = {e["item"]["call_id"]: json.loads(e["item"]["output"]) for e in conn.of_type("conversation.item.create")}
+    assert set(outputs) == {"call_146", "call_bad", "call_cut"}
+    answer = outputs["call_146"]
     assert "221" in answer["response"] and "FIBRA OPTICA" in answer["response"]
-    assert sim.queries >= 1
+    for bad in ("call_bad", "call_cut"):
+        assert outputs[bad]["error"]["code"] == "INVALID_ARGUMENT" and outputs[bad]["error"]["say"]
+    assert sim.queries == 1  # the bad calls never reached the MikroTik API
+    final = conn.of_type("response.create")[-1]["response"]
+    assert outputs["call_bad"]["error"]["say"] in final["instructions"]  # the caller hears it
     assert conn.invalid == [] and conn.violations == []
-    assert ends == [] and session.metrics.function_calls == 1
+    assert ends == [] and session.metrics.function_calls == 3 and session.metrics.tool_errors == 2
