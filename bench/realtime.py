@@ -70,7 +70,7 @@ def bench_p8(n: int, parallel: int, tool_delay: float) -> list[float]:
         session.close()
     dispatcher.close()
     assert not conn.invalid and not conn.violations, (conn.invalid, conn.violations)
-    return session.timings.tool_overhead
+    return list(session.timings.tool_overhead)
 
 
 def bench_p8_bare(n: int) -> list[float]:
@@ -134,7 +134,7 @@ def bench_p7(n: int) -> tuple[list[float], list[float]]:
         session.close()
     dispatcher.close()
     assert not conn.invalid and not conn.violations, (conn.invalid, conn.violations)
-    return session.timings.barge_in, end_to_end
+    return list(session.timings.barge_in), end_to_end
 
 
 def main() -> None:

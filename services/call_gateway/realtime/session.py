@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,7 @@ from centralita.schema import realtime_tool
 log = logging.getLogger("call_gateway.realtime")
 _STOP = object()
 _MAX_WAIT = 0.25  # the sender wakes at least this often to check the core's timers
+_MAX_SAMPLES = 10_000  # latency samples kept per call
 
 
 class RealtimeError(RuntimeError):
@@ -87,10 +89,11 @@ class RealtimeSettings:
 
 @dataclass
 class Timings:
-    """Raw latency samples for the benchmark (seconds)."""
+    """Raw latency samples for the benchmark (seconds). P8: arguments done → output written, minus the tool's
+    own time (submit → result); P7: speech_started received → sink emptied."""
 
-    tool_overhead: list[float] = field(default_factory=list)  # P8: args done → output sent, minus tool time
-    barge_in: list[float] = field(default_factory=list)  # P7: speech_started received → sink emptied
+    tool_overhead: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # P8
+    barge_in: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # P7
 
 
 class RealtimeSession:
@@ -313,6 +316,7 @@ class RealtimeSession:
                 self._submit(action)
             elif isinstance(action, AbandonTool):
                 future = self._futures.pop(action.call_id, None)
+                self._marks.pop(action.call_id, None)
                 if future is not None:
                     future.cancel()
             elif isinstance(action, Log):
