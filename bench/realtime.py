@@ -41,7 +41,11 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
     return statistics.median(ordered), q[94], q[98]
 
 
+WARMUP = 20  # first samples of each series dropped (imports, first allocations, cold caches)
+
+
 def row(name: str, samples_s: list[float], target: str = "") -> tuple[float, float, float]:
+    samples_s = samples_s[WARMUP:]
     p50, p95, p99 = (x * 1000 for x in percentiles(samples_s))
     print(f"{name:<44} n={len(samples_s):>5}  p50={p50:7.3f} ms  p95={p95:7.3f} ms  p99={p99:7.3f} ms  {target}")
     return p50, p95, p99
@@ -146,7 +150,7 @@ def main() -> None:
                         help="GIL switch interval; the gateway process sets 1 ms (GATEWAY_SWITCH_INTERVAL)")
     args = parser.parse_args()
     sys.setswitchinterval(args.switch_interval)
-    n = 200 if args.quick else args.n
+    n = (200 if args.quick else args.n) + WARMUP
     logging.basicConfig(level=logging.WARNING)
     print(f"Realtime session latencies (fake server on loopback, n={n}, GIL switch interval "
           f"{sys.getswitchinterval() * 1000:g} ms, load average {os.getloadavg()[0]:.1f})")
