@@ -69,6 +69,7 @@ FATAL_ERROR_TYPES = frozenset({"server_error"})
 BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
 MAX_RESPONSE_RETRIES = 3
 AUDIO_DELTA_TYPES = ("response.output_audio.delta", "response.audio.delta")  # second: legacy name, accepted
+AUDIO_DONE_TYPES = ("response.output_audio.done", "response.audio.done")
 TRANSCRIPT_TURNS = 40  # what a renewed session is told about the call so far
 TRANSCRIPT_CHARS = 6000
 
@@ -137,6 +138,7 @@ class RealtimeProtocol:
             "response.output_audio_transcript.done": self._on_assistant_transcript,
             "conversation.item.input_audio_transcription.completed": self._on_caller_transcript,
             **{t: self._on_audio_delta for t in AUDIO_DELTA_TYPES},
+            **{t: self._on_audio_done for t in AUDIO_DONE_TYPES},
         }
         # Known events with nothing to do for us.
         self._ignored = frozenset(
@@ -148,7 +150,7 @@ class RealtimeProtocol:
                 "conversation.item.input_audio_transcription.segment", "input_audio_buffer.committed",
                 "input_audio_buffer.cleared", "input_audio_buffer.timeout_triggered", "rate_limits.updated",
                 "response.output_item.done", "response.content_part.added", "response.content_part.done",
-                "response.output_audio.done", "response.audio.done", "response.output_audio_transcript.delta",
+                "response.output_audio_transcript.delta",
                 "response.output_text.delta", "response.output_text.done",
             }
         )
@@ -186,7 +188,7 @@ class RealtimeProtocol:
                 received = turn.audio_ms(item_id)
                 played = max(0, min(int(played_ms.get(item_id, 0)), received))
                 turn.played_ms[item_id] = played
-                unheard = played < received or turn.active
+                unheard = played < received or (turn.active and item_id not in turn.audio_done)
                 cut = cut or unheard
                 if turn.out_of_band or played <= 0 or not unheard:
                     continue  # out-of-band items are not in the conversation; nothing played: no truncate
@@ -421,6 +423,12 @@ class RealtimeProtocol:
             self.metrics.record_turn_latency(now - self.speech_stopped_at)
             self.speech_stopped_at = None
         return [Play(audio, item_id)]
+
+    def _on_audio_done(self, event: dict[str, Any], now: float) -> list[Action]:
+        turn = self.by_response.get(event.get("response_id", ""))
+        if turn is not None and event.get("item_id"):
+            turn.audio_done.add(event["item_id"])
+        return []
 
     def _on_speech_started(self, event: dict[str, Any], now: float) -> list[Action]:
         self.caller_speaking = True

@@ -109,6 +109,7 @@ class ResponseTurn:
     done_at: float | None = None
     status: str = ""
     audio_bytes: dict[str, int] = field(default_factory=dict)  # item_id → bytes received (8 per ms)
+    audio_done: set[str] = field(default_factory=set)  # items whose audio is complete (output_audio.done)
     played_ms: dict[str, int] = field(default_factory=dict)  # at interruption, per the sink's clock
     truncated_ms: dict[str, int] = field(default_factory=dict)
     call_ids: list[str] = field(default_factory=list)

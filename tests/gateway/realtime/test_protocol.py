@@ -321,3 +321,25 @@ def test_holding_phrase_waits_until_the_sink_has_played_what_was_said() -> None:
     assert core.next_deadline() == 3.7
     [holding] = sends(core.tick(3.7, audio_pending_ms=0))
     assert holding["response"]["metadata"] == {"centralita": "holding"}
+
+
+def test_two_audio_items_only_the_one_cut_short_is_truncated() -> None:
+    core = ready()
+    created(core, "r1")
+    audio(core, "r1", "it1", 8 * 500)
+    core.receive({"type": "response.output_audio.done", "response_id": "r1", "item_id": "it1"}, 0.3)
+    audio(core, "r1", "it2", 8 * 500)
+    [interrupt] = of(core.receive({"type": "input_audio_buffer.speech_started"}, 1.0), Interrupt)
+    assert interrupt.item_ids == ("it1", "it2")
+    events = sends(core.interrupted({"it1": 500, "it2": 200}, 1.0))
+    assert [(e["type"], e.get("item_id"), e.get("audio_end_ms")) for e in events] == [
+        ("conversation.item.truncate", "it2", 200), ("response.cancel", None, None)]
+
+
+def test_item_still_streaming_is_truncated_even_if_all_received_was_played() -> None:
+    core = ready()
+    created(core, "r1")
+    audio(core, "r1", "it1", 8 * 300)  # more is coming: no output_audio.done yet
+    core.receive({"type": "input_audio_buffer.speech_started"}, 1.0)
+    events = sends(core.interrupted({"it1": 300}, 1.0))
+    assert events[0]["type"] == "conversation.item.truncate" and events[0]["audio_end_ms"] == 300
