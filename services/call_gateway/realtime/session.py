@@ -123,6 +123,10 @@ class RealtimeSession:
             for s in specs
         }
         self._tool_schemas = [realtime_tool(s) for s in specs]
+        missing = sorted(set(profile.tools or ()) - set(self._tool_infos))
+        if missing:  # a tool service down, or a typo in the profile: the model will not see these tools
+            log.warning("call %s: profile %s allows tools no tool service offers now: %s", call_id or "-",
+                        profile.name, ", ".join(missing))
         self.core = self._new_core(profile, greet=True)
         self._gen = 0  # bumped when a renewed session takes over; events of older sockets are ignored
         self._lock = threading.RLock()

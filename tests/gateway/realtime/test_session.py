@@ -605,3 +605,18 @@ def test_malformed_server_events_cost_the_event_not_the_call(make_call) -> None:
     assert "call_1" in _outputs(conn) and call.ends == []
     assert call.session.metrics.dropped_events >= 3
     _clean(conn)
+
+
+def test_tools_missing_from_the_catalog_are_reported(caplog) -> None:
+    from dataclasses import replace
+
+    caplog.set_level("WARNING", logger="call_gateway")
+    profile = replace(PROFILE, tools=("consultar_mikrotik", "search_content"))
+    server = SimpleNamespace(url="ws://127.0.0.1:9/v1/realtime")
+    from call_gateway.realtime import RealtimeSession
+
+    session = RealtimeSession(profile=profile, dispatcher=FakeDispatcher(list(SPECS)), sink=FakeSink(),
+                              settings=settings_for(server), on_end=lambda r: None)
+    assert [t["name"] for t in session.core.tool_schemas] == ["consultar_mikrotik"]
+    assert "allows tools no tool service offers now: search_content" in caplog.text
+    session.close()
