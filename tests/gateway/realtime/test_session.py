@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from types import SimpleNamespace
 
 import pytest
 
-from call_gateway.realtime import RealtimeError
+from call_gateway.realtime import RealtimeError, RealtimeSession, RealtimeSettings
 from tests.fakes.fake_realtime import FakeConnection, FakeRealtimeServer
 from tests.gateway.realtime.conftest import PROFILE, SPECS, settings_for
 from tests.gateway.realtime.fakes import Behaviour, FakeDispatcher, FakeSink
@@ -405,7 +406,7 @@ def test_wrong_key_raises_and_never_logs_the_key(caplog, make_call) -> None:
     caplog.set_level("DEBUG")
     with FakeRealtimeServer(lambda conn: None, api_key="sk-the-right-key-000000") as server:
         ends: list[str] = []
-        session = RealtimeSessionFor(server, ends, api_key="sk-wrong-key-1234567890")
+        session = session_for(server, ends, api_key="sk-wrong-key-1234567890")
         with pytest.raises(RealtimeError, match="invalid_api_key"):
             session.start()
         session.close()
@@ -420,7 +421,7 @@ def test_handshake_refused_with_http_status(status, caplog) -> None:
     caplog.set_level("DEBUG", logger="call_gateway")
     with FakeRealtimeServer(lambda conn: None, http_status=status) as server:
         ends: list[str] = []
-        session = RealtimeSessionFor(server, ends, api_key="sk-secret-key-abcdef123456")
+        session = session_for(server, ends, api_key="sk-secret-key-abcdef123456")
         with pytest.raises(RealtimeError, match=str(status)) as info:
             session.start()
         session.close()
@@ -431,7 +432,7 @@ def test_handshake_refused_with_http_status(status, caplog) -> None:
 def test_no_session_created_times_out() -> None:
     with FakeRealtimeServer(lambda conn: time.sleep(1.0)) as server:
         ends: list[str] = []
-        session = RealtimeSessionFor(server, ends, connect_timeout=0.4)
+        session = session_for(server, ends, connect_timeout=0.4)
         started = time.monotonic()
         with pytest.raises(RealtimeError, match="timed out"):
             session.start()
@@ -443,16 +444,14 @@ def test_no_session_created_times_out() -> None:
 def test_connection_refused_raises() -> None:
     nobody = SimpleNamespace(url=f"ws://127.0.0.1:{free_port()}/v1/realtime")  # nothing listens there
     ends: list[str] = []
-    session = RealtimeSessionFor(nobody, ends, connect_timeout=1.0)
+    session = session_for(nobody, ends, connect_timeout=1.0)
     with pytest.raises(RealtimeError, match="cannot start"):
         session.start()
     session.close()
     assert ends == []
 
 
-def RealtimeSessionFor(server: FakeRealtimeServer, ends: list[str], **overrides):
-    from call_gateway.realtime import RealtimeSession
-
+def session_for(server: FakeRealtimeServer, ends: list[str], **overrides):
     return RealtimeSession(profile=PROFILE, dispatcher=FakeDispatcher(list(SPECS)), sink=FakeSink(auto=True),
                            settings=settings_for(server, **overrides), on_end=ends.append, call_id="t")
 
@@ -489,8 +488,6 @@ def test_metrics_logged_once_at_the_end_and_exported(caplog, make_call) -> None:
 
 
 def test_settings_from_env(monkeypatch) -> None:
-    from call_gateway.realtime import RealtimeSettings
-
     monkeypatch.setenv("OPENAI_REALTIME_URL", "ws://127.0.0.1:1/v1/realtime")
     monkeypatch.setenv("OPENAI_REALTIME_MODEL", "gpt-realtime-2.1")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env-key-000000000")
@@ -608,13 +605,9 @@ def test_malformed_server_events_cost_the_event_not_the_call(make_call) -> None:
 
 
 def test_tools_missing_from_the_catalog_are_reported(caplog) -> None:
-    from dataclasses import replace
-
     caplog.set_level("WARNING", logger="call_gateway")
-    profile = replace(PROFILE, tools=("consultar_mikrotik", "search_content"))
+    profile = dataclasses.replace(PROFILE, tools=("consultar_mikrotik", "search_content"))
     server = SimpleNamespace(url="ws://127.0.0.1:9/v1/realtime")
-    from call_gateway.realtime import RealtimeSession
-
     session = RealtimeSession(profile=profile, dispatcher=FakeDispatcher(list(SPECS)), sink=FakeSink(),
                               settings=settings_for(server), on_end=lambda r: None)
     assert [t["name"] for t in session.core.tool_schemas] == ["consultar_mikrotik"]
