@@ -202,13 +202,13 @@ def test_hangup_during_ari_outage_is_found_by_reconciliation(fake_asterisk, gw):
 def test_caller_whose_stasis_start_was_missed_is_adopted(fake_asterisk, gw):
     fake_asterisk.drop_event_sockets(refuse_for=0.8)
     wait_for(lambda: not gw.events.connected, 3, "drop noticed")
-    with fake_asterisk.lock:       # a caller entered Stasis while nobody listened (as after a restart)
-        sockets, fake_asterisk.sockets = fake_asterisk.sockets, []
-    fake_asterisk.sockets = sockets
-    fake_asterisk.sockets.append(type("Listener", (), {"open": True, "apps": ["centralita"],
-                                                        "send_text": lambda self, t: None})())
-    cid = fake_asterisk.new_call("100")
-    fake_asterisk.sockets.pop()
+    # a caller enters our Stasis app while the gateway's socket is down (the app still counts as
+    # registered for a moment in Asterisk): a listener that drops every event stands in for it
+    deaf = type("Deaf", (), {"open": True, "apps": ["centralita"], "send_text": lambda self, text: None})()
+    with fake_asterisk.lock:
+        fake_asterisk.sockets.append(deaf)
+        cid = fake_asterisk.new_call("100")
+        fake_asterisk.sockets.remove(deaf)
     wait_for(lambda: gw.events.connected, 6, "reconnected")
     call = active_call(gw, cid)
     assert gw.counters["calls_adopted"] == 1
