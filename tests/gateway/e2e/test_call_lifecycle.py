@@ -300,3 +300,17 @@ def test_an_ari_step_failing_tears_down_what_was_made(fake_asterisk, gw, method,
     wait_for(lambda: gw.outcomes.get(outcome) == 1, 5, f"call ended by {outcome}")
     assert fake_asterisk.hung_up.get(cid) == "ari"                     # the caller is not left in silence
     assert_call_left_nothing(fake_asterisk, gw)
+
+
+def test_in_process_media_engine_mode_serves_a_call_too(fake_asterisk):
+    gateway = make_gateway(fake_asterisk, scripted.factory(), media_process=False)
+    try:
+        cid = fake_asterisk.new_call("100")
+        call = active_call(gateway, cid)
+        leg = fake_asterisk.leg_for_caller(cid)
+        wait_for(lambda: len(leg.payload_bytes()) >= len(GREETING), 3, "greeting")
+        assert leg.payload_bytes()[:len(GREETING)] == GREETING
+        fake_asterisk.caller_hangup(cid)
+        assert_call_left_nothing(fake_asterisk, gateway, [call.call_id])
+    finally:
+        gateway.shutdown(grace=0)
