@@ -82,6 +82,9 @@ def assert_call_left_nothing(fake, gw: Gateway, call_ids=()) -> None:
     """The fake Asterisk holds no channel/bridge of ours; the gateway no socket/thread of the call."""
     prefix = gw.settings.ari_app + "-"
     wait_for(lambda: fake.leftovers(prefix) == {"channels": [], "bridges": []}, 5, "our channels/bridges gone")
+    # no caller left in our Stasis app either: each one hung up, was hung up, or went back to the dialplan
+    wait_for(lambda: not [c for c, ch in fake.channels.items() if ch["app"] == gw.settings.ari_app], 5,
+             "callers gone")
     wait_for(lambda: gw.active_calls() == 0, 5, "calls forgotten")
     wait_for(lambda: gw.ports.in_use() == 0 and gw.media.endpoints() == 0, 5, "RTP sockets closed")
     for cid in call_ids:
