@@ -314,3 +314,25 @@ def test_in_process_media_engine_mode_serves_a_call_too(fake_asterisk):
         assert_call_left_nothing(fake_asterisk, gateway, [call.call_id])
     finally:
         gateway.shutdown(grace=0)
+
+
+def test_many_calls_in_a_row_leak_no_fd_thread_or_port(fake_asterisk, gw):
+    import os
+    import threading
+
+    def one_call():
+        cid = fake_asterisk.new_call("100")
+        call = active_call(gw, cid)
+        fake_asterisk.caller_hangup(cid)
+        assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
+
+    one_call()                                   # warm-up: pools and keep-alive connections exist now
+    fds = len(os.listdir("/proc/self/fd"))
+    threads = threading.active_count()
+    child_fds = len(os.listdir(f"/proc/{gw.media.pid}/fd"))
+    for _ in range(15):
+        one_call()
+    assert len(os.listdir("/proc/self/fd")) <= fds + 2
+    assert threading.active_count() <= threads + 1
+    assert len(os.listdir(f"/proc/{gw.media.pid}/fd")) <= child_fds      # the media process too
+    assert gw.outcomes == {"caller_hangup": 16}
