@@ -1,5 +1,7 @@
 """A fake OpenAI Realtime (GA) server: a real WebSocket server on loopback, driven by a script.
 
+Every server event it sends is checked against the SDK's ``RealtimeServerEvent`` (``conn.server_invalid``).
+
 Each connection runs ``script(conn)`` in the server's handler thread. A reader thread records every
 client event, validates it against the ``openai`` SDK's ``RealtimeClientEvent`` (pydantic models) and
 strictly (the TypedDict union must return the event unchanged, so no stray or beta key passes), and
@@ -22,13 +24,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from openai.types.realtime import RealtimeClientEvent
+from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
 from openai.types.realtime.realtime_client_event_param import RealtimeClientEventParam
 from pydantic import TypeAdapter, ValidationError
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 _MODELS = TypeAdapter(RealtimeClientEvent)
+_SERVER_MODELS = TypeAdapter(RealtimeServerEvent)
 _PARAMS = TypeAdapter(RealtimeClientEventParam)
 API_KEY = "sk-test-fake-realtime-0123456789"
 _ids = itertools.count(1)
@@ -81,6 +84,7 @@ class FakeConnection:
         self.call_ids: set[str] = set()
         self.outputs: dict[str, int] = {}
         self.sent_events = 0
+        self.server_invalid: list[str] = []  # events WE sent that are not GA server events (a broken script)
         self.closed = threading.Event()
         self._cond = threading.Condition()
         self._cursor: dict[str, int] = {}
@@ -184,6 +188,10 @@ class FakeConnection:
     def send(self, event: dict[str, Any]) -> dict[str, Any]:
         event.setdefault("event_id", new_id("event"))
         self.sent_events += 1
+        try:
+            _SERVER_MODELS.validate_python(event)
+        except ValidationError as exc:
+            self.server_invalid.append(f"{event.get('type')}: {exc.errors()[:2]}")
         kind = event["type"]
         if kind == "response.created":
             self.active_response = event["response"]["id"]
@@ -218,6 +226,9 @@ class FakeConnection:
         self.send({"type": "response.created", "response": {
             "id": rid, "object": "realtime.response", "status": "in_progress", "output": [],
             "metadata": metadata, "conversation_id": None if conversation == "none" else "conv_1"}})
+        self.send({"type": "rate_limits.updated", "rate_limits": [
+            {"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 0.06},
+            {"name": "tokens", "limit": 100000, "remaining": 99000, "reset_seconds": 0.6}]})
         return rid
 
     def response_done(self, rid: str, status: str = "completed", output: Iterable[dict] = (),
@@ -235,6 +246,10 @@ class FakeConnection:
         self.send({"type": "response.output_item.added", "response_id": rid, "output_index": output_index,
                    "item": {"id": iid, "object": "realtime.item", "type": "message", "role": "assistant",
                             "status": "in_progress", "content": []}})
+        if iid not in self.audio_ms:
+            self.send({"type": "response.content_part.added", "response_id": rid, "item_id": iid,
+                       "output_index": output_index, "content_index": 0,
+                       "part": {"type": "audio", "transcript": ""}})
         step = chunk_ms * 8
         for offset in range(0, len(audio), step):
             part = audio[offset:offset + step]
@@ -246,9 +261,11 @@ class FakeConnection:
                 time.sleep(pause)
         return iid
 
-    def audio_done(self, rid: str, iid: str, output_index: int = 0) -> dict[str, Any]:
-        self.send({"type": "response.output_audio.done", "response_id": rid, "item_id": iid,
-                   "output_index": output_index, "content_index": 0})
+    def audio_done(self, rid: str, iid: str, output_index: int = 0, transcript: str = "...") -> dict[str, Any]:
+        where = {"response_id": rid, "item_id": iid, "output_index": output_index, "content_index": 0}
+        self.send({"type": "response.output_audio.done", **where})
+        self.send({"type": "response.output_audio_transcript.done", **where, "transcript": transcript})
+        self.send({"type": "response.content_part.done", **where, "part": {"type": "audio", "transcript": transcript}})
         item = {"id": iid, "object": "realtime.item", "type": "message", "role": "assistant", "status": "completed",
                 "content": [{"type": "output_audio", "transcript": "..."}]}
         self.send({"type": "response.output_item.done", "response_id": rid, "output_index": output_index, "item": item})

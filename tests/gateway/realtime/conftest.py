@@ -94,3 +94,4 @@ def make_call() -> Iterator[Callable[..., Call]]:
         call.dispatcher.close()
         for conn in call.server.connections:
             assert conn.invalid == [], conn.invalid
+            assert conn.server_invalid == [], conn.server_invalid

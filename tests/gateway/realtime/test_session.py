@@ -101,6 +101,8 @@ def test_function_call_round_trip(make_call) -> None:
     follow = conn.of_type("response.create")[1]["response"]
     assert "instructions" not in follow  # no failure: the session instructions apply
     assert call.session.metrics.function_calls == 1
+    assert call.session.metrics.dropped_events == 0  # every GA event the fake sent was understood or known
+    assert conn.server_invalid == []
     _clean(conn)
 
 
@@ -520,7 +522,8 @@ def test_session_renewed_before_the_limit_without_dropping_the_call(make_call) -
             conn.send({"type": "response.output_audio_transcript.done", "response_id": rid, "item_id": iid,
                        "output_index": 0, "content_index": 0, "transcript": "Hola, ¿en qué puedo ayudarte?"})
             conn.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": "u1",
-                       "content_index": 0, "transcript": "¿Cuántos clientes hay en el router principal?"})
+                       "content_index": 0, "transcript": "¿Cuántos clientes hay en el router principal?",
+                       "usage": {"type": "duration", "seconds": 1.5}})
             assert conn.closed.wait(4), "the gateway never left the old session"
             return
         update = conn.handshake()
