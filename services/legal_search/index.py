@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing as mp
+import os
 import queue
 import shutil
 import sys
@@ -85,20 +86,20 @@ def ensure_layout(index_dir: Path, shards: int) -> bool:
     return True
 
 
-def document(row: Normativa) -> dict:
-    """The index entry of one row."""
-    body = store.body_text(row)
-    date = row.date
+def document(row: Normativa | dict) -> dict:
+    """The index entry of one row (an ORM row or the column values the upsert wrote)."""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    date = get("date")
     return {
-        "id": row.id,
-        "digest": row.digest,
-        "title": row.title,
-        "body": body,
-        "municipality": row.municipality_key,
-        "type": row.type,
-        "number": number_key(row.number),
-        "status": fold(row.status),
-        "year": row.year,
+        "id": get("id"),
+        "digest": get("digest"),
+        "title": get("title"),
+        "body": store.body_text(row),
+        "municipality": get("municipality_key"),
+        "type": get("type"),
+        "number": number_key(get("number")),
+        "status": fold(get("status")),
+        "year": get("year"),
         "date": date.year * 10000 + date.month * 100 + date.day if date else 0,
     }
 
@@ -157,6 +158,119 @@ def _shard_worker(args: tuple, out: mp.Queue) -> None:
         out.put(("done", shard, stats))
     except BaseException as exc:  # reported to the parent, which raises
         out.put(("error", shard, f"{type(exc).__name__}: {exc}"))
+
+
+def _pipeline_worker(index_dir: str, shard: int, inbox: mp.Queue, out: mp.Queue, parent: int) -> None:
+    """Index documents as the ingest commits them; commit when told to. Gives up (cancel, lock freed)
+    if the ingest process disappears: the next sync rebuilds from SQL whatever was not committed."""
+    try:
+        ix = windex.open_dir(str(shard_dir(Path(index_dir), shard)))
+        writer = ix.writer(timeout=120.0, delay=0.25, limitmb=192)
+    except BaseException as exc:
+        out.put(("error", shard, f"{type(exc).__name__}: {exc}"))
+        return
+    count = 0
+    try:
+        while True:
+            try:
+                docs = inbox.get(timeout=2.0)
+            except queue.Empty:
+                if os.getppid() != parent:
+                    writer.cancel()
+                    return
+                continue
+            if docs is None:
+                break
+            for doc in docs:
+                writer.update_document(**doc)
+            count += len(docs)
+            out.put(("progress", shard, len(docs)))
+        writer.commit()
+        out.put(("done", shard, SyncStats(added=count)))
+    except BaseException as exc:
+        writer.cancel()
+        out.put(("error", shard, f"{type(exc).__name__}: {exc}"))
+
+
+class Pipeline:
+    """Index writer processes, one per shard, fed with documents as soon as their SQL batch commits,
+    so that analysing and writing the index overlaps reading, validating and storing the input.
+
+    Only an optimisation: the sync that follows an ingest verifies (and repairs) the result.
+    """
+
+    def __init__(self, index_dir: Path, shards: int) -> None:
+        ensure_layout(index_dir, shards)
+        self.shards = shards
+        self._sent: set[str] = set()
+        ctx = mp.get_context("spawn")
+        self._out = ctx.Queue()
+        self._inboxes = [ctx.Queue(maxsize=8) for _ in range(shards)]
+        self._procs = [ctx.Process(target=_pipeline_worker, daemon=True,
+                                   args=(str(index_dir), s, self._inboxes[s], self._out, os.getpid()))
+                       for s in range(shards)]
+        for p in self._procs:
+            p.start()
+        self.indexed = 0
+        self.errors: list[str] = []
+        self._fed = self._progressed = 0
+
+    def feed(self, rows: list[dict]) -> None:
+        """Send rows just committed to their shards (an id sent twice in one run is left to the sync:
+        Whoosh cannot replace a document still in the same writer's buffer)."""
+        per_shard: list[list[dict]] = [[] for _ in range(self.shards)]
+        for row in rows:
+            if row["id"] in self._sent:
+                continue
+            self._sent.add(row["id"])
+            per_shard[shard_of(row["id"], self.shards)].append(document(row))
+        for s, docs in enumerate(per_shard):
+            if docs and self._procs[s].is_alive():
+                self._inboxes[s].put(docs)
+                self._fed += len(docs)
+        self._drain(block=False)
+
+    def _drain(self, block: bool, bar=None) -> set[int]:
+        done: set[int] = set()
+        while True:
+            try:
+                kind, shard, payload = self._out.get(timeout=1.0) if block else self._out.get_nowait()
+            except queue.Empty:
+                return done
+            if kind == "progress":
+                self._progressed += payload
+                if bar is not None:
+                    bar.update(payload)
+            elif kind == "done":
+                self.indexed += payload.added
+                done.add(shard)
+            else:
+                self.errors.append(f"shard {shard}: {payload}")
+                done.add(shard)
+            if block:
+                return done
+
+    def finish(self, progress: bool | None = None) -> None:
+        """Commit every shard and wait for the writers (errors are kept, the sync repairs)."""
+        for s, inbox in enumerate(self._inboxes):
+            if self._procs[s].is_alive():
+                inbox.put(None)
+        pending = {s for s in range(self.shards) if self._procs[s].is_alive()}
+        bar = _progress_bar(self._fed, progress)
+        bar.update(self._progressed)
+        try:
+            while pending:
+                pending -= self._drain(block=True, bar=bar)
+                for s in list(pending):
+                    if not self._procs[s].is_alive() and self._procs[s].exitcode not in (None, 0):
+                        self.errors.append(f"shard {s}: writer exited with {self._procs[s].exitcode}")
+                        pending.discard(s)
+        finally:
+            bar.close()
+        for p in self._procs:
+            p.join(timeout=30)
+        if self.errors:
+            log.warning("index pipeline: %s (the sync repairs it)", "; ".join(self.errors))
 
 
 def _progress_bar(total: int, enabled: bool | None):

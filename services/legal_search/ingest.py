@@ -42,7 +42,7 @@ class IngestReport:
     indexed: int = 0
     removed: int = 0
     seconds: float = 0.0
-    sql_seconds: float = 0.0
+    sql_seconds: float = 0.0   # reading, validating and storing (the index pipeline runs meanwhile)
 
     def summary(self) -> str:
         rate = self.read / self.seconds if self.seconds else 0.0
@@ -101,12 +101,20 @@ def ingest_items(engine: Engine, index_dir: Path, items: Iterable[tuple[str, int
     batch: list[Record] = []
     bar = _bar(progress, "guardando")
 
+    pipeline: index.Pipeline | None = None
+
     def flush() -> None:
-        new, changed, same = store.upsert(engine, batch)
+        nonlocal pipeline
+        written = store.upsert(engine, batch)
+        new, changed, same = written.counts()
         report.new += new
         report.changed += changed
         report.unchanged += same
         bar.update(len(batch))
+        if pipeline is None and len(batch) >= BATCH and new + changed:
+            pipeline = index.Pipeline(index_dir, shards)  # a big ingest: index while reading on
+        if pipeline is not None:
+            pipeline.feed(written.new + written.changed)
         batch.clear()
 
     try:
@@ -123,11 +131,14 @@ def ingest_items(engine: Engine, index_dir: Path, items: Iterable[tuple[str, int
                 flush()
         if batch:
             flush()
+        report.sql_seconds = time.perf_counter() - started
     finally:
         bar.close()
-    report.sql_seconds = time.perf_counter() - started
+        if pipeline is not None:
+            pipeline.finish(progress)
     stats = index.sync(engine, index_dir, shards, schema_name=schema_name, progress=progress)
-    report.indexed, report.removed = stats.added, stats.removed
+    report.indexed = stats.added + (pipeline.indexed if pipeline else 0)
+    report.removed = stats.removed
     report.seconds = time.perf_counter() - started
     return report
 

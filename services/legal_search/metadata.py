@@ -30,7 +30,9 @@ from legal_search.nlq import (
 from legal_search.text import fold
 
 N = Normativa
-_GROUP_COLUMNS = {MUNICIPALITY: N.municipality, TYPE: N.type, YEAR: N.year, STATUS: N.status}
+# Municipalities are grouped by their key (covered by the composite indexes, so the wide rows are not
+# read) and shown by display name.
+_GROUP_COLUMNS = {MUNICIPALITY: N.municipality_key, TYPE: N.type, YEAR: N.year, STATUS: N.status}
 _GROUP_LABEL = {MUNICIPALITY: "municipio", TYPE: "tipo", YEAR: "año", STATUS: "estado"}
 
 
@@ -92,7 +94,9 @@ def _date(d: dt.date | None) -> str:
     return d.isoformat() if d else ""
 
 
-def run(engine: Engine, q: MetadataQuery) -> MetadataResult:
+def run(engine: Engine, q: MetadataQuery, names: dict[str, str] | None = None) -> MetadataResult:
+    """Execute a structured query; `names` maps municipality keys to display names."""
+    names = names or {}
     conds = where(q.filters)
     cond = and_(*conds) if conds else None
     result = MetadataResult()
@@ -108,7 +112,8 @@ def run(engine: Engine, q: MetadataQuery) -> MetadataResult:
                 order = [col.desc()]
             stmt = stmt.group_by(col).order_by(*order).limit(q.limit)
             rows = conn.execute(stmt).all()
-            result.groups = [(str(r.key), int(r.n)) for r in rows]
+            result.groups = [(names.get(r.key, r.key) if q.group_by == MUNICIPALITY else str(r.key), int(r.n))
+                             for r in rows]
             if rows:
                 result.total = int(rows[0].total)
             result.sql = render(stmt, engine)
@@ -182,7 +187,7 @@ class Stats:
     last_updated: dt.datetime | None
 
 
-def stats(engine: Engine) -> Stats:
+def stats(engine: Engine, names: dict[str, str] | None = None) -> Stats:
     def grouped(conn, col, order_by_key: bool = False):
         n = func.count().label("n")
         order = [col.desc()] if order_by_key else [n.desc(), col.asc()]
@@ -195,5 +200,7 @@ def stats(engine: Engine) -> Stats:
             last = dt.datetime.fromisoformat(last)
         if last is not None and last.tzinfo is None:
             last = last.replace(tzinfo=dt.UTC)
-        return Stats(total, grouped(conn, N.municipality), grouped(conn, N.type),
+        munis = [((names or {}).get(k, k), c) for k, c in grouped(conn, N.municipality_key)]
+        munis.sort(key=lambda x: (-x[1], x[0]))
+        return Stats(total, munis, grouped(conn, N.type),
                      grouped(conn, N.year, order_by_key=True), last)

@@ -49,6 +49,9 @@ class Normativa(Base):
         Index("ix_normativas_date", "date"),
         Index("ix_normativas_number", "number"),
         Index("ix_normativas_updated_at", "updated_at"),
+        Index("ix_normativas_status", "status"),
+        Index("ix_normativas_muni_type_date", "municipality_key", "type", "date"),
+        Index("ix_normativas_muni_type_status", "municipality_key", "type", "status"),
     )
 
 

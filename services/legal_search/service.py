@@ -133,13 +133,13 @@ class LegalSearch:
             q.order = order
         if limit:
             q.limit = limit
-        return metadata.run(self.engine, q)
+        return metadata.run(self.engine, q, self.gazetteer().display)
 
     def search_content(self, text: str, filters: Filters, limit: int | None) -> content.SearchOutcome:
         return content.search(self.engine, self.searcher, self.gazetteer(), text, filters, limit)
 
     def stats(self) -> metadata.Stats:
-        return metadata.stats(self.engine)
+        return metadata.stats(self.engine, self.gazetteer().display)
 
     def close(self) -> None:
         with self._lock:

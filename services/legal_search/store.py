@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -23,8 +25,20 @@ def _row_values(record: Record, digest: str, now: dt.datetime) -> dict:
     return values
 
 
-def upsert(engine: Engine, records: Sequence[Record]) -> tuple[int, int, int]:
-    """Insert new ids, update changed ones, skip identical ones; one transaction. Returns (new, changed, same).
+@dataclass
+class Upserted:
+    """What one upsert wrote: the column values of new and changed rows, and how many were identical."""
+
+    new: list[dict] = field(default_factory=list)
+    changed: list[dict] = field(default_factory=list)
+    unchanged: int = 0
+
+    def counts(self) -> tuple[int, int, int]:
+        return len(self.new), len(self.changed), self.unchanged
+
+
+def upsert(engine: Engine, records: Sequence[Record]) -> Upserted:
+    """Insert new ids, update changed ones, skip identical ones; one transaction.
 
     Later duplicates of an id within the batch win, like a later line in a file would.
     """
@@ -32,7 +46,7 @@ def upsert(engine: Engine, records: Sequence[Record]) -> tuple[int, int, int]:
     for rec in records:
         latest[rec.id] = rec
     if not latest:
-        return 0, 0, 0
+        return Upserted()
     now = dt.datetime.now(dt.UTC)
     with Session(engine) as session, session.begin():
         existing: dict[str, str] = {}
@@ -52,7 +66,7 @@ def upsert(engine: Engine, records: Sequence[Record]) -> tuple[int, int, int]:
             session.execute(insert(Normativa), new_rows)
         if changed_rows:
             session.execute(update(Normativa), changed_rows)
-    return len(new_rows), len(changed_rows), len(latest) - len(new_rows) - len(changed_rows)
+    return Upserted(new_rows, changed_rows, len(latest) - len(new_rows) - len(changed_rows))
 
 
 def digests(engine: Engine) -> Iterator[tuple[str, str]]:
@@ -80,20 +94,22 @@ def count(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(Normativa)).scalar_one())
 
 
-def body_text(row: Normativa) -> str:
-    """Searchable text of a row: content, plus articles, considerandos and tables not already in it.
+def body_text(row: Any) -> str:
+    """Searchable text of a row (or its column values): content, plus articles, considerandos and tables
+    not already in it.
 
     Generated and scraped documents often repeat their articles inside `content`; indexing them twice
     would double term frequencies (and indexing time) for nothing.
     """
-    content = row.content or ""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    content = get("content") or ""
     parts = [content]
-    for art in row.articles or []:
+    for art in get("articles") or []:
         text = art.get("text", "")
         if text and text not in content:
             parts.append(f"ARTÍCULO {art.get('number', '')}: {text}")
-    parts += [c for c in row.considerandos or [] if c and c not in content]
-    for table in row.tables or []:
+    parts += [c for c in get("considerandos") or [] if c and c not in content]
+    for table in get("tables") or []:
         parts.append(table.get("title", ""))
         parts += [" ".join(r) for r in table.get("rows", [])]
     return "\n".join(p for p in parts if p)
