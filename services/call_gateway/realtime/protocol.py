@@ -374,6 +374,9 @@ class RealtimeProtocol:
                 continue
             if completed and call.state == "deferred":
                 actions += self._run(call, now)
+            elif completed and call.state == "collecting":  # arguments never completed: still one output
+                reason = f"the arguments of {call.name or 'the call'} never arrived complete"
+                actions += self._output(call, ToolResult.failure(call.name, "INVALID_ARGUMENT", reason))
             elif not completed:
                 if call.state == "running":
                     actions.append(AbandonTool(call_id))

@@ -343,3 +343,14 @@ def test_item_still_streaming_is_truncated_even_if_all_received_was_played() -> 
     core.receive({"type": "input_audio_buffer.speech_started"}, 1.0)
     events = sends(core.interrupted({"it1": 300}, 1.0))
     assert events[0]["type"] == "conversation.item.truncate" and events[0]["audio_end_ms"] == 300
+
+
+def test_call_whose_arguments_never_completed_still_gets_one_output() -> None:
+    core = ready()
+    created(core, "r1")
+    core.receive({"type": "response.output_item.added", "response_id": "r1",
+                  "item": {"type": "function_call", "call_id": "c1", "name": "q"}}, 0.5)
+    actions = done(core, "r1")  # completed, but neither arguments.done nor the item in output
+    [out] = [e for e in sends(actions) if e["type"] == "conversation.item.create"]
+    assert json.loads(out["item"]["output"])["error"]["code"] == "INVALID_ARGUMENT"
+    assert of(actions, RunTool) == []
