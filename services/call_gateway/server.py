@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     from centralita.config import setup_logging
 
     setup_logging("call_gateway")
+    from centralita.config import env_float
+
+    # a thread woken by network input (e.g. a barge-in event) waits at most this long for the GIL
+    sys.setswitchinterval(env_float("GATEWAY_SWITCH_INTERVAL", 0.005))
     settings = GatewaySettings.from_env()
     if not settings.ari_username or not settings.ari_password:
         log.warning("ASTERISK_USERNAME/ASTERISK_PASSWORD not set: ARI will refuse us (401)")
