@@ -18,8 +18,8 @@ from centralita.dispatcher import ToolResult
 from tests.gateway.realtime.conftest import PROFILE
 
 TOOLS = {"q": ToolInfo("q", "query", 2.0, ""), "act": ToolInfo("act", "action", 2.0, "")}
-STEPS = ["vad_response", "serve_request", "audio", "function_call", "finish", "cancel", "speech_started",
-         "speech_stopped", "tool_result", "tick", "ack"]
+STEPS = ["vad_response", "serve_request", "audio", "function_call", "partial_call", "finish", "cancel",
+         "speech_started", "speech_stopped", "tool_result", "tick", "ack"]
 
 
 @dataclass
@@ -97,6 +97,16 @@ class Sim:
             self.receive({"type": "response.output_item.added", "response_id": self.active, "item": item})
             self.receive({"type": "response.function_call_arguments.done", "response_id": self.active,
                           "call_id": cid, "name": tool, "arguments": "{}"})
+        elif name == "partial_call" and self.active is not None:
+            # the item is announced, its arguments never finish; half the time response.done lists it
+            cid = f"p{self.n}"
+            self.seen_calls.add(cid)
+            item = {"type": "function_call", "call_id": cid, "name": "q", "arguments": ""}
+            if pick % 2:
+                self.active_calls.append({**item, "arguments": "{}"})
+            self.receive({"type": "response.output_item.added", "response_id": self.active, "item": item})
+            self.receive({"type": "response.function_call_arguments.delta", "response_id": self.active,
+                          "call_id": cid, "delta": '{"q'})
         elif name == "finish" and self.active is not None:
             self.receive(self._done("completed"))
         elif name == "cancel" and self.active is not None:
