@@ -354,3 +354,22 @@ def test_call_whose_arguments_never_completed_still_gets_one_output() -> None:
     [out] = [e for e in sends(actions) if e["type"] == "conversation.item.create"]
     assert json.loads(out["item"]["output"])["error"]["code"] == "INVALID_ARGUMENT"
     assert of(actions, RunTool) == []
+
+
+def test_session_update_carries_profile_options() -> None:
+    from dataclasses import replace
+
+    from call_gateway.profiles import VadSettings
+
+    profile = replace(PROFILE, voice="marin", transcription_model="gpt-4o-mini-transcribe",
+                      vad=VadSettings(threshold=0.5, silence_duration_ms=500, idle_timeout_ms=8000))
+    tool = {"type": "function", "name": "q", "description": "d", "parameters": {"type": "object"}}
+    core = RealtimeProtocol(profile, TOOLS, [tool])
+    [update] = sends(core.receive({"type": "session.created", "session": {}}, 0.0))
+    session = update["session"]
+    assert session["audio"]["input"]["transcription"] == {"model": "gpt-4o-mini-transcribe"}
+    assert session["audio"]["input"]["turn_detection"]["idle_timeout_ms"] == 8000
+    assert session["audio"]["input"]["turn_detection"]["threshold"] == 0.5
+    assert session["audio"]["output"]["voice"] == "marin" and session["tools"] == [tool]
+    assert set(session) == {"type", "output_modalities", "instructions", "audio", "tools", "tool_choice"}
+    assert sends(core.receive({"type": "session.created", "session": {}}, 0.1)) == []  # configured once
