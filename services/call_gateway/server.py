@@ -71,7 +71,8 @@ class GatewayCollector:
                                 value=1 if getattr(gw.media, "priority_granted", False) else 0)
 
 
-def start_http(gw: Gateway, host: str, port: int) -> ThreadingHTTPServer:
+def start_http(gw: Gateway, host: str, port: int, chat=None) -> ThreadingHTTPServer:
+    """Health, readiness and metrics; plus ``POST /v1/chat`` when a ``chat.http_api.ChatService`` is given."""
     registry = CollectorRegistry()
     registry.register(GatewayCollector(gw))
 
@@ -99,6 +100,14 @@ def start_http(gw: Gateway, host: str, port: int) -> ThreadingHTTPServer:
                     self._send(503, f"not ready: {why}\n".encode())
             elif path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            else:
+                self._send(404, b"not found\n")
+
+        def do_POST(self):
+            from chat.http_api import PATH, handle_chat
+
+            if chat is not None and self.path.split("?", 1)[0] == PATH:
+                handle_chat(self, chat)
             else:
                 self._send(404, b"not found\n")
 
@@ -145,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     if not env_str("OPENAI_API_KEY", ""):
         log.warning("OPENAI_API_KEY is not set: every call will fail to start its Realtime session")
     gw = build_gateway(settings)
-    httpd = start_http(gw, settings.http_host, settings.http_port)
+    chat = _chat_service(gw)
+    httpd = start_http(gw, settings.http_host, settings.http_port, chat=chat)
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -166,10 +176,28 @@ def main(argv: list[str] | None = None) -> int:
     gw.shutdown()
     httpd.shutdown()
     httpd.server_close()
+    if chat is not None:
+        chat.close()
     dispatcher = getattr(gw, "dispatcher", None)
     if dispatcher is not None:
         dispatcher.close()
     return 0
+
+
+def _chat_service(gw: Gateway):
+    """The text chat on the same port and the same tools (seed 003's route handler), unless disabled."""
+    from centralita.config import env_bool
+
+    if not env_bool("GATEWAY_CHAT_ENABLED", True):
+        return None
+    from chat.engine import ChatError
+    from chat.http_api import ChatService
+
+    try:
+        return ChatService(gw.dispatcher)
+    except ChatError as exc:
+        log.warning("POST /v1/chat disabled: %s", exc)
+        return None
 
 
 if __name__ == "__main__":
