@@ -85,8 +85,29 @@ def plan(text: str, hard: Filters, gazetteer: Gazetteer) -> Plan:
         if term is None or term in seen:
             continue
         seen.add(term)
-        groups.append(TermGroup(term))
+        groups.append(TermGroup(term, number_variants(word, term)))
     return Plan(groups, hard.to_spec(), soft.to_spec())
+
+
+_VOWELS = frozenset("aeiouáéíóú")
+
+
+def number_variants(word: str, term: str) -> tuple[str, ...]:
+    """Index terms of the word's other grammatical number when the stemmer keeps them apart
+    ("préstamos" -> prest but "préstamo" -> prestam; "obras" -> obras but "obra" -> obra)."""
+    forms = []
+    if word.endswith("s") and len(word) > 3:
+        forms.append(word[:-1])
+    elif word[-1:] in _VOWELS:
+        forms.append(word + "s")
+    elif word[-1:].isalpha():
+        forms.append(word + "es")
+    out = []
+    for form in forms:
+        t = es_term(form)
+        if t and t != term and t not in out:
+            out.append(t)
+    return tuple(out)
 
 
 def validate(text: str, limit: int | None) -> tuple[str, int]:
@@ -124,7 +145,7 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
         extra = [h for h in wider.hits if h[1] not in seen][: limit - len(found.hits)]
         found = ShardHits(total=max(wider.total, found.total), hits=found.hits + extra)
     rows = store.load(engine, [doc_id for _, doc_id in found.hits])
-    terms = {g.term for g in p.groups}
+    terms = {t for g in p.groups for t in g.terms()}
     out = SearchOutcome(total_hits=found.total, relaxed=relaxed)
     for score, doc_id in found.hits:
         row = rows.get(doc_id)

@@ -33,9 +33,14 @@ _FILTER_CACHE = 256
 
 @dataclass(frozen=True)
 class TermGroup:
-    """One word of the question, as its index term (accent-less spellings are indexed too)."""
+    """One word of the question: its index term (accent-less spellings are indexed too) and the terms of
+    its other grammatical number, which the stemmer does not always join (préstamo/préstamos)."""
 
     term: str
+    alts: tuple[str, ...] = ()
+
+    def terms(self) -> tuple[str, ...]:
+        return (self.term, *self.alts)
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,7 @@ class ShardSearcher:
         """
         scored = []
         for pos, g in enumerate(groups):
-            df = self.searcher.doc_frequency("body", g.term) + self.searcher.doc_frequency("title", g.term)
+            df = sum(self.searcher.doc_frequency(f, t) for t in g.terms() for f in ("body", "title"))
             if df:
                 scored.append((df, pos, g))
         scored.sort(key=lambda x: (x[0], x[1]))
@@ -145,7 +150,7 @@ class ShardSearcher:
                 return ShardHits()
             clauses: list[Query] = []
             for g in kept:
-                clauses.append(Or([Term("title", g.term), Term("body", g.term)]))
+                clauses.append(Or([Term(f, t) for t in g.terms() for f in ("title", "body")]))
             q: Query = clauses[0] if len(clauses) == 1 else Or(clauses)
         else:
             q = Every()
