@@ -104,6 +104,18 @@ def document(row: Normativa | dict) -> dict:
     }
 
 
+def docnums_by_id(reader) -> dict[str, list[int]]:
+    """Live document numbers per id. Deleting by number avoids Whoosh opening a searcher for every
+    delete_by_term/update_document call (which made replacing documents twice as slow as adding)."""
+    out: dict[str, list[int]] = {}
+    if reader.doc_count_all() == 0:
+        return out
+    ids = reader.column_reader("id")
+    for n in reader.all_doc_ids():
+        out.setdefault(ids[n], []).append(n)
+    return out
+
+
 def indexed_digests(reader) -> dict[str, str]:
     """(id -> digest) of the live documents of one shard, read from the columns (no stored-field reads)."""
     if reader.doc_count_all() == 0:
@@ -122,12 +134,14 @@ def sync_shard(db_url: str, schema_name: str | None, index_dir: str, shard: int,
     stats = SyncStats()
     engine = None
     try:
-        with ix.reader() as reader:
+        with writer.reader() as reader:
             have = indexed_digests(reader)
+            numbers = docnums_by_id(reader)
         stale = [i for i, d in have.items() if wanted.get(i) != d]
         missing = [i for i, d in wanted.items() if have.get(i) != d]
         for doc_id in stale:
-            writer.delete_by_term("id", doc_id)
+            for n in numbers.get(doc_id, ()):
+                writer.delete_document(n)
         stats.removed = len(stale)
         if missing:
             engine = make_engine(db_url, schema=schema_name)
@@ -171,6 +185,8 @@ def _pipeline_worker(index_dir: str, shard: int, inbox: mp.Queue, out: mp.Queue,
         return
     count = 0
     try:
+        with writer.reader() as reader:
+            numbers = docnums_by_id(reader)
         while True:
             try:
                 docs = inbox.get(timeout=2.0)
@@ -182,7 +198,9 @@ def _pipeline_worker(index_dir: str, shard: int, inbox: mp.Queue, out: mp.Queue,
             if docs is None:
                 break
             for doc in docs:
-                writer.update_document(**doc)
+                for n in numbers.pop(doc["id"], ()):  # replacing a committed version
+                    writer.delete_document(n)
+                writer.add_document(**doc)
             count += len(docs)
             out.put(("progress", shard, len(docs)))
         writer.commit()

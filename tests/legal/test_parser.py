@@ -82,3 +82,12 @@ def test_spanish_chain_order():
     # an unaccented spelling is looked up as itself; accented words also index that spelling
     assert es_term("habilitacion") in word_terms("habilitación")
     assert es_term("vacunacion") in word_terms("vacunación")
+
+
+def test_other_grammatical_number_is_looked_up_too():
+    from legal_search.content import number_variants
+
+    assert es_term("préstamos") != es_term("préstamo")  # the stemmer splits them...
+    assert es_term("préstamo") in number_variants("préstamos", es_term("préstamos"))  # ...the query joins them
+    assert es_term("préstamos") in number_variants("préstamo", es_term("préstamo"))
+    assert number_variants("tasas", es_term("tasas")) == ()  # nothing to add when the stems agree

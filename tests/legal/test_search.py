@@ -115,3 +115,10 @@ def test_filters_that_normalise_to_nothing_match_nothing(loaded):
     assert search(svc, "tasa", municipality="'; --").total_hits == 0
     assert search(svc, "tasa", number="*").total_hits == 0
     assert svc.query_metadata("", build(municipality="¿?"), operation="count").total == 0
+
+
+def test_singular_finds_plural_documents(loaded):
+    svc, truths = loaded
+    relevant = {t.id for t in truths if t.topic == "presupuesto" and t.subtopic == "endeudamiento"}
+    found = {r.id for r in search(svc, "préstamo", limit=50).results}
+    assert relevant and relevant & found
