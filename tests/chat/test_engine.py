@@ -118,7 +118,7 @@ def test_content_question_via_search_content(fake, legal_engine):
         top = last_tool_output(body)["results"][0]
         return fake_chat.text(f"La más relevante es {top['id']}: {top['title']}")
 
-    args = content_args("habilitaciones de comercios", municipality="Merlo")
+    args = content_args("¿Qué dice la ordenanza 2947 sobre habilitaciones?", municipality="Merlo")
     fake.add(fake_chat.tool_calls(("search_content", args)), answer)
     result, _ = ask(legal_engine, "¿Qué dice la ordenanza 2947 de Merlo sobre habilitaciones?")
     assert result.text.startswith("La más relevante es merlo-ordenanza-2947-2024")
