@@ -20,6 +20,7 @@ from whoosh import index as windex
 from whoosh import scoring
 from whoosh.query import And, Every, NumericRange, Or, Query, Term
 
+from legal_search.errors import Unavailable
 from legal_search.index import shard_dir
 
 MAX_TERMS = 4
@@ -28,7 +29,7 @@ MAX_TERMS = 4
 # indexes never hit it; at 50k documents per shard it drops only very common words.
 POSTINGS_BUDGET = 15_000
 _REFRESH_SECONDS = 1.0
-_FILTER_CACHE = 256
+_FILTER_CACHE = 64  # a few MB per shard at 50k documents
 
 
 @dataclass(frozen=True)
@@ -224,12 +225,18 @@ class ParallelSearcher:
             for i, (proc, _conn) in enumerate(self._workers):
                 if not proc.is_alive():
                     self._workers[i] = self._start(self._paths[i], 60.0)
-            for _, conn in self._workers:
-                conn.send((groups, filters, limit))
             parts, errors = [], []
-            for _, conn in self._workers:
-                kind, payload = conn.recv()
-                (parts if kind == "ok" else errors).append(payload)
+            try:
+                for _, conn in self._workers:
+                    conn.send((groups, filters, limit))
+                for _, conn in self._workers:
+                    kind, payload = conn.recv()
+                    (parts if kind == "ok" else errors).append(payload)
+            except (EOFError, OSError) as exc:  # a worker died mid-query: replace them all next time
+                for proc, _conn in self._workers:
+                    proc.kill()
+                    proc.join(timeout=5)
+                raise Unavailable("La búsqueda no está disponible en este momento; intente de nuevo.") from exc
             if errors:
                 raise RuntimeError("; ".join(errors))
             return _merge(parts, limit)

@@ -75,6 +75,9 @@ class LegalSearchServicer(legal_pb2_grpc.LegalSearchServiceServicer):
         except SQLAlchemyError:
             log.exception("database error")
             context.abort(grpc.StatusCode.INTERNAL, "No pude consultar la base de normativas; intente más tarde.")
+        except Exception:  # never a stack trace to the caller
+            log.exception("unexpected error")
+            context.abort(grpc.StatusCode.INTERNAL, "No pude completar la consulta; intente más tarde.")
         raise AssertionError("unreachable")  # context.abort raises
 
     def QueryMetadataSql(self, request, context):

@@ -122,3 +122,39 @@ def test_singular_finds_plural_documents(loaded):
     relevant = {t.id for t in truths if t.topic == "presupuesto" and t.subtopic == "endeudamiento"}
     found = {r.id for r in search(svc, "préstamo", limit=50).results}
     assert relevant and relevant & found
+
+
+def test_dead_search_worker_is_unavailable_then_replaced(loaded):
+    import pytest
+
+    from legal_search.content import plan
+    from legal_search.errors import Unavailable
+
+    class StillAlive:  # the worker dies after the liveness check, before answering
+        def __init__(self, proc):
+            self.proc = proc
+
+        def is_alive(self):
+            return True
+
+        def kill(self):
+            self.proc.kill()
+
+        def join(self, timeout=None):
+            self.proc.join(timeout)
+
+    svc, _ = loaded
+    parallel = ParallelSearcher(svc.index_dir, svc.shards)
+    try:
+        p = plan("sueldos", build(), svc.gazetteer())
+        before = parallel.search(p.groups, p.soft, 10)
+        proc, conn = parallel._workers[0]
+        proc.kill()
+        proc.join(5)
+        parallel._workers[0] = (StillAlive(proc), conn)
+        with pytest.raises(Unavailable):
+            parallel.search(p.groups, p.soft, 10)
+        parallel._workers[0] = (proc, conn)  # now seen dead: replaced on the next query
+        assert parallel.search(p.groups, p.soft, 10).hits == before.hits
+    finally:
+        parallel.close()
