@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from legal_search import index, store
-from legal_search.records import Record, RecordError, validate
+from legal_search.records import Record, RecordError, may_hold_control_chars, scrub, validate
 
 BATCH = 1000
 
@@ -61,15 +61,19 @@ def iter_file(path: Path) -> Iterator[tuple[str, int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    yield src, n, json.loads(line)
+                    obj = json.loads(line)
+                    yield src, n, scrub(obj) if may_hold_control_chars(line) else obj
                 except ValueError as exc:
                     yield src, n, RecordError(f"JSON inválido: {exc}")
         return
     try:
-        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        text = path.read_text(encoding="utf-8", errors="replace")
+        data = json.loads(text)
     except ValueError as exc:
         yield src, getattr(exc, "lineno", 1), RecordError(f"JSON inválido: {exc}")
         return
+    if may_hold_control_chars(text):
+        data = scrub(data)
     items = data if isinstance(data, list) else [data]
     for n, item in enumerate(items, 1):
         yield src, n, item   # for .json the "line" is the position in the array
@@ -94,8 +98,12 @@ def _bar(progress: bool | None, desc: str):
 
 
 def ingest_items(engine: Engine, index_dir: Path, items: Iterable[tuple[str, int, Any]], *, shards: int,
-                 schema_name: str | None = None, progress: bool | None = None) -> IngestReport:
-    """Validate and upsert (source, line, object) items in batches, then bring the index in line."""
+                 schema_name: str | None = None, progress: bool | None = None,
+                 scrubbed: bool = False) -> IngestReport:
+    """Validate and upsert (source, line, object) items in batches, then bring the index in line.
+
+    `scrubbed`: the items' strings are already free of control characters (iter_file sees to it).
+    """
     started = time.perf_counter()
     report = IngestReport()
     batch: list[Record] = []
@@ -123,7 +131,7 @@ def ingest_items(engine: Engine, index_dir: Path, items: Iterable[tuple[str, int
             try:
                 if isinstance(obj, RecordError):
                     raise obj
-                batch.append(validate(obj))
+                batch.append(validate(obj, clean_text=not scrubbed))
             except RecordError as exc:
                 report.bad.append(BadRecord(source, line, str(exc)))
                 continue
@@ -147,7 +155,8 @@ def ingest_paths(engine: Engine, index_dir: Path, paths: Iterable[Path], *, shar
                  schema_name: str | None = None, progress: bool | None = None) -> IngestReport:
     files = [f for p in paths for f in iter_paths(Path(p))]
     items = (item for f in files for item in iter_file(f))
-    return ingest_items(engine, index_dir, items, shards=shards, schema_name=schema_name, progress=progress)
+    return ingest_items(engine, index_dir, items, shards=shards, schema_name=schema_name, progress=progress,
+                        scrubbed=True)
 
 
 def ingest_records(engine: Engine, index_dir: Path, docs: Iterable[dict], *, source: str = "<memoria>",

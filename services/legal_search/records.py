@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,8 @@ from legal_search.text import clean, fold, name_key
 
 _TYPE_ALIASES = {fold(t): t for t in TYPES} | {"resolución": "resolucion", "disposición": "disposicion"}
 _MAX_TEXT = 2_000_000
+# JSON spellings of control characters (a literal backslash before b/f only causes a harmless scrub)
+_ESCAPED_CONTROL = re.compile(r"\\u00[01][0-9a-fA-F]|\\u007[fF]|\\[bf]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class RecordError(ValueError):
@@ -108,6 +111,17 @@ def _tables(value: Any) -> list[dict[str, Any]]:
     return out
 
 
+def scrub(value: Any) -> Any:
+    """The value with control characters removed from every string in it."""
+    return _scrub(value)
+
+
+def may_hold_control_chars(json_text: str) -> bool:
+    """Can this JSON source decode to strings with control characters? (They can only be written
+    escaped: \\u0000-\\u001f, \\u007f, \\b, \\f.) False lets ingest skip scrubbing, ~15 % of its time."""
+    return _ESCAPED_CONTROL.search(json_text) is not None
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return clean(value)
@@ -118,11 +132,15 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def validate(obj: Any) -> Record:
-    """Check one decoded JSON object and return a Record, or raise RecordError saying what is wrong."""
+def validate(obj: Any, *, clean_text: bool = True) -> Record:
+    """Check one decoded JSON object and return a Record, or raise RecordError saying what is wrong.
+
+    `clean_text=False` when the caller already knows the strings hold no control characters.
+    """
     if not isinstance(obj, dict):
         raise RecordError("cada normativa debe ser un objeto JSON")
-    obj = _scrub(obj)
+    if clean_text:
+        obj = _scrub(obj)
     rid = _text(obj, "id", required=True, max_len=200)
     municipality = _text(obj, "municipality", required=True, max_len=100)
     if not name_key(municipality):

@@ -147,3 +147,15 @@ def test_running_service_picks_up_changes_made_elsewhere(fresh, tmp_path):
     finally:
         stop.set()
         svc.searcher.close()
+
+
+def test_control_characters_are_removed_on_ingest(fresh, tmp_path):
+    from legal_search import store
+
+    engine, index_dir, schema = fresh
+    doc = dict(_docs(1)[0], title="Título con\u0000nulo\u0007", content="texto\u0000 con NUL y\ttab")
+    path = _write_jsonl(tmp_path / "nul.jsonl", [json.dumps(doc)])  # written escaped, as JSON must
+    report = ingest_paths(engine, index_dir, [path], shards=2, schema_name=schema, progress=False)
+    assert report.new == 1 and not report.bad
+    row = store.load(engine, [doc["id"]])[doc["id"]]
+    assert "\x00" not in row.title and "\x07" not in row.title and "\t" in row.content
