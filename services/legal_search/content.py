@@ -144,7 +144,7 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
         seen = {doc_id for _, doc_id in found.hits}
         extra = [h for h in wider.hits if h[1] not in seen][: limit - len(found.hits)]
         found = ShardHits(total=max(wider.total, found.total), hits=found.hits + extra)
-    rows = store.load(engine, [doc_id for _, doc_id in found.hits])
+    rows = store.load_hits(engine, [doc_id for _, doc_id in found.hits])
     terms = {t for g in p.groups for t in g.terms()}
     out = SearchOutcome(total_hits=found.total, relaxed=relaxed)
     for score, doc_id in found.hits:

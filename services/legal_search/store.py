@@ -89,6 +89,19 @@ def load(engine: Engine, ids: Iterable[str]) -> dict[str, Normativa]:
     return out
 
 
+_HIT_COLUMNS = (Normativa.id, Normativa.municipality, Normativa.type, Normativa.number, Normativa.year,
+                Normativa.title, Normativa.url, Normativa.content, Normativa.articles, Normativa.considerandos,
+                Normativa.tables)
+
+
+def load_hits(engine: Engine, ids: Sequence[str]) -> dict[str, Any]:
+    """What a search result shows, for a handful of ids: plain rows, no ORM objects (it is per query)."""
+    if not ids:
+        return {}
+    with engine.connect() as conn:
+        return {r.id: r for r in conn.execute(select(*_HIT_COLUMNS).where(Normativa.id.in_(list(ids))))}
+
+
 def count(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(Normativa)).scalar_one())
