@@ -58,7 +58,7 @@ def parse_date(value: str, name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError as exc:
-        raise InvalidArgument(f"La fecha '{value[:40]}' de {name} no es válida; use el formato AAAA-MM-DD.") from exc
+        raise InvalidArgument(f"La {name} '{value[:40]}' no es válida; use el formato AAAA-MM-DD.") from exc
 
 
 def build(*, municipality: str | None = None, municipalities: list[str] | None = None, type: str | None = None,
@@ -79,8 +79,8 @@ def build(*, municipality: str | None = None, municipalities: list[str] | None =
             f"El tipo '{type}' no existe; use ordenanza, decreto, resolucion, disposicion o convenio.")
     if year is not None and not 1800 <= year <= 2100:
         raise InvalidArgument("El año debe estar entre 1800 y 2100.")
-    dfrom = parse_date(date_from, "date_from") if date_from else None
-    dto = parse_date(date_to, "date_to") if date_to else None
+    dfrom = parse_date(date_from, "fecha inicial") if date_from else None
+    dto = parse_date(date_to, "fecha final") if date_to else None
     if dfrom and dto and dfrom > dto:
         raise InvalidArgument("La fecha inicial es posterior a la fecha final.")
     if number is not None and len(number) > 40:

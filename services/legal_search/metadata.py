@@ -20,6 +20,7 @@ from legal_search.nlq import (
     COUNT_ASC,
     COUNT_DESC,
     DATE_ASC,
+    DATE_DESC,
     MUNICIPALITY,
     NONE,
     STATUS,
@@ -108,8 +109,8 @@ def run(engine: Engine, q: MetadataQuery, names: dict[str, str] | None = None) -
             if cond is not None:
                 stmt = stmt.where(cond)
             order = [n.asc() if q.order == COUNT_ASC else n.desc(), col.asc()]
-            if q.group_by == YEAR and q.order not in (COUNT_ASC, COUNT_DESC):
-                order = [col.desc()]
+            if q.group_by == YEAR and q.order in (DATE_ASC, DATE_DESC):  # a time series, asked for as such
+                order = [col.asc() if q.order == DATE_ASC else col.desc()]
             stmt = stmt.group_by(col).order_by(*order).limit(q.limit)
             rows = conn.execute(stmt).all()
             result.groups = [(names.get(r.key, r.key) if q.group_by == MUNICIPALITY else str(r.key), int(r.n))
