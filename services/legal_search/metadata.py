@@ -18,7 +18,6 @@ from legal_search.models import TYPE_LABEL, Normativa
 from legal_search.nlq import (
     COUNT,
     COUNT_ASC,
-    COUNT_DESC,
     DATE_ASC,
     DATE_DESC,
     MUNICIPALITY,

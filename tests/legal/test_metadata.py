@@ -136,3 +136,11 @@ def test_stats(loaded):
     assert [y for y, _ in s.years] == sorted({t.year for t in truths}, reverse=True)
     assert s.municipalities == sorted(s.municipalities, key=lambda x: (-x[1], x[0]))
     assert s.last_updated is not None and s.last_updated.tzinfo is not None
+
+
+def test_group_order_largest_first_unless_a_time_series_is_asked(loaded):
+    svc, _ = loaded
+    r = ask(svc, "", group_by="year", filters={"municipality": "Merlo"})
+    assert [n for _, n in r.groups] == sorted((n for _, n in r.groups), reverse=True)
+    r = ask(svc, "", group_by="year", order="date_asc", filters={"municipality": "Merlo"})
+    assert [k for k, _ in r.groups] == sorted(k for k, _ in r.groups)
