@@ -26,6 +26,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sample.add_argument("--out", type=Path, help="write JSON lines here instead of ingesting")
     sample.set_defaults(func=run_sample)
 
+    migrate = subparsers.add_parser(
+        "legal-migrate", help="apply the legal database's Alembic migrations (LEGAL_DB_URL) and exit")
+    migrate.set_defaults(func=run_migrate)
+
+    build_index = subparsers.add_parser(
+        "legal-index", help="bring this replica's Whoosh index in line with the database and exit",
+        description="Builds the index when missing, repairs it when stale (what a replica's init step runs). "
+                    "It does not migrate: an unmigrated database is an error.")
+    build_index.set_defaults(func=run_index)
+
 
 def run_ingest(args: argparse.Namespace) -> int:
     from legal_search.ingest import ingest_paths
@@ -59,4 +69,32 @@ def run_sample(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     built = sample.ensure_sample(settings.db_url, settings.index_dir, n=args.docs, seed=args.seed)
     print("muestra creada" if built else "la base ya tiene normativas: no se tocó")
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from legal_search.service import open_store
+
+    open_store(Settings.from_env().db_url).dispose()
+    print("migraciones aplicadas")
+    return 0
+
+
+def run_index(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from legal_search import index
+    from legal_search.db import make_engine
+
+    settings = Settings.from_env()
+    engine = make_engine(settings.db_url)
+    try:
+        stats = index.sync(engine, settings.index_dir, settings.shards)
+    except SQLAlchemyError as exc:
+        print(f"centralita legal-index: la base no está lista (¿faltan las migraciones?): {exc.__class__.__name__}",
+              file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(stats, flush=True)
     return 0

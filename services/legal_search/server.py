@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from centralita.config import env_float, env_int, env_str, load_env, setup_logging
 from centralita.legal.v1 import legal_pb2, legal_pb2_grpc
 from centralita.server import ServiceSpec, serve
@@ -29,7 +31,12 @@ def main() -> None:
     settings = Settings.from_env()
     log.info("database %s, index %s (%d shards, %s)", settings.db_url.split("@")[-1], settings.index_dir,
              settings.shards, "search processes" if settings.search_processes else "in-process search")
-    service = LegalSearch.open(settings)
+    try:
+        service = LegalSearch.open(settings)
+    except SQLAlchemyError as exc:
+        hint = "" if settings.migrate_on_start else " (LEGAL_MIGRATE_ON_START=false: run `centralita legal-migrate`)"
+        log.error("the legal database cannot be used: %s%s", exc.__class__.__name__, hint)
+        raise SystemExit(1) from None
     _ = service.searcher  # start the shard searchers now, not on the first call
     stop_watch = service.watch(env_float("LEGAL_SYNC_SECONDS", 30.0))
     try:

@@ -52,7 +52,8 @@ class LegalSearch:
         """Migrate, repair the index from the database (built if missing or stale), open the searchers."""
         if make_url(settings.db_url).get_backend_name() == "sqlite":
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = open_store(settings.db_url, schema)
+        engine = open_store(settings.db_url, schema) if settings.migrate_on_start else make_engine(
+            settings.db_url, schema=schema)
         svc = cls(engine, settings.index_dir, shards=settings.shards, processes=settings.search_processes,
                   schema=schema)
         if sync:

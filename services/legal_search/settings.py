@@ -21,6 +21,7 @@ class Settings:
     index_dir: Path
     shards: int
     search_processes: bool
+    migrate_on_start: bool = True  # false where a Job owns migrations (no race during a rolling update)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -29,4 +30,5 @@ class Settings:
         index_dir = Path(_env("LEGAL_INDEX_DIR", str(data_dir / "whoosh")))
         shards = max(1, min(16, int(_env("LEGAL_INDEX_SHARDS", "2"))))
         search_processes = _env("LEGAL_SEARCH_PROCESSES", "true").lower() in ("1", "true", "yes", "on")
-        return cls(data_dir, db_url, index_dir, shards, search_processes)
+        migrate = _env("LEGAL_MIGRATE_ON_START", "true").lower() in ("1", "true", "yes", "on")
+        return cls(data_dir, db_url, index_dir, shards, search_processes, migrate)

@@ -168,6 +168,10 @@ def start_tools(prod, tmp: Path, simulator: str) -> dict[str, Pod]:
     }
     legal = pods["legal-search"]
     legal.env["LEGAL_DB_URL"] = legal.env["LEGAL_DB_URL"].format(data=legal.mounts["data"])
+    # The servers do not migrate (LEGAL_MIGRATE_ON_START=false): the load Job's migrate step does, first.
+    migrate = Pod(prod, "Job", "legal-search-load", "migrate", tmp / "job", secrets={"LEGAL_DB_URL": ""})
+    done = migrate.run(LEGAL_DB_URL=legal.env["LEGAL_DB_URL"])
+    assert done.returncode == 0, done
     pods["mikrotik-tool"].start(MIKROTIK_API_URL=simulator)
     legal.start()
     return pods
