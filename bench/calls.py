@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "services"))
 
+from tests.helpers import udp_port_range  # noqa: E402 - after the path set-up above
+
 GREETING_MS = 1000
 USERNAME, PASSWORD = "bench", "bench-ari-password"
 
@@ -97,23 +99,6 @@ def free_tcp_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def free_udp_range(n: int) -> tuple[int, int]:
-    for base in range(30000, 60000, 500):
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base, base + n - 1
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free UDP range")
 
 
 def family(pid: int) -> list[int]:
@@ -288,7 +273,7 @@ def main() -> int:
                            "--barge-after", str(barge_after)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           text=True, cwd=ROOT)
     rt_port = int(rt.stdout.readline())
-    lo, hi = free_udp_range(220)
+    lo, hi = udp_port_range(220)
     fake.gw_http_port = free_tcp_port()
     env = {**os.environ, "ARI_URL": fake.url, "ARI_APP": "bench", "ASTERISK_USERNAME": USERNAME,
            "ASTERISK_PASSWORD": PASSWORD, "EXTERNAL_MEDIA_HOST": "127.0.0.1", "RTP_BIND_HOST": "127.0.0.1",

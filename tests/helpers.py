@@ -39,3 +39,24 @@ def postgres_available() -> bool:
             return True
     except OSError:
         return False
+
+
+def udp_port_range(n: int) -> tuple[int, int]:
+    """``n`` consecutive UDP ports on 127.0.0.1 that were all free a moment ago (an RTP range)."""
+    for _ in range(100):
+        base = free_port(socket.SOCK_DGRAM)
+        if base + n > 65535:
+            continue
+        probes: list[socket.socket] = []
+        try:
+            for port in range(base, base + n):
+                probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+            return base, base + n - 1
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise RuntimeError(f"no {n} consecutive free UDP ports")

@@ -10,7 +10,6 @@ grpc.health.v1 Check with "" and with the service name, HTTP /healthz and /ready
 from __future__ import annotations
 
 import signal
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +20,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.deploy import k8s
-from tests.helpers import free_port
+from tests.helpers import free_port, udp_port_range
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -49,25 +48,6 @@ def http_probe(port: int, path: str, timeout: float = 1.0) -> int | str:
 
 def readiness_fails(port: int, service: str):
     return lambda: grpc_probe(port, service) in (NOT_SERVING, "UNAVAILABLE")
-
-
-def udp_port_range(n: int) -> tuple[int, int]:
-    """n consecutive UDP ports that were free a moment ago (the gateway's RTP range)."""
-    for _ in range(50):
-        base = free_port(socket.SOCK_DGRAM)
-        socks = []
-        try:
-            for port in range(base, base + n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base, base + n - 1
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free UDP port range")
 
 
 def wait_for(check, seconds: float, what: str, proc: k8s.Process | None = None):

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from call_gateway.app import Gateway, GatewaySettings
 from call_gateway.profiles import Profile, ProfileBook
+from tests.helpers import udp_port_range
 
 
 def wait_for(pred, timeout=5.0, what="condition"):
@@ -19,30 +20,6 @@ def wait_for(pred, timeout=5.0, what="condition"):
         time.sleep(0.01)
     if not pred():
         raise AssertionError(f"timed out waiting for {what}")
-
-
-def udp_port_range(n: int) -> tuple[int, int]:
-    """n consecutive UDP ports that were free a moment ago."""
-    for _ in range(50):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-        s.close()
-        if base + n > 65535:
-            continue
-        probes = []
-        try:
-            for p in range(base, base + n):
-                t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                probes.append(t)
-                t.bind(("127.0.0.1", p))
-            return base, base + n - 1
-        except OSError:
-            continue
-        finally:
-            for t in probes:
-                t.close()
-    raise RuntimeError("no free UDP port range")
 
 
 def profile_book() -> ProfileBook:

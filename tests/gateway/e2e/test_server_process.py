@@ -10,8 +10,8 @@ import time
 import requests
 
 from tests.fakes.fake_realtime import API_KEY
-from tests.gateway.e2e.harness import udp_port_range, wait_for
-from tests.helpers import REPO_ROOT, free_port
+from tests.gateway.e2e.harness import wait_for
+from tests.helpers import REPO_ROOT, free_port, udp_port_range
 
 
 def test_serve_process_ready_call_refused_by_realtime_then_sigterm(fake_asterisk):
