@@ -2,12 +2,14 @@
 
 Threads, whatever the number of calls: the ARI events thread (routes events, never blocks), a fixed
 pool of workers (each call's steps run on its own mailbox, one at a time, in order), the RTP pacer and
-the RTP receiver. Each Realtime session adds its own two threads while it lives.
+the RTP receiver. Each Realtime session adds its own two threads while it lives; each call adds one
+timer thread while Asterisk plays its apology (at most ``apology_timeout`` seconds).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from call_gateway.ari import AriError, AriEventStream, AriRest, Backoff
 from call_gateway.call_session import CallSession, SessionFactory
 from call_gateway.rtp import MediaEngine, MediaProcess, PortAllocator
-from centralita.config import env_bool, env_float, env_int, env_str
+from centralita.config import env_bool, env_float, env_int, env_str, load_env
 
 log = logging.getLogger("call_gateway")
 
@@ -47,6 +49,9 @@ class GatewaySettings:
     profiles_path: str = ""
     media_process: bool = True           # RTP pacer/receiver in their own process (no GIL contention)
     rtp_realtime_priority: int = 10      # SCHED_RR priority for the pacer thread if allowed; 0 = never ask
+    apology_media: str = "sound:an-error-has-occurred"   # Realtime lost mid-call: Asterisk plays it; "" = off
+    apology_lang: str = "es"
+    apology_timeout: float = 6.0         # hang up if its PlaybackFinished has not come by then
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -68,7 +73,17 @@ class GatewaySettings:
             profiles_path=env_str("PROFILES_PATH", ""),
             media_process=env_bool("RTP_MEDIA_PROCESS", d.media_process),
             rtp_realtime_priority=env_int("RTP_REALTIME_PRIORITY", d.rtp_realtime_priority),
+            apology_media=_env_or_empty("GATEWAY_APOLOGY_MEDIA", d.apology_media),
+            apology_lang=env_str("GATEWAY_APOLOGY_LANG", d.apology_lang),
+            apology_timeout=env_float("GATEWAY_APOLOGY_TIMEOUT", d.apology_timeout),
         )
+
+
+def _env_or_empty(name: str, default: str) -> str:
+    """Like ``env_str``, but a variable set to an empty value stays empty (= feature off)."""
+    load_env()
+    value = os.environ.get(name)
+    return default if value is None else value.strip()
 
 
 class WorkerPool:
@@ -169,6 +184,9 @@ class Gateway:
     def bridge_id(self, short: str) -> str:
         return f"{self.settings.ari_app}-bridge-{short}"
 
+    def playback_id(self, short: str) -> str:
+        return f"{self.settings.ari_app}-playback-{short}"
+
     def _ours(self, ident: str, kind: str) -> bool:
         return ident.startswith(f"{self.settings.ari_app}-{kind}-")
 
@@ -260,6 +278,9 @@ class Gateway:
     # -- events (ARI thread: route, never block) ---------------------------------------------------
     def on_event(self, event: dict) -> None:
         etype = event.get("type")
+        if etype == "PlaybackFinished":
+            self._on_playback_finished(event.get("playback") or {})
+            return
         channel = event.get("channel") or {}
         cid = channel.get("id", "")
         with self._lock:
@@ -275,6 +296,15 @@ class Gateway:
                 call.on_caller_gone()
             elif media_call is not None and etype != "ChannelHangupRequest":
                 media_call.on_media_gone()
+
+    def _on_playback_finished(self, playback: dict) -> None:
+        target = str(playback.get("target_uri", ""))
+        if not target.startswith("channel:"):
+            return
+        with self._lock:
+            call = self.calls.get(target[len("channel:"):])
+        if call is not None:
+            call.on_playback_finished(playback)
 
     def _new_call(self, channel: dict, args: list) -> None:
         cid = channel.get("id")

@@ -6,6 +6,10 @@ Lifecycle: answer → externalMedia (id chosen here, registered before the reque
 caller in the bridge → media channel in the bridge (on its StasisStart, retrying 422) → Realtime
 session. Any end (caller hangup, media gone, Realtime gone, shutdown, a failed step) goes through
 ``teardown``, which is idempotent and removes everything this call created.
+
+When the Realtime connection is lost mid-call the model cannot apologise, so teardown has Asterisk
+play ``apology_media`` to the caller (bridge already gone) and hangs up on its ``PlaybackFinished``,
+the caller leaving or ``apology_timeout``, whichever comes first, without holding a worker meanwhile.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ if TYPE_CHECKING:
     from call_gateway.app import Gateway
 
 log = logging.getLogger("call_gateway.call")
+
+# Ends where nothing was said to the caller, so Asterisk plays the apology (after ``server_error`` and
+# ``session_limit`` the model already spoke one).
+APOLOGY_REASONS = frozenset({"realtime_connection_lost"})
 
 
 class VoiceSession(Protocol):
@@ -49,6 +57,7 @@ class CallSession:
         self.call_id = f"{gateway.settings.ari_app}-{short}"
         self.media_id = gateway.media_channel_id(short)
         self.bridge_id = gateway.bridge_id(short)
+        self.apology_id = gateway.playback_id(short)
         self.state = "new"                       # new → setup → active → ending → ended
         self.outcome = ""
         self.endpoint: RtpEndpoint | RemoteEndpoint | None = None
@@ -59,6 +68,7 @@ class CallSession:
         self.bridge_created = False
         self.started_at = time.monotonic()
         self.setup_ms: float | None = None
+        self._apology_timer: threading.Timer | None = None   # set while the apology plays
 
     # -- setup (runs on the mailbox) ------------------------------------------------------------
     def start(self) -> None:
@@ -161,12 +171,21 @@ class CallSession:
     def on_caller_gone(self) -> None:
         self.caller_gone.set()
         self.gw.post(self, lambda: self.teardown("caller_hangup", hangup_caller=False))
+        self.gw.post(self, lambda: self._end_apology("the caller hung up"))
+
+    def on_playback_finished(self, playback: dict[str, Any]) -> None:
+        """Router (ARI thread): a ``PlaybackFinished`` whose target is our caller channel."""
+        if playback.get("id") == self.apology_id:
+            state = playback.get("state", "")
+            self.gw.post(self, lambda: self._end_apology(f"playback {state or 'finished'}"))
 
     def on_media_gone(self) -> None:
         self.gw.post(self, lambda: self.teardown("media_gone"))
 
     def teardown(self, reason: str, *, hangup_caller: bool = True, drain: bool = False) -> None:
         if self.state in ("ending", "ended"):
+            if reason == "shutdown":
+                self._end_apology("shutdown")    # the drain grace is over: no more waiting
             return
         previous, self.state = self.state, "ending"
         self.outcome = self.outcome or reason
@@ -186,11 +205,48 @@ class CallSession:
             _ignore_gone(rest.destroy_bridge, self.bridge_id)
         if self.media_created:
             _ignore_gone(rest.hangup, self.media_id)
+        if hangup_caller and reason in APOLOGY_REASONS and self._start_apology():
+            return                       # _end_apology hangs up and finishes
+        self._finish(hangup_caller)
+
+    def _finish(self, hangup_caller: bool) -> None:
         if hangup_caller and not self.caller_gone.is_set():
-            _ignore_gone(rest.hangup, self.caller_id)
+            _ignore_gone(self.gw.rest.hangup, self.caller_id)
         self.gw.forget(self)
         self.state = "ended"
-        log.info("call %s: ended (%s) after %.1f s", self.call_id, reason, time.monotonic() - self.started_at)
+        log.info("call %s: ended (%s) after %.1f s", self.call_id, self.outcome,
+                 time.monotonic() - self.started_at)
+
+    # -- apology played by Asterisk (the model is gone) ---------------------------------------------
+    def _start_apology(self) -> bool:
+        """Asks Asterisk to play the apology to the caller; True if it is playing (and a timer runs)."""
+        s = self.gw.settings
+        if not s.apology_media or self.caller_gone.is_set():
+            return False
+        try:
+            self.gw.rest.play(self.caller_id, s.apology_media, lang=s.apology_lang, playback_id=self.apology_id)
+        except AriError as exc:
+            log.warning("call %s: could not play the apology %s to the caller (%s): hanging up without it",
+                        self.call_id, s.apology_media, exc)
+            return False
+        log.info("call %s: playing the apology %s (%s) before hanging up", self.call_id, s.apology_media,
+                 s.apology_lang)
+        timer = threading.Timer(s.apology_timeout,
+                                lambda: self.gw.post(self, lambda: self._end_apology("timeout")))
+        timer.name, timer.daemon = f"apology-{self.call_id}", True
+        self._apology_timer = timer
+        timer.start()
+        return True
+
+    def _end_apology(self, why: str) -> None:
+        """Mailbox: the apology finished, failed, timed out or the caller left: hang up (if still there)."""
+        timer, self._apology_timer = self._apology_timer, None
+        if timer is None:
+            return                       # no apology playing (or it already ended)
+        timer.cancel()
+        level = logging.INFO if why in ("playback done", "the caller hung up") else logging.WARNING
+        log.log(level, "call %s: apology over (%s)", self.call_id, why)
+        self._finish(hangup_caller=True)
 
 
 class _CallGone(Exception):

@@ -5,7 +5,10 @@ UDP RTP peer per externalMedia channel.
 Driving it (from a test): ``new_call(exten)`` puts a caller channel into Stasis (StasisStart),
 ``caller_hangup(id)`` hangs it up, ``drop_event_sockets(refuse_for)`` kills the events WebSocket,
 ``freeze_event_sockets()`` stops answering pings. ``violations`` lists every request that broke the
-spec; ``leftovers(prefix)`` lists channels/bridges still alive.
+spec; ``leftovers(prefix)`` lists channels/bridges still alive. ``plays`` records every play request;
+each playback sends PlaybackStarted, then PlaybackFinished after ``playback_duration`` seconds (None:
+never), at once if its channel goes away (unless ``playback_finished_on_hangup`` is false: the event is
+lost), with state ``failed`` for a media URI in ``missing_media``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class _Unchecked:
         ("POST", r"/channels/[^/]+/answer", "channels", "answer"),
         ("POST", r"/channels/[^/]+/continue", "channels", "continueInDialplan"),
         ("POST", r"/channels/[^/]+/variable", "channels", "setChannelVar"),
+        ("POST", r"/channels/[^/]+/play", "channels", "play"),
         ("DELETE", r"/channels/[^/]+", "channels", "hangup"), ("GET", r"/bridges", "bridges", "list"),
         ("POST", r"/bridges", "bridges", "create"), ("DELETE", r"/bridges/[^/]+", "bridges", "destroy"),
         ("POST", r"/bridges/[^/]+/addChannel", "bridges", "addChannel"), ("GET", r"/events", "events", "ws"),
@@ -143,10 +147,16 @@ class EventSocket:
 
 class FakeAsterisk:
     def __init__(self, docs_dir, *, username: str = "ariuser", password: str = "s3cret-ari-pw",
-                 media_stasis_delay: float = 0.05, kernel_timestamps: bool = False) -> None:
+                 media_stasis_delay: float = 0.05, kernel_timestamps: bool = False,
+                 playback_duration: float | None = 0.3) -> None:
         self.spec = AriSpec(docs_dir) if docs_dir is not None else None   # None: no checking (bench only)
         self.username, self.password = username, password
         self.media_stasis_delay = media_stasis_delay
+        self.playback_duration = playback_duration
+        self.missing_media: set[str] = set()
+        self.playback_finished_on_hangup = True
+        self.plays: list[dict] = []           # every play request: channel, args, bridge it was in
+        self.playbacks: dict[str, dict] = {}  # playing now: id -> {"json": Playback, "channel", "timers"}
         self.lock = threading.RLock()
         self.channels: dict[str, dict] = {}
         self.bridges: dict[str, dict] = {}
@@ -270,6 +280,7 @@ class FakeAsterisk:
         ch = self.channels.get(cid)
         if ch is None:
             return
+        self._stop_playbacks(cid)
         self._leave_bridge(cid)
         if ch["stasis"]:
             self._emit(ch["app"], {"type": "StasisEnd", "channel": ch["json"]})
@@ -359,6 +370,7 @@ class FakeAsterisk:
 
     def _op_channels_continueInDialplan(self, pp, args):
         ch = self._require_stasis(pp["channelId"])
+        self._stop_playbacks(pp["channelId"])
         self._leave_bridge(pp["channelId"])
         ch["stasis"] = False
         self._emit(ch["app"], {"type": "StasisEnd", "channel": ch["json"]})
@@ -370,6 +382,62 @@ class FakeAsterisk:
         self._require_stasis(pp["channelId"])
         self.variables.setdefault(pp["channelId"], {})[args["variable"]] = args.get("value", "")
         return 204, None
+
+    def _op_channels_play(self, pp, args):
+        cid = pp["channelId"]
+        ch = self._require_stasis(cid)
+        uris = args["media"].split(",")
+        pid = args.get("playbackId") or f"playback-{next(self._ids)}"
+        pb = {"id": pid, "media_uri": uris[0], "target_uri": f"channel:{cid}",
+              "language": args.get("lang") or ch["json"]["language"], "state": "queued"}
+        if len(uris) > 1:
+            pb["next_media_uri"] = uris[1]
+        self.plays.append({"channel": cid, "args": dict(args), "bridge": ch["bridge"], "at": time.monotonic()})
+        entry = {"json": pb, "channel": cid, "app": ch["app"], "timers": []}
+        self.playbacks[pid] = entry
+        failed = uris[0] in self.missing_media
+        self._later(entry, 0.01, lambda: self._playback_started(pid, fail=failed))
+        if self.playback_duration is not None and not failed:
+            self._later(entry, self.playback_duration, lambda: self._playback_finished(pid, "done"))
+        return 200, dict(pb)
+
+    def _later(self, entry: dict, delay: float, fn) -> None:
+        def run():
+            with self.lock:
+                fn()
+
+        t = threading.Timer(delay, run)
+        t.daemon = True
+        entry["timers"].append(t)
+        self._timers.append(t)
+        t.start()
+
+    def _playback_started(self, pid: str, *, fail: bool) -> None:
+        entry = self.playbacks.get(pid)
+        if entry is None:
+            return
+        entry["json"]["state"] = "playing"
+        self._emit(entry["app"], {"type": "PlaybackStarted", "playback": dict(entry["json"])})
+        if fail:
+            self._playback_finished(pid, "failed")
+
+    def _playback_finished(self, pid: str, state: str) -> None:
+        entry = self.playbacks.pop(pid, None)
+        if entry is None:
+            return
+        for t in entry["timers"]:
+            t.cancel()
+        entry["json"]["state"] = state
+        self._emit(entry["app"], {"type": "PlaybackFinished", "playback": dict(entry["json"])})
+
+    def _stop_playbacks(self, cid: str) -> None:
+        """The channel hangs up or leaves Stasis: its playbacks end at once (state done)."""
+        for pid in [p for p, e in self.playbacks.items() if e["channel"] == cid]:
+            if self.playback_finished_on_hangup:
+                self._playback_finished(pid, "done")
+            else:
+                for t in self.playbacks.pop(pid)["timers"]:
+                    t.cancel()
 
     def _op_channels_externalMedia(self, pp, args):
         if args.get("transport", "udp") != "udp" or args.get("encapsulation", "rtp") != "rtp":

@@ -80,6 +80,13 @@ class AriRest:
     def set_variable(self, channel_id: str, variable: str, value: str) -> None:
         self._call("POST", f"/channels/{_q(channel_id)}/variable", {"variable": variable, "value": value})
 
+    def play(self, channel_id: str, media: str, *, lang: str | None = None,
+             playback_id: str | None = None) -> dict:
+        """Start playing ``media`` (e.g. ``sound:an-error-has-occurred``) to the channel; the returned
+        Playback ends with a ``PlaybackFinished`` event carrying the same id."""
+        return self._call("POST", f"/channels/{_q(channel_id)}/play",
+                          {"media": media, "lang": lang or None, "playbackId": playback_id})
+
     def external_media(self, *, app: str, channel_id: str, external_host: str, data: str = "",
                        fmt: str = "ulaw") -> dict:
         return self._call("POST", "/channels/externalMedia", {

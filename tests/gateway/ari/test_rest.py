@@ -1,4 +1,5 @@
 import logging
+import time
 
 import pytest
 
@@ -36,6 +37,15 @@ def test_every_call_the_gateway_makes_matches_the_ari_docs(fake_asterisk):
         assert rest.get_channel(cid)["state"] == "Up"
         rest.set_variable(cid, "CENTRALITA_STATUS", "ok")
         rest.destroy_bridge("centralita-bridge-1")
+        playback = rest.play(cid, "sound:an-error-has-occurred", lang="es", playback_id="centralita-playback-1")
+        assert playback == {"id": "centralita-playback-1", "media_uri": "sound:an-error-has-occurred",
+                            "target_uri": f"channel:{cid}", "language": "es", "state": "queued"}
+        end = time.monotonic() + 3
+        while time.monotonic() < end and not [e for e in events if e["type"] == "PlaybackFinished"]:
+            time.sleep(0.01)
+        played = [e["playback"] for e in events if e["type"].startswith("Playback")]
+        assert [p["state"] for p in played] == ["playing", "done"]
+        assert {p["id"] for p in played} == {"centralita-playback-1"}
         rest.hangup("centralita-media-1")
         rest.continue_in_dialplan(cid)
         assert fake_asterisk.leftovers() == {"channels": [], "bridges": []}
@@ -52,6 +62,9 @@ def test_errors_carry_status_and_asterisk_message(fake_asterisk):
     assert err.value.status == 404 and "not found" in err.value.message.lower()
     with pytest.raises(AriError) as err:
         rest.add_channel("no-such-bridge", "x")
+    assert err.value.status == 404
+    with pytest.raises(AriError) as err:
+        rest.play("no-such-channel", "sound:beep", lang="es", playback_id="p-1")
     assert err.value.status == 404
     rest.close()
 

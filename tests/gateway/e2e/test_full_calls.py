@@ -150,7 +150,7 @@ def test_barge_in_drops_queued_audio_at_once_and_truncates_at_what_was_played(ri
     assert_call_left_nothing(rig.fake, rig.gw, [call.call_id])
 
 
-def test_realtime_drop_mid_call_hangs_up_and_cleans_up(rig_factory):
+def test_realtime_drop_mid_call_plays_the_apology_then_hangs_up_and_cleans_up(rig_factory):
     def script(conn: FakeConnection):
         conn.handshake()
         conn.speak(conn.expect("response.create"), GREETING)
@@ -160,8 +160,17 @@ def test_realtime_drop_mid_call_hangs_up_and_cleans_up(rig_factory):
     rig = rig_factory(script)
     cid, call = rig.call("100")
     wait_for(lambda: rig.fake.hung_up.get(cid) == "ari", 8, "gateway hangs up the caller")
+    plays = [p for p in rig.fake.plays if p["channel"] == cid]
+    assert plays and time.monotonic() - plays[0]["at"] < 3, "hung up on the timeout, not on PlaybackFinished"
     assert_call_left_nothing(rig.fake, rig.gw, [call.call_id])
-    assert call.outcome.startswith("realtime_")
+    assert call.outcome == "realtime_connection_lost"
+    assert len(plays) == 1 and plays[0]["bridge"] is None
+    assert plays[0]["args"] == {"media": "sound:an-error-has-occurred", "lang": "es", "playbackId": call.apology_id}
+    log = rig.fake.event_log
+    finished = [i for i, e in enumerate(log) if e["type"] == "PlaybackFinished"
+                and e["playback"]["id"] == call.apology_id and e["playback"]["state"] == "done"]
+    hangup = [i for i, e in enumerate(log) if e["type"] == "ChannelHangupRequest" and e["channel"]["id"] == cid]
+    assert len(finished) == 1 and finished[0] < hangup[0], "hung up before the apology finished"
 
 
 def test_caller_hangup_mid_response_closes_the_realtime_socket(rig_factory):
