@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 from chat.engine import ChatEngine, ChatError, ChatEvent, ChatSettings, TextDelta, ToolCallFinished, ToolCallStarted
@@ -144,24 +143,3 @@ def _interactive(engine: ChatEngine, quiet: bool) -> int:
             continue
         printer.end()
         history = turn + answer.messages
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m chat.cli chat ...`` (the same commands before they are wired into ``centralita``)."""
-    from centralita.config import ConfigError, setup_logging
-
-    parser = argparse.ArgumentParser(prog="centralita")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    setup_logging("chat" if args.command == "chat" else "mcp")
-    try:
-        return int(args.func(args) or 0)
-    except ConfigError as exc:
-        print(f"centralita: configuration error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,7 +24,7 @@ def fake():
 def run_chat(args: list[str], env_extra: dict[str, str], stdin: str = "", timeout: float = 30):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAT_", "PROFILES_", "TOOL_"))}
     env.update({"CENTRALITA_ENV_FILE": os.devnull, "LOG_LEVEL": "INFO", **env_extra})
-    return subprocess.run([sys.executable, "-m", "chat.cli", "chat", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "centralita.cli", "chat", *args], input=stdin, capture_output=True,
                           text=True, env=env, cwd=REPO_ROOT, timeout=timeout)
 
 
@@ -114,11 +114,10 @@ def test_interactive_reports_an_error_and_goes_on(fake, endpoints):
     assert [m["role"] for m in fake.requests[1]["messages"]] == ["system", "user"]  # the failed turn is dropped
 
 
-def test_register_plugs_into_the_centralita_parser(monkeypatch):
+def test_register_plugs_into_the_centralita_parser():
     from centralita import cli as centralita_cli
 
-    if "chat.cli" not in centralita_cli.PART_CLIS:  # what the lead's wiring amounts to
-        monkeypatch.setattr(centralita_cli, "PART_CLIS", (*centralita_cli.PART_CLIS, "chat.cli"))
+    assert "chat.cli" in centralita_cli.PART_CLIS
     parser = centralita_cli.build_parser()
     once = parser.parse_args(["chat", "--once", "hola", "--profile", "soporte_isp"])
     assert once.once == "hola" and once.profile == "soporte_isp" and callable(once.func)

@@ -29,8 +29,8 @@ def server_env(endpoints: list[str]) -> dict[str, str]:
 
 
 def stdio_params(endpoints: list[str]) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=["-m", "chat.cli", "mcp"], env=server_env(endpoints),
-                                 cwd=str(REPO_ROOT))
+    return StdioServerParameters(command=sys.executable, args=["-m", "centralita.cli", "mcp"],
+                                 env=server_env(endpoints), cwd=str(REPO_ROOT))
 
 
 def with_client(server: object, body: Callable[[Client], Awaitable[None]], timeout: float = 30) -> None:
@@ -127,7 +127,7 @@ def test_stdio_discovers_a_service_that_starts_later(echo_server, legal_service)
 def http_server(endpoints):
     port = free_port()
     env = {**os.environ, **server_env(endpoints)}
-    proc = subprocess.Popen([sys.executable, "-m", "chat.cli", "mcp", "--transport", "http", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "centralita.cli", "mcp", "--transport", "http", "--port", str(port)],
                             cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
