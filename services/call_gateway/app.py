@@ -9,7 +9,6 @@ timer thread while Asterisk plays its apology (at most ``apology_timeout`` secon
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from call_gateway.ari import AriError, AriEventStream, AriRest, Backoff
 from call_gateway.call_session import CallSession, SessionFactory
 from call_gateway.rtp import MediaEngine, MediaProcess, PortAllocator
-from centralita.config import env_bool, env_float, env_int, env_str, load_env
+from centralita.config import env_bool, env_float, env_int, env_str
 
 log = logging.getLogger("call_gateway")
 
@@ -73,17 +72,10 @@ class GatewaySettings:
             profiles_path=env_str("PROFILES_PATH", ""),
             media_process=env_bool("RTP_MEDIA_PROCESS", d.media_process),
             rtp_realtime_priority=env_int("RTP_REALTIME_PRIORITY", d.rtp_realtime_priority),
-            apology_media=_env_or_empty("GATEWAY_APOLOGY_MEDIA", d.apology_media),
+            apology_media=env_str("GATEWAY_APOLOGY_MEDIA", d.apology_media, allow_empty=True),
             apology_lang=env_str("GATEWAY_APOLOGY_LANG", d.apology_lang),
             apology_timeout=env_float("GATEWAY_APOLOGY_TIMEOUT", d.apology_timeout),
         )
-
-
-def _env_or_empty(name: str, default: str) -> str:
-    """Like ``env_str``, but a variable set to an empty value stays empty (= feature off)."""
-    load_env()
-    value = os.environ.get(name)
-    return default if value is None else value.strip()
 
 
 class WorkerPool:

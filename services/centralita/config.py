@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -38,14 +39,22 @@ def load_env(path: str | os.PathLike[str] | None = None) -> None:
     _loaded = True
 
 
-def env_str(name: str, default: str = "") -> str:
-    load_env()
-    value = os.environ.get(name)
-    return default if value is None or value.strip() == "" else value.strip()
+def env_str(name: str, default: str = "", *, env: Mapping[str, str] | None = None, allow_empty: bool = False) -> str:
+    """A variable's value, stripped; ``default`` when unset (or empty, unless ``allow_empty``).
+
+    ``env`` replaces ``os.environ`` (tests pass a dict); ``.env`` is read only for the real environment.
+    """
+    if env is None:
+        load_env()
+        env = os.environ
+    value = env.get(name)
+    if value is None or (value.strip() == "" and not allow_empty):
+        return default
+    return value.strip()
 
 
-def env_int(name: str, default: int) -> int:
-    raw = env_str(name, "")
+def env_int(name: str, default: int, *, env: Mapping[str, str] | None = None) -> int:
+    raw = env_str(name, "", env=env)
     if raw == "":
         return default
     try:
@@ -54,8 +63,8 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not an integer") from None
 
 
-def env_float(name: str, default: float) -> float:
-    raw = env_str(name, "")
+def env_float(name: str, default: float, *, env: Mapping[str, str] | None = None) -> float:
+    raw = env_str(name, "", env=env)
     if raw == "":
         return default
     try:
@@ -64,8 +73,8 @@ def env_float(name: str, default: float) -> float:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
 
 
-def env_bool(name: str, default: bool) -> bool:
-    raw = env_str(name, "").lower()
+def env_bool(name: str, default: bool, *, env: Mapping[str, str] | None = None) -> bool:
+    raw = env_str(name, "", env=env).lower()
     if raw == "":
         return default
     if raw in _TRUE:

@@ -4,6 +4,7 @@ service, readable prefixed logs, and Ctrl-C (or SIGTERM) stopping every child cl
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import signal

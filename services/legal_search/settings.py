@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+from centralita.config import env_bool, env_int, env_str
 
 
 @dataclass(frozen=True)
@@ -25,10 +21,10 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        data_dir = Path(_env("LEGAL_DATA_DIR", "./data/run"))
-        db_url = _env("LEGAL_DB_URL", f"sqlite:///{data_dir / 'legal.db'}")
-        index_dir = Path(_env("LEGAL_INDEX_DIR", str(data_dir / "whoosh")))
-        shards = max(1, min(16, int(_env("LEGAL_INDEX_SHARDS", "2"))))
-        search_processes = _env("LEGAL_SEARCH_PROCESSES", "true").lower() in ("1", "true", "yes", "on")
-        migrate = _env("LEGAL_MIGRATE_ON_START", "true").lower() in ("1", "true", "yes", "on")
+        data_dir = Path(env_str("LEGAL_DATA_DIR", "./data/run"))
+        db_url = env_str("LEGAL_DB_URL", f"sqlite:///{data_dir / 'legal.db'}")
+        index_dir = Path(env_str("LEGAL_INDEX_DIR", str(data_dir / "whoosh")))
+        shards = max(1, min(16, env_int("LEGAL_INDEX_SHARDS", 2)))
+        search_processes = env_bool("LEGAL_SEARCH_PROCESSES", True)
+        migrate = env_bool("LEGAL_MIGRATE_ON_START", True)
         return cls(data_dir, db_url, index_dir, shards, search_processes, migrate)

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from centralita.config import env_bool, env_float, env_int, env_str
+
 DEFAULT_API_URL = "http://192.168.1.100:5050"
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    return int(_float(env, name, default))
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    return raw in {"1", "true", "yes", "on", "si", "sí"}
 
 
 @dataclass(frozen=True)
@@ -52,24 +32,23 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        url = env.get("MIKROTIK_API_URL", "").strip()
+        url = env_str("MIKROTIK_API_URL", env=env)
         return cls(
             api_url=(url or DEFAULT_API_URL).rstrip("/"),
             api_url_set=bool(url),
-            enable_tools=_bool(env, "ENABLE_MIKROTIK_TOOLS", True),
-            cache_ttl=max(0.0, _float(env, "MIKROTIK_CACHE_TTL", 30.0)),
-            cache_size=max(1, _int(env, "MIKROTIK_CACHE_SIZE", 256)),
-            pool_size=max(1, _int(env, "MIKROTIK_POOL_SIZE", 8)),
-            connect_timeout=_float(env, "MIKROTIK_CONNECT_TIMEOUT", 3.0),
-            query_timeout=_float(env, "MIKROTIK_QUERY_TIMEOUT", 10.0),
-            broad_query_timeout=_float(env, "MIKROTIK_BROAD_QUERY_TIMEOUT", 25.0),
-            health_timeout=_float(env, "MIKROTIK_HEALTH_TIMEOUT", 3.0),
-            workers=max(2, _int(env, "MIKROTIK_TOOL_WORKERS", 32)),
-            max_pending=max(0, _int(env, "MIKROTIK_MAX_PENDING", 0)),
-            port=_int(env, "MIKROTIK_TOOL_PORT", 50051),
-            metrics_port=_int(env, "MIKROTIK_TOOL_METRICS_PORT", 9101),
-            bind_host=env.get("GRPC_BIND_HOST", "").strip() or "0.0.0.0",
+            enable_tools=env_bool("ENABLE_MIKROTIK_TOOLS", True, env=env),
+            cache_ttl=max(0.0, env_float("MIKROTIK_CACHE_TTL", 30.0, env=env)),
+            cache_size=max(1, env_int("MIKROTIK_CACHE_SIZE", 256, env=env)),
+            pool_size=max(1, env_int("MIKROTIK_POOL_SIZE", 8, env=env)),
+            connect_timeout=env_float("MIKROTIK_CONNECT_TIMEOUT", 3.0, env=env),
+            query_timeout=env_float("MIKROTIK_QUERY_TIMEOUT", 10.0, env=env),
+            broad_query_timeout=env_float("MIKROTIK_BROAD_QUERY_TIMEOUT", 25.0, env=env),
+            health_timeout=env_float("MIKROTIK_HEALTH_TIMEOUT", 3.0, env=env),
+            workers=max(2, env_int("MIKROTIK_TOOL_WORKERS", 32, env=env)),
+            max_pending=max(0, env_int("MIKROTIK_MAX_PENDING", 0, env=env)),
+            port=env_int("MIKROTIK_TOOL_PORT", 50051, env=env),
+            metrics_port=env_int("MIKROTIK_TOOL_METRICS_PORT", 9101, env=env),
+            bind_host=env_str("GRPC_BIND_HOST", "0.0.0.0", env=env),
         )
 
     @property
