@@ -10,6 +10,7 @@ GEN_STAMP := services/centralita/tool_descriptors.binpb
 
 setup: $(VENV)/.installed node_modules/.installed $(GEN_STAMP)
 	@sh deploy/k8s/ensure-kubectl.sh || echo "kubectl could not be installed: tests/deploy will skip (and fail under CI=true)"
+	@sh scripts/ensure-debs.sh espeak-ng:espeak-ng sox:sox || echo "espeak-ng/sox could not be installed: the spoken-call tests will skip (and fail under CI=true)"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
