@@ -211,7 +211,20 @@ class Gateway:
                 and not self.sounds_pending)
 
     def apology_for(self, profile) -> Apology:
-        return self.apologies.get(getattr(profile, "name", ""), NO_APOLOGY)
+        """The apology resolved at start; a profile added since (a swapped profile book) is resolved now."""
+        if profile is None:
+            return NO_APOLOGY
+        found = self.apologies.get(profile.name)
+        if found is None:
+            s = self.settings
+            try:
+                found = resolve_apologies({profile.name: profile}, s.apology_media, s.apology_lang,
+                                          s.prompts_dir)[profile.name]
+            except FallbackError as exc:
+                log.error("profile %s: no apology can be played: %s", profile.name, exc)
+                found = NO_APOLOGY
+            self.apologies[profile.name] = found
+        return found
 
     def _check_sounds(self, *, at_start: bool) -> None:
         wanted = sounds_to_check(self.apologies.values())

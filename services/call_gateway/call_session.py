@@ -197,8 +197,8 @@ class CallSession:
 
     def teardown(self, reason: str, *, hangup_caller: bool = True, drain: bool = False) -> None:
         if self.state in ("ending", "ended"):
-            if reason in ("shutdown", "media_gone"):
-                self._end_apology(reason)        # drain grace over / the prompt has nowhere to go
+            if reason == "shutdown" or (reason == "media_gone" and not self._media_released):
+                self._end_apology(reason)        # drain grace over / our prompt has nowhere to go
             return
         previous, self.state = self.state, "ending"
         self.outcome = self.outcome or reason
