@@ -261,7 +261,6 @@ class CallSession:
                  prompt.duration)
 
         def watch() -> None:
-            why = "stopped"
             while not stop.wait(0.02):
                 if self.caller_gone.is_set():
                     why = "the caller hung up"
