@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PROTO_SRC := $(shell find protos -name '*.proto')
 GEN_STAMP := services/centralita/tool_descriptors.binpb
 
-.PHONY: run test bench protos lint setup clean
+.PHONY: run test bench protos prompts lint setup clean
 
 setup: $(VENV)/.installed node_modules/.installed $(GEN_STAMP)
 	@sh deploy/k8s/ensure-kubectl.sh || echo "kubectl could not be installed: tests/deploy will skip (and fail under CI=true)"
@@ -29,6 +29,10 @@ $(GEN_STAMP): $(PROTO_SRC) $(VENV)/.installed
 
 protos: $(VENV)/.installed
 	$(PY) -m centralita.protogen
+
+# The gateway's spoken fallbacks (services/call_gateway/prompts), rendered from the profile texts.
+prompts: setup
+	$(VENV)/bin/centralita prompts
 
 run: setup
 	$(VENV)/bin/centralita run

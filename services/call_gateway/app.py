@@ -3,7 +3,10 @@
 Threads, whatever the number of calls: the ARI events thread (routes events, never blocks), a fixed
 pool of workers (each call's steps run on its own mailbox, one at a time, in order), the RTP pacer and
 the RTP receiver. Each Realtime session adds its own two threads while it lives; each call adds one
-timer thread while Asterisk plays its apology (at most ``apology_timeout`` seconds).
+thread while its apology plays (bounded by ``apology_timeout``).
+
+At start every ``sound:`` the gateway may ask Asterisk to play is checked (``call_gateway.fallbacks``);
+a missing one refuses the start, or, when ARI cannot answer yet, the first connection (``fatal``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 
 from call_gateway.ari import AriError, AriEventStream, AriRest, Backoff
 from call_gateway.call_session import CallSession, SessionFactory
+from call_gateway.fallbacks import NO_APOLOGY, Apology, FallbackError, check_sounds, resolve_apologies, sounds_to_check
 from call_gateway.rtp import MediaEngine, MediaProcess, PortAllocator
 from centralita.config import env_bool, env_float, env_int, env_str
 
@@ -48,9 +52,10 @@ class GatewaySettings:
     profiles_path: str = ""
     media_process: bool = True           # RTP pacer/receiver in their own process (no GIL contention)
     rtp_realtime_priority: int = 10      # SCHED_RR priority for the pacer thread if allowed; 0 = never ask
-    apology_media: str = "sound:an-error-has-occurred"   # Realtime lost mid-call: Asterisk plays it; "" = off
+    apology_media: str = "prompt"        # Realtime lost: "prompt" (ours, RTP), "sound:<id>" (Asterisk), "" = off
     apology_lang: str = "es"
-    apology_timeout: float = 6.0         # hang up if its PlaybackFinished has not come by then
+    apology_timeout: float = 6.0         # ARI: wait this for PlaybackFinished; prompt: this beyond its length
+    prompts_dir: str = ""                # "" = the prompts shipped in call_gateway/prompts
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -75,6 +80,7 @@ class GatewaySettings:
             apology_media=env_str("GATEWAY_APOLOGY_MEDIA", d.apology_media, allow_empty=True),
             apology_lang=env_str("GATEWAY_APOLOGY_LANG", d.apology_lang),
             apology_timeout=env_float("GATEWAY_APOLOGY_TIMEOUT", d.apology_timeout),
+            prompts_dir=env_str("GATEWAY_PROMPTS_DIR", ""),
         )
 
 
@@ -144,6 +150,11 @@ class Gateway:
         self.settings = settings
         self.session_factory = session_factory
         self.profiles = profiles
+        self.apologies: dict[str, Apology] = resolve_apologies(profiles.profiles, settings.apology_media,
+                                                               settings.apology_lang, settings.prompts_dir)
+        self.fatal: str | None = None        # a fallback found unplayable after start: the process must stop
+        self.sounds_pending = False          # ARI could not answer the sound check at start: check on connect
+        self.playback_failed: dict[str, int] = {}   # media URI → PlaybackFinished with state failed
         self.rest = AriRest(settings.ari_url, settings.ari_username, settings.ari_password,
                             timeout=settings.ari_timeout, pool_size=max(8, settings.workers))
         self.ports = PortAllocator(settings.rtp_bind_host, settings.rtp_port_min, settings.rtp_port_max)
@@ -184,12 +195,57 @@ class Gateway:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
+        """Raises ``FallbackError`` (nothing started) when a configured sound is missing on Asterisk."""
+        try:
+            self._check_sounds(at_start=True)
+        except FallbackError:
+            self.pool.stop()
+            self.rest.close()
+            raise
         self.media.start()
         self.events.start()
 
     @property
     def ready(self) -> bool:
-        return self.events.connected and self.accepting and self.media.alive()
+        return (self.events.connected and self.accepting and self.media.alive() and self.fatal is None
+                and not self.sounds_pending)
+
+    def apology_for(self, profile) -> Apology:
+        """The apology resolved at start; a profile added since (a swapped profile book) is resolved now."""
+        if profile is None:
+            return NO_APOLOGY
+        found = self.apologies.get(profile.name)
+        if found is None:
+            s = self.settings
+            try:
+                found = resolve_apologies({profile.name: profile}, s.apology_media, s.apology_lang,
+                                          s.prompts_dir)[profile.name]
+            except FallbackError as exc:
+                log.error("profile %s: no apology can be played: %s", profile.name, exc)
+                found = NO_APOLOGY
+            self.apologies[profile.name] = found
+        return found
+
+    def _check_sounds(self, *, at_start: bool) -> None:
+        wanted = sounds_to_check(self.apologies.values())
+        if not wanted:
+            return
+        problems, unchecked = check_sounds(self.rest, wanted)
+        if problems:
+            message = "apology sound unusable: " + "; ".join(problems)
+            if at_start:
+                raise FallbackError(message)
+            self.fatal = message
+            self.accepting = False
+            log.error("refusing to run: %s", message)
+        elif unchecked:
+            self.sounds_pending = True
+            log.warning("cannot check the apology sound(s) %s yet (%s): not ready until ARI answers",
+                        ", ".join(f"sound:{s} ({lang})" for s, lang in wanted), unchecked)
+        else:
+            if self.sounds_pending:
+                log.info("apology sound(s) checked on Asterisk: %s", ", ".join(f"sound:{s}" for s, _ in wanted))
+            self.sounds_pending = False
 
     def active_calls(self) -> int:
         with self._lock:
@@ -291,6 +347,12 @@ class Gateway:
 
     def _on_playback_finished(self, playback: dict) -> None:
         target = str(playback.get("target_uri", ""))
+        if playback.get("state") == "failed":
+            media = str(playback.get("media_uri", ""))
+            with self._lock:
+                self.playback_failed[media] = self.playback_failed.get(media, 0) + 1
+            log.error("playback %s of %s on %s failed in Asterisk (sound missing in language %s?): the caller "
+                      "heard nothing", playback.get("id", "?"), media, target or "?", playback.get("language", "?"))
         if not target.startswith("channel:"):
             return
         with self._lock:
@@ -312,6 +374,8 @@ class Gateway:
 
     # -- reconciliation after every (re)connect ------------------------------------------------------
     def _on_connected(self, first: bool) -> None:
+        if self.sounds_pending:
+            self.pool.submit(lambda: self._check_sounds(at_start=False))
         self.pool.submit(self.reconcile)
 
     def reconcile(self) -> None:

@@ -7,9 +7,16 @@ caller in the bridge → media channel in the bridge (on its StasisStart, retryi
 session. Any end (caller hangup, media gone, Realtime gone, shutdown, a failed step) goes through
 ``teardown``, which is idempotent and removes everything this call created.
 
-When the Realtime connection is lost mid-call the model cannot apologise, so teardown has Asterisk
-play ``apology_media`` to the caller (bridge already gone) and hangs up on its ``PlaybackFinished``,
-the caller leaving or ``apology_timeout``, whichever comes first, without holding a worker meanwhile.
+When the Realtime connection is lost mid-call the model cannot apologise, so teardown apologises in
+its place (``call_gateway.fallbacks``), without holding a worker meanwhile:
+
+* prompt (default): the Realtime session is closed, the model's unfinished audio dropped, and the
+  profile's Spanish prompt queued on the call's own RTP endpoint, while the bridge and the media
+  channel stay up; once every byte has been paced out (or the caller leaves, or the prompt's length +
+  ``apology_timeout`` passes) the media is released and the caller hung up.
+* ARI media: the bridge and media channel are removed first, Asterisk plays the media on the caller
+  channel, and the caller is hung up on its ``PlaybackFinished``, the caller leaving or
+  ``apology_timeout``, whichever comes first.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from call_gateway.ari import AriError
 from call_gateway.audio import AudioSink
+from call_gateway.fallbacks import Apology
+from call_gateway.prompts import Prompt
 from call_gateway.rtp import PortsExhausted, RemoteEndpoint, RtpEndpoint
 
 if TYPE_CHECKING:
@@ -31,9 +40,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("call_gateway.call")
 
-# Ends where nothing was said to the caller, so Asterisk plays the apology (after ``server_error`` and
+# Ends where nothing was said to the caller, so the gateway apologises (after ``server_error`` and
 # ``session_limit`` the model already spoke one).
 APOLOGY_REASONS = frozenset({"realtime_connection_lost"})
+APOLOGY_TAG = "gateway-apology"          # playout tag of the prompt on the call's RTP endpoint
 
 
 class VoiceSession(Protocol):
@@ -68,7 +78,9 @@ class CallSession:
         self.bridge_created = False
         self.started_at = time.monotonic()
         self.setup_ms: float | None = None
-        self._apology_timer: threading.Timer | None = None   # set while the apology plays
+        self.profile = None                      # chosen by dialled number when the call is set up
+        self._apology_stop: Callable[[], None] | None = None   # set while an apology plays
+        self._media_released = False
 
     # -- setup (runs on the mailbox) ------------------------------------------------------------
     def start(self) -> None:
@@ -106,7 +118,8 @@ class CallSession:
             rest.add_channel(self.bridge_id, [self.caller_id])
             self._attach_media()
             self._check_alive()
-            self.session = gw.session_factory(profile=gw.profiles.for_exten(self.exten), sink=self.endpoint,
+            self.profile = gw.profiles.for_exten(self.exten)
+            self.session = gw.session_factory(profile=self.profile, sink=self.endpoint,
                                               on_end=self._on_session_end, call_id=self.call_id)
             self.session.start()
             self._check_alive()
@@ -184,13 +197,15 @@ class CallSession:
 
     def teardown(self, reason: str, *, hangup_caller: bool = True, drain: bool = False) -> None:
         if self.state in ("ending", "ended"):
-            if reason == "shutdown":
-                self._end_apology("shutdown")    # the drain grace is over: no more waiting
+            if reason == "shutdown" or (reason == "media_gone" and not self._media_released):
+                self._end_apology(reason)        # drain grace over / our prompt has nowhere to go
             return
         previous, self.state = self.state, "ending"
         self.outcome = self.outcome or reason
-        rest = self.gw.rest
-        if drain and self.endpoint is not None and previous == "active":
+        apology = (self.gw.apology_for(self.profile) if hangup_caller and reason in APOLOGY_REASONS
+                   and not self.caller_gone.is_set() else None)
+        prompt_next = apology is not None and apology.kind == "prompt"
+        if drain and self.endpoint is not None and previous == "active" and not prompt_next:
             end = time.monotonic() + self.gw.settings.drain_audio_timeout
             while self.endpoint.pending_ms() > 0 and time.monotonic() < end and not self.caller_gone.is_set():
                 time.sleep(0.02)
@@ -199,15 +214,26 @@ class CallSession:
                 self.session.close(reason)
             except Exception:
                 log.exception("call %s: closing the Realtime session failed", self.call_id)
+        if apology is not None and apology.kind == "prompt" and previous == "active" and self._start_prompt(
+                apology.prompt):
+            return                       # _end_apology releases the media, hangs up and finishes
+        self._release_media()
+        if apology is not None and apology.kind == "ari" and self._start_apology(apology):
+            return
+        self._finish(hangup_caller)
+
+    def _release_media(self) -> None:
+        """Our RTP endpoint, bridge and media channel, once (the caller channel is not touched)."""
+        if self._media_released:
+            return
+        self._media_released = True
+        rest = self.gw.rest
         if self.endpoint is not None:
             self.endpoint.close()
         if self.bridge_created:
             _ignore_gone(rest.destroy_bridge, self.bridge_id)
         if self.media_created:
             _ignore_gone(rest.hangup, self.media_id)
-        if hangup_caller and reason in APOLOGY_REASONS and self._start_apology():
-            return                       # _end_apology hangs up and finishes
-        self._finish(hangup_caller)
 
     def _finish(self, hangup_caller: bool) -> None:
         if hangup_caller and not self.caller_gone.is_set():
@@ -217,35 +243,68 @@ class CallSession:
         log.info("call %s: ended (%s) after %.1f s", self.call_id, self.outcome,
                  time.monotonic() - self.started_at)
 
-    # -- apology played by Asterisk (the model is gone) ---------------------------------------------
-    def _start_apology(self) -> bool:
+    # -- apology: our prompt over RTP, or media played by Asterisk (the model is gone) ----------------
+    def _start_prompt(self, prompt: Prompt | None) -> bool:
+        """Queues the prompt on the call's RTP endpoint (bridge and media channel kept); True if a
+        watcher now waits for it to be paced out."""
+        ep = self.endpoint
+        if prompt is None or ep is None or ep.closed or not (self.bridge_created and self.media_created):
+            return False
+        ep.on_caller_audio = None          # nobody listens any more
+        ep.clear()                         # the model's unfinished sentence: the apology comes at once
+        ep.play(prompt.audio, APOLOGY_TAG)
+        total_ms = len(prompt.audio) // 8
+        deadline = time.monotonic() + prompt.duration + self.gw.settings.apology_timeout
+        stop = threading.Event()
+        self._apology_stop = stop.set
+        log.info("call %s: playing the apology prompt %s (%.1f s) before hanging up", self.call_id, prompt.name,
+                 prompt.duration)
+
+        def watch() -> None:
+            while not stop.wait(0.02):
+                if self.caller_gone.is_set():
+                    why = "the caller hung up"
+                elif ep.played_ms(APOLOGY_TAG) >= total_ms:
+                    why = "prompt played"
+                elif time.monotonic() >= deadline:
+                    why = f"timeout after {ep.played_ms(APOLOGY_TAG)} of {total_ms} ms"
+                else:
+                    continue
+                self.gw.post(self, lambda why=why: self._end_apology(why))
+                return
+
+        threading.Thread(target=watch, name=f"apology-{self.call_id}", daemon=True).start()
+        return True
+
+    def _start_apology(self, apology: Apology) -> bool:
         """Asks Asterisk to play the apology to the caller; True if it is playing (and a timer runs)."""
         s = self.gw.settings
-        if not s.apology_media or self.caller_gone.is_set():
+        if not apology.media or self.caller_gone.is_set():
             return False
         try:
-            self.gw.rest.play(self.caller_id, s.apology_media, lang=s.apology_lang, playback_id=self.apology_id)
+            self.gw.rest.play(self.caller_id, apology.media, lang=apology.lang, playback_id=self.apology_id)
         except AriError as exc:
             log.warning("call %s: could not play the apology %s to the caller (%s): hanging up without it",
-                        self.call_id, s.apology_media, exc)
+                        self.call_id, apology.media, exc)
             return False
-        log.info("call %s: playing the apology %s (%s) before hanging up", self.call_id, s.apology_media,
-                 s.apology_lang)
+        log.info("call %s: playing the apology %s (%s) before hanging up", self.call_id, apology.media,
+                 apology.lang)
         timer = threading.Timer(s.apology_timeout,
                                 lambda: self.gw.post(self, lambda: self._end_apology("timeout")))
         timer.name, timer.daemon = f"apology-{self.call_id}", True
-        self._apology_timer = timer
+        self._apology_stop = timer.cancel
         timer.start()
         return True
 
     def _end_apology(self, why: str) -> None:
-        """Mailbox: the apology finished, failed, timed out or the caller left: hang up (if still there)."""
-        timer, self._apology_timer = self._apology_timer, None
-        if timer is None:
+        """Mailbox: the apology finished, failed, timed out or the caller left: release, hang up, finish."""
+        stop, self._apology_stop = self._apology_stop, None
+        if stop is None:
             return                       # no apology playing (or it already ended)
-        timer.cancel()
-        level = logging.INFO if why in ("playback done", "the caller hung up") else logging.WARNING
+        stop()
+        level = logging.INFO if why in ("playback done", "prompt played", "the caller hung up") else logging.WARNING
         log.log(level, "call %s: apology over (%s)", self.call_id, why)
+        self._release_media()
         self._finish(hangup_caller=True)
 
 

@@ -67,6 +67,7 @@ class Profile:
     tool_apology: str = DEFAULT_TOOL_APOLOGY
     end_apology: str = DEFAULT_END_APOLOGY
     transcription_model: str | None = None
+    apology_media: str = ""   # see _check_fallback_keys; "" = the gateway's GATEWAY_APOLOGY_MEDIA
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,34 @@ def _profile(name: str, raw: Any, where: str) -> Profile:
     for key in ("voice", "greeting", "holding_phrase", "tool_apology", "end_apology"):
         if key in data and not isinstance(data[key], str):
             raise ProfileError(f"{where}: profile {name!r}: {key} must be a string")
+    _check_fallback_keys(name, data, where)
     return Profile(name=name, **data)
+
+
+# -- spoken fallbacks (what the caller hears when the model cannot speak) ----------------------------
+APOLOGY_MEDIA_KINDS = ("sound", "recording", "tone", "digits", "number", "characters")
+
+
+def check_apology_media(value: str, where: str) -> str:
+    """``prompt`` (the gateway plays its shipped Spanish prompt over RTP), ``none`` (no apology), or an
+    ARI media URI Asterisk plays (``sound:<id>``, checked at startup; ``recording:``, ``tone:``, …)."""
+    value = value.strip()
+    if value in ("prompt", "none"):
+        return value
+    kind, sep, rest = value.partition(":")
+    if not sep or kind not in APOLOGY_MEDIA_KINDS or not rest.strip():
+        raise ProfileError(f"{where}: apology media {value!r} must be 'prompt', 'none' or an ARI media URI "
+                           f"({', '.join(k + ':…' for k in APOLOGY_MEDIA_KINDS)})")
+    return value
+
+
+def _check_fallback_keys(name: str, data: dict[str, Any], where: str) -> None:
+    """Per-profile fallback keys: ``apology_media`` overrides ``GATEWAY_APOLOGY_MEDIA`` for this profile."""
+    if "apology_media" in data:
+        if not isinstance(data["apology_media"], str):
+            raise ProfileError(f"{where}: profile {name!r}: apology_media must be a string")
+        if data["apology_media"].strip():
+            data["apology_media"] = check_apology_media(data["apology_media"], f"{where}: profile {name!r}")
 
 
 def parse_profiles(raw: Any, where: str = "<profiles>") -> ProfileBook:

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from call_gateway.app import Gateway, GatewaySettings
+from centralita.config import ConfigError
 
 log = logging.getLogger("call_gateway.server")
 
@@ -47,6 +48,12 @@ class GatewayCollector:
         c = CounterMetricFamily("centralita_gateway_calls_ended", "Calls ended, by outcome", labels=["outcome"])
         for outcome, n in sorted(dict(gw.outcomes).items()):
             c.add_metric([outcome], n)
+        yield c
+        c = CounterMetricFamily("centralita_gateway_playback_failed",
+                                "Asterisk playbacks that ended with state failed (the caller heard nothing)",
+                                labels=["media"])
+        for media, n in sorted(dict(gw.playback_failed).items()):
+            c.add_metric([media], n)
         yield c
         c = CounterMetricFamily("centralita_gateway_refusals", "Refused calls by reason", labels=["reason"])
         for reason, n in sorted(dict(gw.refusals).items()):
@@ -96,7 +103,8 @@ def start_http(gw: Gateway, host: str, port: int, chat=None) -> ThreadingHTTPSer
                 if gw.ready:
                     self._send(200, b"ready\n")
                 else:
-                    why = "draining" if not gw.accepting else "ARI not connected"
+                    why = ("apology sound unusable" if gw.fatal else "draining" if not gw.accepting
+                           else "apology sounds not checked yet" if gw.sounds_pending else "ARI not connected")
                     self._send(503, f"not ready: {why}\n".encode())
             elif path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
@@ -168,12 +176,25 @@ def main(argv: list[str] | None = None) -> int:
     # whose full collections over the grpc/openai/pydantic object graph would stall the pacer.
     gc.collect()
     gc.freeze()
-    gw.start()
+    try:
+        gw.start()
+    except ConfigError as exc:
+        log.error("refusing to start: %s", exc)
+        _close(gw, httpd, chat)
+        raise
     log.info("call gateway up: ARI %s app %s, HTTP :%d, RTP %s:%d-%d", settings.ari_url, settings.ari_app,
              httpd.server_address[1], settings.rtp_bind_host, settings.rtp_port_min, settings.rtp_port_max)
-    while not stop.wait(1.0):
-        pass
-    gw.shutdown()
+    while not stop.wait(0.5):
+        if gw.fatal:                   # a fallback found unplayable once ARI answered: refuse to run
+            break
+    gw.shutdown(grace=0 if gw.fatal else None)
+    _close(gw, httpd, chat)
+    if gw.fatal:
+        raise ConfigError(gw.fatal)
+    return 0
+
+
+def _close(gw: Gateway, httpd: ThreadingHTTPServer, chat) -> None:
     httpd.shutdown()
     httpd.server_close()
     if chat is not None:
@@ -181,7 +202,6 @@ def main(argv: list[str] | None = None) -> int:
     dispatcher = getattr(gw, "dispatcher", None)
     if dispatcher is not None:
         dispatcher.close()
-    return 0
 
 
 def _chat_service(gw: Gateway):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.helpers import SHARED_DIR, require
 
-SPEC_FILES = ("channels.json", "bridges.json", "events.json")
+SPEC_FILES = ("channels.json", "bridges.json", "events.json", "sounds.json")
 
 
 def ari_docs_dir() -> Path:

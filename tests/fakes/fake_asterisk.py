@@ -8,7 +8,11 @@ Driving it (from a test): ``new_call(exten)`` puts a caller channel into Stasis 
 spec; ``leftovers(prefix)`` lists channels/bridges still alive. ``plays`` records every play request;
 each playback sends PlaybackStarted, then PlaybackFinished after ``playback_duration`` seconds (None:
 never), at once if its channel goes away (unless ``playback_finished_on_hangup`` is false: the event is
-lost), with state ``failed`` for a media URI in ``missing_media``.
+lost), with state ``failed`` for a media URI in ``missing_media`` or a ``sound:`` that is not in
+``sounds`` in any language (what a real Asterisk 22 did for ``sound:an-error-has-occurred``: Asterisk
+falls back to English or no language, so only a sound missing everywhere fails). ``sounds`` (id →
+{language: [formats]}) starts as a few ids of the stock core sound packs and is served by
+``GET /sounds/{soundId}``; ``request_times`` has (monotonic time, method, path) of every request.
 """
 
 from __future__ import annotations
@@ -24,12 +28,22 @@ import threading
 import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.fakes.ari_spec import AriSpec, SpecViolation
 from tests.fakes.rtp_peer import MediaLeg, RtpPeer
 
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+# A few ids of Asterisk's stock core sound packs (English and Spanish); ``an-error-has-occurred`` is in
+# neither, as measured on Asterisk 22 with Debian's asterisk-core-sounds-en/-es.
+STOCK_SOUNDS: dict[str, dict[str, list[str]]] = {
+    "vm-goodbye": {"en": ["gsm", "ulaw"], "es": ["gsm", "ulaw"]},
+    "hello-world": {"en": ["gsm", "ulaw"]},
+    "demo-congrats": {"en": ["gsm"], "es": ["gsm"]},
+    "tt-somethingwrong": {"en": ["gsm", "ulaw"], "es": ["gsm"]},
+    "beep": {"en": ["gsm"]},
+}
 
 
 def _now() -> str:
@@ -49,6 +63,7 @@ class _Unchecked:
         ("DELETE", r"/channels/[^/]+", "channels", "hangup"), ("GET", r"/bridges", "bridges", "list"),
         ("POST", r"/bridges", "bridges", "create"), ("DELETE", r"/bridges/[^/]+", "bridges", "destroy"),
         ("POST", r"/bridges/[^/]+/addChannel", "bridges", "addChannel"), ("GET", r"/events", "events", "ws"),
+        ("GET", r"/sounds/[^/]+", "sounds", "get"),
     )
 
     def check(self, method, path, query, body):
@@ -62,6 +77,8 @@ class _Unchecked:
                 pp = {"channelId": parts[2]} if resource == "channels" and len(parts) > 2 else {}
                 if resource == "bridges" and len(parts) > 2:
                     pp = {"bridgeId": parts[2]}
+                if resource == "sounds":
+                    pp = {"soundId": parts[2]}
                 return SimpleNamespace(path=f"/{resource}", nickname=nick), pp
         raise SpecViolation(404, f"no route {method} {rel}")
 
@@ -154,6 +171,9 @@ class FakeAsterisk:
         self.media_stasis_delay = media_stasis_delay
         self.playback_duration = playback_duration
         self.missing_media: set[str] = set()
+        self.sounds: dict[str, dict[str, list[str]]] = {k: {lang: list(f) for lang, f in v.items()}
+                                                        for k, v in STOCK_SOUNDS.items()}
+        self.request_times: list[tuple[float, str, str]] = []
         self.playback_finished_on_hangup = True
         self.plays: list[dict] = []           # every play request: channel, args, bridge it was in
         self.playbacks: dict[str, dict] = {}  # playing now: id -> {"json": Playback, "channel", "timers"}
@@ -318,6 +338,7 @@ class FakeAsterisk:
     # -- REST -------------------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict, body: dict | None) -> tuple[int, object]:
         self.requests.append((method, path, query))
+        self.request_times.append((time.monotonic(), method, path))
         op, pp = (self.spec or _NO_SPEC).check(method, path, query, body)
         args = {**(body or {}), **query}
         with self.lock:
@@ -329,6 +350,14 @@ class FakeAsterisk:
 
     def _op_unimplemented(self, pp, args):
         raise AriHttpError(501, "not implemented by the fake")
+
+    def _op_sounds_get(self, pp, args):
+        sid = unquote(pp["soundId"])
+        langs = self.sounds.get(sid)
+        if not langs:
+            raise AriHttpError(404, "Sound not found")
+        return 200, {"id": sid, "text": "", "formats": [{"language": lang, "format": f}
+                                                        for lang, fmts in langs.items() for f in fmts]}
 
     def _op_channels_list(self, pp, args):
         return 200, [c["json"] for c in self.channels.values()]
@@ -395,7 +424,8 @@ class FakeAsterisk:
         self.plays.append({"channel": cid, "args": dict(args), "bridge": ch["bridge"], "at": time.monotonic()})
         entry = {"json": pb, "channel": cid, "app": ch["app"], "timers": []}
         self.playbacks[pid] = entry
-        failed = uris[0] in self.missing_media
+        failed = uris[0] in self.missing_media or (uris[0].startswith("sound:")
+                                                   and not self.sounds.get(uris[0][len("sound:"):]))
         self._later(entry, 0.01, lambda: self._playback_started(pid, fail=failed))
         if self.playback_duration is not None and not failed:
             self._later(entry, self.playback_duration, lambda: self._playback_finished(pid, "done"))

@@ -95,6 +95,11 @@ class AriRest:
             "data": data or None,
         })
 
+    # -- sounds -------------------------------------------------------------------------------------
+    def get_sound(self, sound_id: str) -> dict:
+        """A sound's formats and languages (404 when Asterisk has no such sound in any language)."""
+        return self._call("GET", f"/sounds/{_q(sound_id)}")
+
     # -- bridges -----------------------------------------------------------------------------------
     def list_bridges(self) -> list[dict]:
         return self._call("GET", "/bridges") or []

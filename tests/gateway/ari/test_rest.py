@@ -37,8 +37,15 @@ def test_every_call_the_gateway_makes_matches_the_ari_docs(fake_asterisk):
         assert rest.get_channel(cid)["state"] == "Up"
         rest.set_variable(cid, "CENTRALITA_STATUS", "ok")
         rest.destroy_bridge("centralita-bridge-1")
-        playback = rest.play(cid, "sound:an-error-has-occurred", lang="es", playback_id="centralita-playback-1")
-        assert playback == {"id": "centralita-playback-1", "media_uri": "sound:an-error-has-occurred",
+        assert rest.get_sound("vm-goodbye")["formats"] == [{"language": "en", "format": "gsm"},
+                                                           {"language": "en", "format": "ulaw"},
+                                                           {"language": "es", "format": "gsm"},
+                                                           {"language": "es", "format": "ulaw"}]
+        with pytest.raises(AriError) as missing:
+            rest.get_sound("an-error-has-occurred")           # in neither stock pack
+        assert missing.value.status == 404
+        playback = rest.play(cid, "sound:vm-goodbye", lang="es", playback_id="centralita-playback-1")
+        assert playback == {"id": "centralita-playback-1", "media_uri": "sound:vm-goodbye",
                             "target_uri": f"channel:{cid}", "language": "es", "state": "queued"}
         end = time.monotonic() + 3
         while time.monotonic() < end and not [e for e in events if e["type"] == "PlaybackFinished"]:

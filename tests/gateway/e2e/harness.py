@@ -39,7 +39,8 @@ def gateway_threads() -> list[str]:
     return sorted(t.name for t in threading.enumerate() if t.name.startswith(GATEWAY_THREAD_PREFIXES))
 
 
-def make_gateway(fake, session_factory, *, ports: int = 8, **overrides) -> Gateway:
+def make_gateway(fake, session_factory, *, ports: int = 8, profiles: ProfileBook | None = None,
+                 **overrides) -> Gateway:
     lo, hi = udp_port_range(ports)
     settings = GatewaySettings(
         ari_url=fake.url, ari_app="centralita", ari_username=fake.username, ari_password=fake.password,
@@ -48,7 +49,7 @@ def make_gateway(fake, session_factory, *, ports: int = 8, **overrides) -> Gatew
         media_ready_timeout=3.0, drain_audio_timeout=1.0, workers=8,
     )
     settings = replace(settings, **overrides)
-    gw = Gateway(settings, session_factory=session_factory, profiles=profile_book())
+    gw = Gateway(settings, session_factory=session_factory, profiles=profiles or profile_book())
     gw.start()
     assert fake.wait_connected(settings.ari_app), "gateway never connected to the fake ARI"
     wait_for(lambda: gw.counters["reconciliations"] >= 1, what="first reconciliation")

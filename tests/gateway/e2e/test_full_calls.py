@@ -13,6 +13,7 @@ from dataclasses import replace
 import pytest
 
 from call_gateway.profiles import Profile
+from call_gateway.prompts import PromptLibrary
 from call_gateway.realtime import RealtimeSession, RealtimeSettings
 from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
 from tests.gateway.e2e.harness import assert_call_left_nothing, make_gateway, profile_book, wait_for
@@ -150,27 +151,32 @@ def test_barge_in_drops_queued_audio_at_once_and_truncates_at_what_was_played(ri
     assert_call_left_nothing(rig.fake, rig.gw, [call.call_id])
 
 
-def test_realtime_drop_mid_call_plays_the_apology_then_hangs_up_and_cleans_up(rig_factory):
+def test_realtime_drop_mid_call_the_caller_hears_the_apology_prompt_then_the_hangup(rig_factory):
+    """Point 5 of issue 14: the Realtime connection is lost → the phone gets the shipped Spanish
+    apology's exact bytes through the call's RTP path, then the gateway hangs up and cleans up."""
     def script(conn: FakeConnection):
         conn.handshake()
         conn.speak(conn.expect("response.create"), GREETING)
         time.sleep(0.3)
         conn.drop()
 
+    prompt = PromptLibrary.load().generic                    # profile "mixto" keeps the default text
     rig = rig_factory(script)
-    cid, call = rig.call("100")
-    wait_for(lambda: rig.fake.hung_up.get(cid) == "ari", 8, "gateway hangs up the caller")
-    plays = [p for p in rig.fake.plays if p["channel"] == cid]
-    assert plays and time.monotonic() - plays[0]["at"] < 3, "hung up on the timeout, not on PlaybackFinished"
+    cid, call = rig.call("300")
+    leg = rig.fake.leg_for_caller(cid)
+    wait_for(lambda: rig.fake.hung_up.get(cid) == "ari", prompt.duration + 8, "gateway hangs up the caller")
     assert_call_left_nothing(rig.fake, rig.gw, [call.call_id])
     assert call.outcome == "realtime_connection_lost"
-    assert len(plays) == 1 and plays[0]["bridge"] is None
-    assert plays[0]["args"] == {"media": "sound:an-error-has-occurred", "lang": "es", "playbackId": call.apology_id}
-    log = rig.fake.event_log
-    finished = [i for i, e in enumerate(log) if e["type"] == "PlaybackFinished"
-                and e["playback"]["id"] == call.apology_id and e["playback"]["state"] == "done"]
-    hangup = [i for i, e in enumerate(log) if e["type"] == "ChannelHangupRequest" and e["channel"]["id"] == cid]
-    assert len(finished) == 1 and finished[0] < hangup[0], "hung up before the apology finished"
+    assert rig.fake.plays == [], "asked Asterisk to play a sound (a stock Asterisk has no Spanish apology)"
+    heard = leg.payload_bytes()
+    first = heard.find(prompt.audio[:160])
+    assert first >= 0, "the apology never reached the phone"
+    padded = prompt.audio + b"\xff" * ((-len(prompt.audio)) % 160)
+    assert heard[first:] == padded, "the phone did not get the apology's exact bytes, in order"
+    # the greeting was still playing when the connection dropped: cut there, the apology right after
+    assert 800 <= first < len(GREETING) and heard[:first] == GREETING[:first]
+    hangups = [t for t, m, p in rig.fake.request_times if m == "DELETE" and p == f"/ari/channels/{cid}"]
+    assert hangups and hangups[0] >= leg.received[-1].t, "hung up before the last apology packet went out"
 
 
 def test_caller_hangup_mid_response_closes_the_realtime_socket(rig_factory):
