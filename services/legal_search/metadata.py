@@ -162,7 +162,26 @@ def describe_filters(f: Filters) -> str:
     return " ".join(parts) if parts else "sin filtros"
 
 
+def describe_sources(q: MetadataQuery) -> str:
+    """Which filters the caller sent and which were read from the question's words."""
+    given = [g for g, src in q.sources.items() if src == "explicit"]
+    read = [g for g, src in q.sources.items() if src == "query"]
+    parts = []
+    if given:
+        parts.append("Filtros indicados explícitamente: " + ", ".join(given) + ".")
+    if read:
+        parts.append("Leídos de la pregunta: " + ", ".join(read) + ".")
+    if q.status_question:
+        parts.append(f"Es una pregunta sobre si la norma está {q.status_question}: el estado no se usa como "
+                     "filtro; la respuesta es el estado de cada norma listada.")
+    return (" " + " ".join(parts)) if parts else ""
+
+
 def interpret(q: MetadataQuery, r: MetadataResult) -> str:
+    return _interpret(q, r) + describe_sources(q)
+
+
+def _interpret(q: MetadataQuery, r: MetadataResult) -> str:
     what = describe_filters(q.filters)
     if q.operation == COUNT and q.group_by != NONE:
         label = _GROUP_LABEL[q.group_by]
@@ -175,7 +194,11 @@ def interpret(q: MetadataQuery, r: MetadataResult) -> str:
     if q.operation == COUNT:
         return f"Conteo de normativas {what}: {r.total}."
     order = "de la más antigua a la más reciente" if q.order == DATE_ASC else "de la más reciente a la más antigua"
-    return f"Listado de normativas {what}, {order}: {r.total} en total, se muestran {len(r.rows)}."
+    text = f"Listado de normativas {what}, {order}: {r.total} en total, se muestran {len(r.rows)}."
+    if q.status_question and r.rows:
+        text += " Estado: " + "; ".join(f"{TYPE_LABEL.get(x.type, x.type).lower()} {x.number} de "
+                                        f"{x.municipality}: {x.status}" for x in r.rows[:5]) + "."
+    return text
 
 
 @dataclass
