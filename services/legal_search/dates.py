@@ -147,7 +147,12 @@ def _num(tok: str) -> int:
     return _SMALL.get(tok) or int(tok)
 
 
+_ORD_RE = re.compile(r"^(\d{1,2})(?:o|a|er|ro|do|to|ero|ra|da|ta)$")
+
+
 def _classify(word: str) -> str | None:
+    if _ORD_RE.match(word):
+        return "ORD"
     if word in _SMALL:
         return "NUM"
     if word in _WORDS:
@@ -213,7 +218,9 @@ class _Meaning(Transformer):
         return _Point("day", d.year, a=d.month, b=d.day, lo=d, hi=d)
 
     def ord(self, tok):
-        return _ORDINALS.get(str(tok)) or _num(str(tok))
+        word = str(tok)
+        m = _ORD_RE.match(word)
+        return int(m.group(1)) if m else (_ORDINALS.get(word) or _num(word))
 
     def _part(self, kind: str, items, parts: int):
         n = items[0]

@@ -38,7 +38,7 @@ _COMMON = _set(
     "ordenanza ordenanzas decreto decretos resolucion resoluciones disposicion disposiciones convenio "
     "convenios normativa normativas norma normas municipio municipios partido partidos vigente vigentes "
     "derogada derogadas derogado derogados modificada modificadas entre desde hasta antes despues "
-    "numero general coronel presidente teniente doctor mas menos lista listame total cantidad "
+    "numero mas menos lista listame total cantidad perdon digo mejor dicho gracias favor "
     "dame decime mostrame muestra ultimas ultimos primeras primeros semestre trimestre ano anos mes meses "
     "tiene tienen tuvo hubo sobre este esta estos estas pasado compara comparar comparame versus"
 ) | frozenset(MONTHS)
@@ -49,9 +49,16 @@ _FUZZ_CUTOFF = 85.0
 _FUZZ_MARGIN = 4.0  # the best name must beat the next one by this much
 
 
+_THOUSANDS = re.compile(r"(?<=\d)\.(?=\d{3}\b)")
+_DATE_SEP = re.compile(r"(?<=\d)[/.-](?=\d)")
+_KEPT_SEP = re.compile(r"(?<=\d)qq(?=\d)")
+
+
 def canonical(text: str) -> str:
-    """The form names and questions are compared in: normalised, abbreviations expanded, digits."""
-    t = normalize(text)
+    """The form names and questions are compared in: normalised, abbreviations expanded, digits.
+    Separators inside numbers survive ("1/1/2023", "640/2017"): dates and numbers need them."""
+    t = _DATE_SEP.sub("qq", _THOUSANDS.sub("", text))
+    t = _KEPT_SEP.sub("/", normalize(t))
     t = _ABBREV_RE.sub(lambda m: _ABBREVIATIONS[m.group(1)], t)
     return digits(t)
 
@@ -119,7 +126,8 @@ class Gazetteer:
                 window = words[i : i + size]
                 if not all(free[i : i + size]):
                     continue
-                if window[0][2] in _COMMON or window[-1][2] in _COMMON or any(w[2].isdigit() for w in window):
+                if window[0][2] in _COMMON or window[-1][2] in _COMMON or any(
+                        w[2].isdigit() and len(w[2]) > 2 for w in window):
                     continue
                 phrase = " ".join(w[2] for w in window)
                 if len(phrase) < 5:

@@ -36,6 +36,9 @@ _STATUS_QUESTION_RE = re.compile(
     r"\s+(vigente|en vigor|derogad[oa]|abrogad[oa]|modificad[oa])\b|\brige\b|\bsigue rigiendo\b")
 
 
+_CORRECTION_RE = re.compile(r"\b(perdon|digo|mejor dicho|quise decir|quiero decir|no mejor)\b")
+
+
 @dataclass
 class Detected:
     """Metadata read from the text, and which words it used up (so search can leave them out)."""
@@ -45,6 +48,7 @@ class Detected:
     used: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     status_question: str | None = None  # the status word of a yes/no question ("vigente")
+    years: list[int] = field(default_factory=list)  # two or more separate years named (a comparison)
 
 
 def _use(det: Detected, text: str) -> None:
@@ -69,7 +73,11 @@ def detect(text: str, gazetteer: Gazetteer, today: dt.date | None = None) -> Det
     det = Detected()
     f = det.filters
     rest = t
-    for m in gazetteer.find(t):
+    names = gazetteer.find(t)
+    fix = _CORRECTION_RE.search(t)
+    if fix and any(m.start < fix.start() for m in names) and any(m.start > fix.end() for m in names):
+        names = [m for m in names if m.start > fix.end()]  # "Pergamino... perdón, Mercedes"
+    for m in names:
         f.municipalities.append(m.name)
         _use(det, t[m.start : m.end])
         rest = _blank(rest, m.start, m.end)
@@ -100,8 +108,12 @@ def detect(text: str, gazetteer: Gazetteer, today: dt.date | None = None) -> Det
     found = dates.find(rest, today)
     for d in found:
         _use(det, rest[d.start : d.end])
+    years = sorted({d.year for d in found if d.year is not None})
     if len(found) == 1 and found[0].year is not None:
         f.year = found[0].year
+    elif len(years) == len(found) and len(years) >= 2:  # "en 2019 y en 2020": the span, compared by year
+        f.date_from, f.date_to = dt.date(years[0], 1, 1), dt.date(years[-1], 12, 31)
+        det.years = years
     elif found:
         lows = [d.date_from or (dt.date(d.year, 1, 1) if d.year else None) for d in found]
         highs = [d.date_to or (dt.date(d.year, 12, 31) if d.year else None) for d in found]
@@ -118,14 +130,19 @@ _COUNT_RE = re.compile(r"\b(cuant[oa]s?|cantidad|total|contar|conta|numero de|cu
                        r"mas|menos|mayor|menor|estadistic\w*|distribucion)\b")
 _LIST_RE = re.compile(r"\b(lista\w*|listame|mostra\w*|muestr\w*|cuales|dame|decime|ver|busca\w*|"
                       r"ultim[oa]s|recientes|enumera\w*|detall\w*)\b")
-_BY_MUNI_RE = re.compile(r"\b(que|cual|cuales|cada|por|en que)\s+(municipios?|partidos?|ciudad(?:es)?|distritos?)\b")
+_BY_MUNI_RE = re.compile(r"\b(que|cual|cuales|cada|por|en que)\s+(municipios?|partidos?|ciudad(?:es)?|distritos?)\b"
+                         r"|\b(el|la)\s+(municipio|partido|ciudad|distrito|localidad)\s+(con|que)\b")
 _BY_YEAR_RE = re.compile(r"\b(que|cual|cada|por|en que)\s+anos?\b")
 _BY_TYPE_RE = re.compile(r"\b(que|cual|cada|por)\s+tipos?\b|\btipos? de normativas?\b")
 _BY_STATUS_RE = re.compile(r"\b(por|cada|segun)\s+(su\s+)?estados?\b")
 _LEAST_RE = re.compile(r"\b(menos|menor)\b")
 _MOST_RE = re.compile(r"\b(mas|mayor)\b")
-_OLDEST_RE = re.compile(r"\b(mas antigu[oa]s|primer[oa]s|antigu[oa]s)\b")
-_NEWEST_RE = re.compile(r"\b(mas recientes?|ultim[oa]s|recientes?|nuev[oa]s)\b")
+_OLDEST_RE = re.compile(r"\b(mas antigu[oa]s?|primer[oa]s|antigu[oa]s?)\b")
+_NEWEST_RE = re.compile(r"\b(mas recientes?|ultim[oa]s?|recientes?|nuev[oa]s)\b")
+_NOUN = r"(?:ordenanza|decreto|resolucion|disposicion|convenio|norma|normativa)"
+# "el último decreto", "la norma más antigua", "la primera ordenanza": one row.
+_SINGLE_RE = re.compile(r"\b(?:el|la)\s+(?:(?:ultim[oa]|primer[oa]?)\s+" + _NOUN + r"|" + _NOUN
+                        + r"\s+(?:mas\s+(?:antigu[oa]|recientes?|nuev[oa]|viej[oa])|ultim[oa]|primer[oa]))\b")
 _LIMIT_RE = re.compile(r"\b(?:ultim[oa]s|primer[oa]s|las|los|top)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:ultim[oa]s|"
                        r"primer[oa]s|normativas|ordenanzas|decretos|resoluciones|disposiciones|convenios)\b")
 _COMPARE_RE = re.compile(r"\b(compar\w*|versus|vs|diferencia\w*|frente a)\b")
@@ -168,6 +185,8 @@ def parse_metadata(text: str, gazetteer: Gazetteer, today: dt.date | None = None
     if len(q.filters.municipalities) >= 2 and (counting or _COMPARE_RE.search(t) or q.group_by == NONE):
         q.group_by = q.group_by if q.group_by != NONE else MUNICIPALITY
         counting = True
+    if q.group_by == NONE and len(det.years) >= 2 and (counting or _COMPARE_RE.search(t)):
+        q.group_by = YEAR  # "¿cuántas en 2019 y cuántas en 2020?"
     if q.group_by != NONE:
         q.operation = COUNT
         q.order = COUNT_ASC if _LEAST_RE.search(t) else COUNT_DESC
@@ -179,6 +198,8 @@ def parse_metadata(text: str, gazetteer: Gazetteer, today: dt.date | None = None
             q.order = DATE_ASC
         elif _NEWEST_RE.search(t):
             q.order = DATE_DESC
+    if q.operation == LIST and _SINGLE_RE.search(t):
+        q.limit = 1
     if q.status_question and q.group_by == NONE:
         q.operation = LIST  # "¿está vigente…?": the norm itself, whose status is the answer
     lm = _LIMIT_RE.search(t)

@@ -18,6 +18,9 @@ _ACCENTED = {
     "veintiun": "veintiún",
 }
 _ACCENT_RE = re.compile(r"\b(" + "|".join(_ACCENTED) + r")\b")
+_ORDINAL_MARK = re.compile(r"(?<=\d)[ºª°]")
+# "el veinte veintidós": the everyday way of saying 2022, read by text2num as "20 22".
+_SPLIT_YEAR = re.compile(r"\b20 ([12]\d)\b")
 
 
 def digits(folded_text: str) -> str:
@@ -30,4 +33,5 @@ def digits(folded_text: str) -> str:
     # alpha2digit leaves the accents it needed; give back folded text.
     for plain, accented in _ACCENTED.items():
         out = out.replace(accented, plain)
-    return out
+    out = _ORDINAL_MARK.sub("o", out)  # "4º trimestre" -> "4o trimestre"
+    return _SPLIT_YEAR.sub(r"20\1", out)

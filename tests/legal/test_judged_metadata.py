@@ -1,0 +1,91 @@
+"""The judged metadata set (tests/data/legal_metadata_questions.jsonl) on both backends.
+
+Natural-language mode sends only `query`; structured mode sends `query` plus the explicit arguments
+a voice model would fill. Accuracy must be >= 95 % and >= 99 %; every miss is listed on failure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from legal_search.filters import build
+from legal_search.ingest import ingest_records
+from legal_search.service import LegalSearch
+from tests.legal import judged
+
+NL_TARGET, STRUCTURED_TARGET = 0.95, 0.99
+
+
+@pytest.fixture(scope="session")
+def judged_svc(backend, tmp_path_factory):
+    docs = judged.corpus()
+    engine, schema = backend.new_engine()
+    index_dir = tmp_path_factory.mktemp(f"judged-{backend.name}")
+    report = ingest_records(engine, index_dir, docs, shards=1, schema_name=schema, progress=False)
+    assert report.new == len(docs) and not report.bad
+    svc = LegalSearch(engine, index_dir, shards=1, processes=False, schema=schema)
+    svc.clock = lambda: judged.TODAY
+    yield svc, docs
+    svc.close()
+
+
+def answer(svc, docs, q: judged.Question, structured: bool):
+    args = q.structured() if structured else {}
+    filters = build(**args.pop("filters", {}))
+    r = svc.query_metadata(q.text, filters, **args)
+    return r, judged.judge(q, docs, r.total, r.groups, [(row.id, row.status) for row in r.rows])
+
+
+def accuracy(svc, docs, questions, structured: bool):
+    misses = []
+    for q in questions:
+        r, ok = answer(svc, docs, q, structured)
+        if not ok:
+            misses.append(f"{q.text!r} -> {r.interpretation}")
+    return 1 - len(misses) / len(questions), misses
+
+
+def test_the_set_is_large_varied_and_loads():
+    qs = judged.load()
+    assert len(qs) >= 150
+    cats = Counter(q.category for q in qs)
+    for cat in ("count", "list", "number", "year", "range", "municipality", "type", "status", "group", "other"):
+        assert cats[cat] >= 8, cat
+    assert sum(q.held_out for q in qs) >= 20
+    texts = [q.text for q in qs]
+    assert len(set(texts)) == len(texts)
+
+
+def test_natural_language_accuracy(judged_svc):
+    svc, docs = judged_svc
+    qs = [q for q in judged.load() if not q.structured_only]
+    acc, misses = accuracy(svc, docs, qs, structured=False)
+    assert acc >= NL_TARGET, f"{acc:.1%} right; misses:\n" + "\n".join(misses)
+
+
+def test_structured_accuracy(judged_svc):
+    svc, docs = judged_svc
+    acc, misses = accuracy(svc, docs, judged.load(), structured=True)
+    assert acc >= STRUCTURED_TARGET, f"{acc:.1%} right; misses:\n" + "\n".join(misses)
+
+
+def test_judge_rejects_wrong_answers():
+    """The judge itself must be able to say no: a wrong total, wrong groups or wrong rows fail."""
+    docs = judged.corpus()
+    q = judged.Question("x", "count", filters={"municipality": "Merlo"})
+    right = sum(1 for d in docs if d["municipality"] == "Merlo")
+    assert judged.judge(q, docs, right, [], [])
+    assert not judged.judge(q, docs, right + 1, [], [])
+    g = judged.Question("x", "group", group="municipality", filters={"type": "decreto"})
+    counts = Counter(d["municipality"] for d in docs if d["type"] == "decreto")
+    top = counts.most_common()
+    assert judged.judge(g, docs, sum(counts.values()), top[:3], [])
+    assert not judged.judge(g, docs, sum(counts.values()), top[1:3], [])
+    s = judged.Question("x", "status", op="list", status_answer="derogada",
+                        filters={"municipality": "Tres de Febrero", "type": "ordenanza", "number": "1520"})
+    doc_id = next(d["id"] for d in docs if d["municipality"] == "Tres de Febrero" and d["number"] == "1520")
+    assert judged.judge(s, docs, 1, [], [(doc_id, "derogada")])
+    assert not judged.judge(s, docs, 1, [], [(doc_id, "vigente")])
+    assert not judged.judge(s, docs, 0, [], [])
