@@ -171,6 +171,7 @@ def describe_sources(q: MetadataQuery) -> str:
         parts.append("Filtros indicados explícitamente: " + ", ".join(given) + ".")
     if read:
         parts.append("Leídos de la pregunta: " + ", ".join(read) + ".")
+    parts.extend(note[:1].upper() + note[1:] + "." for note in q.notes)
     if q.status_question:
         parts.append(f"Es una pregunta sobre si la norma está {q.status_question}: el estado no se usa como "
                      "filtro; la respuesta es el estado de cada norma listada.")

@@ -45,7 +45,11 @@ _COMMON = _set(
 _DATE_BEFORE = _set("el desde hasta entre al antes despues partir")
 _NAME_BEFORE = _set("de en del partido municipio municipalidad")
 _YEARISH = re.compile(r"^\s*(?:de\s+|del\s+)?(?:19|20)\d\d\b")
-_FUZZ_CUTOFF = 85.0
+# rapidfuzz ratio (0-100) a slip must reach: 82 lets "tres arrollos" (3 arroyos, 84) and "bahia blaca"
+# through while Morón/Moreno (73) and General Paz/General Pinto (83, but an exact name wins first)
+# stay apart; short phrases, where one letter weighs more, need 90.
+_FUZZ_CUTOFF = 82.0
+_FUZZ_SHORT_CUTOFF = 90.0
 _FUZZ_MARGIN = 4.0  # the best name must beat the next one by this much
 
 
@@ -134,7 +138,8 @@ class Gazetteer:
                     continue
                 best = process.extract(phrase, self._phrases, scorer=fuzz.ratio, limit=2,
                                        score_cutoff=_FUZZ_CUTOFF - _FUZZ_MARGIN)
-                if not best or best[0][1] < _FUZZ_CUTOFF or best[0][0][0] != phrase[0]:
+                cutoff = _FUZZ_SHORT_CUTOFF if len(phrase) < 7 else _FUZZ_CUTOFF
+                if not best or best[0][1] < cutoff or best[0][0][0] != phrase[0]:
                     continue
                 if len(best) > 1 and self._phrase_key[best[1][0]] != self._phrase_key[best[0][0]] \
                         and best[0][1] - best[1][1] < _FUZZ_MARGIN:

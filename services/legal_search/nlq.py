@@ -163,13 +163,39 @@ class MetadataQuery:
     limit: int = 10
     status_question: str | None = None  # "¿está vigente…?": list the norm, its status is the answer
     sources: dict[str, str] = field(default_factory=dict)  # filter group -> "explicit" | "query"
+    notes: list[str] = field(default_factory=list)  # what the reader wants the caller to know
+
+
+_UPPER = "A-ZÁÉÍÓÚÑÜ"
+# A capitalised name after "de/en/tiene" ("¿Cuántas ordenanzas tiene Springfield?") that is no known
+# municipality: asked about as a place, it must count 0, not the whole province.
+_PLACE_RE = re.compile(rf"\b(?:de|del|en|tiene|para)\s+([{_UPPER}]\w+"
+                       rf"(?:\s+(?:de\s+(?:la\s+|los\s+)?)?[{_UPPER}]\w+)*)")
+_NOT_PLACES = frozenset(["buenos aires", "provincia", "argentina", "concejo", "concejo deliberante", "intendente",
+                         "municipio", "municipalidad", "partido", "boletin oficial", "sibom"])
+
+
+def _unknown_place(text: str, det: Detected) -> str | None:
+    for m in _PLACE_RE.finditer(text):
+        words = canonical(m.group(1)).split()
+        if not words or any(w in det.used or w in TYPE_WORDS or w in MONTHS for w in words):
+            continue
+        if " ".join(words) in _NOT_PLACES or _STATUS_RE.search(" ".join(words)):
+            continue
+        return m.group(1)
+    return None
 
 
 def parse_metadata(text: str, gazetteer: Gazetteer, today: dt.date | None = None) -> MetadataQuery:
     """Fill a MetadataQuery from a Spanish question alone."""
     det = detect(text, gazetteer, today)
+    if not det.filters.municipalities:
+        place = _unknown_place(text, det)
+        if place:
+            det.filters.municipalities = [place]
+            det.notes.append(f"'{place}' no es un municipio de la base")
     t = canonical(text)
-    q = MetadataQuery(filters=det.filters, status_question=det.status_question)
+    q = MetadataQuery(filters=det.filters, status_question=det.status_question, notes=det.notes)
     counting = bool(_COUNT_RE.search(_OLDEST_RE.sub(" ", _NEWEST_RE.sub(" ", t))))
     listing = bool(_LIST_RE.search(t))
     if _BY_MUNI_RE.search(t):
