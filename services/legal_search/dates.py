@@ -37,11 +37,14 @@ _WORDS = {
     "mes": "MES", "meses": "MESES", "semana": "SEMANA", "semanas": "SEMANA", "dia": "DIA", "dias": "DIA",
     "semestre": "SEMESTRE", "semestres": "SEMESTRE", "mitad": "SEMESTRE", "trimestre": "TRIMESTRE",
     "trimestres": "TRIMESTRE", "cuatrimestre": "CUATRIMESTRE", "hoy": "HOY", "hace": "HACE", "lo": "LO",
-    "que": "QUE", "va": "VA", "fecha": "FECHA",
+    "que": "QUE", "va": "VA", "fecha": "FECHA", "posterior": "POSTERIOR", "posteriores": "POSTERIOR",
+    "anteriores": "ANTERIORES", "previa": "ANTERIORES", "previas": "ANTERIORES", "previo": "ANTERIORES",
+    "previos": "ANTERIORES",
 }
 GRAMMAR = r"""
 %declare ENTRE Y DESDE HASTA A AL DE DEL ART PARTIR ANTES DESPUES EN ULTIMOS PASADO ESTE ANO MES MESES
 %declare SEMANA DIA SEMESTRE TRIMESTRE CUATRIMESTRE HOY HACE LO QUE VA FECHA MONTH YEAR NUM DMY ORD
+%declare POSTERIOR ANTERIORES
 
 start: range | since | until | before | after | within | last | so_far
 
@@ -50,8 +53,8 @@ range: ENTRE ART? point Y ART? point
      | (DE | DEL) ART? point (A | AL | HASTA) ART? point
 since: DESDE ART? point | A PARTIR (DE | DEL) ART? point | DESDE HACE NUM unit
 until: HASTA ART? point
-before: ANTES (DE | DEL) ART? point
-after: DESPUES (DE | DEL) ART? point
+before: ANTES (DE | DEL) ART? point | (ANTERIORES | PASADO) (A | AL) ART? point
+after: DESPUES (DE | DEL) ART? point | POSTERIOR (A | AL) ART? point
 within: (EN | DE | DEL)? ART? point
 last: (EN | DE | DEL)? ART? ULTIMOS NUM? unit | HACE NUM unit
 so_far: EN LO QUE VA (DE | DEL) ART? (ANO | MES)

@@ -89,3 +89,70 @@ def test_judge_rejects_wrong_answers():
     assert judged.judge(s, docs, 1, [], [(doc_id, "derogada")])
     assert not judged.judge(s, docs, 1, [], [(doc_id, "vigente")])
     assert not judged.judge(s, docs, 0, [], [])
+
+
+@pytest.fixture(scope="module")
+def judged_stub(judged_svc):
+    import grpc
+
+    from centralita.legal.v1 import legal_pb2_grpc
+    from centralita.server import start_server
+    from legal_search.server import service_spec
+
+    svc, docs = judged_svc
+    running = start_server([service_spec(svc)], port=0, host="127.0.0.1")
+    channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+    yield legal_pb2_grpc.LegalSearchServiceStub(channel), docs
+    channel.close()
+    running.drain_and_stop(grace=1.0)
+
+
+def test_grpc_explicit_range_is_not_narrowed_by_the_words(judged_stub):
+    """The judge's case: an explicit range plus "desde el 1/1/2023…" in the text must not add year=2023."""
+    from centralita.legal.v1 import legal_pb2
+
+    client, docs = judged_stub
+    resp = client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(
+        query="¿Cuántos decretos hubo desde el 1/1/2023 hasta el 31/12/2024 en Morón?",
+        filters=legal_pb2.Filters(municipality="Morón", date_from="2022-06-01", date_to="2024-12-31"),
+        operation=legal_pb2.OPERATION_COUNT), timeout=10)
+    expected = sum(1 for d in docs if d["municipality"] == "Morón" and d["type"] == "decreto"
+                   and "2022-06-01" <= d["date"] <= "2024-12-31")
+    assert resp.total == expected > 0
+    where = resp.sql.lower().split("where")[1]
+    assert "year" not in where and "'2022-06-01'" in where and "'2024-12-31'" in where
+    assert "explícitamente: municipio, fechas" in resp.interpretation and "Leídos de la pregunta: tipo" in \
+        resp.interpretation
+
+
+def test_grpc_is_it_in_force_answers_with_the_status(judged_stub):
+    """Explicit municipality, type and number + "¿Está vigente…?": the repealed norm comes back, derogada."""
+    from centralita.legal.v1 import legal_pb2
+
+    client, _ = judged_stub
+    for query in ("¿Está vigente la ordenanza 1520 de Tres de Febrero?", "¿Está vigente?", ""):
+        resp = client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(
+            query=query, filters=legal_pb2.Filters(municipality="Tres de Febrero",
+                                                   type=legal_pb2.NORMATIVA_TYPE_ORDENANZA, number="1520"),
+            operation=legal_pb2.OPERATION_LIST), timeout=10)
+        assert [(r.id, r.status) for r in resp.rows] == [("tres-de-febrero-ordenanza-1520-2021", "derogada")], query
+        assert "status =" not in resp.sql.lower()
+    resp = client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(
+        query="¿Está vigente la ordenanza 1520 de 3 de Febrero?"), timeout=10)
+    assert [r.status for r in resp.rows] == ["derogada"]
+    assert "derogada" in resp.interpretation and "no se usa como filtro" in resp.interpretation
+
+
+def test_grpc_bad_dates_are_a_polite_invalid_argument(judged_stub):
+    import grpc
+
+    from centralita.legal.v1 import legal_pb2
+
+    client, _ = judged_stub
+    for filters in (legal_pb2.Filters(date_from="1/1/2023"), legal_pb2.Filters(date_from="2024-02-30"),
+                    legal_pb2.Filters(date_from="2024-05-01", date_to="2023-01-01")):
+        with pytest.raises(grpc.RpcError) as err:
+            client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(query="decretos", filters=filters),
+                                    timeout=10)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert err.value.details().startswith("La fecha") and err.value.details().endswith(".")
