@@ -333,10 +333,18 @@ def find(text: str, today: dt.date) -> list[Found]:
     return out
 
 
+# Words that start an expression only together with what follows them.
+_LEAD_ONLY = frozenset(["ART", "DE", "DEL", "EN", "A", "ESTE", "ANTES", "DESPUES", "DESDE", "HASTA", "ENTRE",
+                        "HACE", "ULTIMOS", "POSTERIOR", "ANTERIORES", "PASADO"])
+
+
 def _longest(parser: Lark, toks, i: int, today: dt.date):
     """(end index, meaning) of the longest expression starting at token i, or None."""
-    if toks[i][3] is None or toks[i][3] in ("Y", "AL", "QUE", "LO", "VA", "PARTIR"):
+    kind = toks[i][3]
+    if kind is None or kind in ("Y", "AL", "QUE", "LO", "VA", "PARTIR"):
         return None
+    if kind in _LEAD_ONLY and (i + 1 >= len(toks) or toks[i + 1][3] is None):
+        return None  # "de", "la", "en" before an ordinary word: nothing to parse (most of the text)
     ip = parser.parse_interactive()
     best = None
     for j in range(i, min(len(toks), i + 14)):
