@@ -39,12 +39,14 @@ _WORDS = {
     "trimestres": "TRIMESTRE", "cuatrimestre": "CUATRIMESTRE", "hoy": "HOY", "hace": "HACE", "lo": "LO",
     "que": "QUE", "va": "VA", "fecha": "FECHA", "posterior": "POSTERIOR", "posteriores": "POSTERIOR",
     "anteriores": "ANTERIORES", "previa": "ANTERIORES", "previas": "ANTERIORES", "previo": "ANTERIORES",
-    "previos": "ANTERIORES",
+    "previos": "ANTERIORES", "adelante": "ADELANTE", "principios": "PRINCIPIOS", "principio": "PRINCIPIOS",
+    "comienzos": "PRINCIPIOS", "comienzo": "PRINCIPIOS", "inicios": "PRINCIPIOS", "inicio": "PRINCIPIOS",
+    "mediados": "MEDIADOS", "fines": "FINES", "fin": "FINES", "finales": "FINES", "final": "FINES",
 }
 GRAMMAR = r"""
 %declare ENTRE Y DESDE HASTA A AL DE DEL ART PARTIR ANTES DESPUES EN ULTIMOS PASADO ESTE ANO MES MESES
 %declare SEMANA DIA SEMESTRE TRIMESTRE CUATRIMESTRE HOY HACE LO QUE VA FECHA MONTH YEAR NUM DMY ORD
-%declare POSTERIOR ANTERIORES
+%declare POSTERIOR ANTERIORES ADELANTE PRINCIPIOS MEDIADOS FINES
 
 start: range | since | until | before | after | within | last | so_far
 
@@ -52,10 +54,11 @@ range: ENTRE ART? point Y ART? point
      | DESDE ART? point (HASTA | A | AL) ART? point
      | (DE | DEL) ART? point (A | AL | HASTA) ART? point
 since: DESDE ART? point | A PARTIR (DE | DEL) ART? point | DESDE HACE NUM unit
+     | (DE | DEL | DESDE) ART? point EN ADELANTE
 until: HASTA ART? point
 before: ANTES (DE | DEL) ART? point | (ANTERIORES | PASADO) (A | AL) ART? point
 after: DESPUES (DE | DEL) ART? point | POSTERIOR (A | AL) ART? point
-within: (EN | DE | DEL)? ART? point
+within: (EN | DE | DEL | A)? ART? point
 last: (EN | DE | DEL)? ART? ULTIMOS NUM? unit | HACE NUM unit
 so_far: EN LO QUE VA (DE | DEL) ART? (ANO | MES)
 
@@ -71,6 +74,8 @@ ord: ORD | NUM
      | ord SEMESTRE (_of? yearref)?               -> semester
      | ord TRIMESTRE (_of? yearref)?              -> quarter
      | ord CUATRIMESTRE (_of? yearref)?           -> cuatrimestre
+     | ULTIMOS (SEMESTRE | TRIMESTRE | CUATRIMESTRE) _of? yearref -> last_part
+     | (PRINCIPIOS | MEDIADOS | FINES) _of yearref -> part_of_year
      | (ESTE | ART) MES                          -> this_month
      | MES PASADO                                -> last_month
      | HOY                                       -> now
@@ -81,7 +86,7 @@ yearref: YEAR                                    -> year
        | ESTE ANO                                -> this_year
        | ANO PASADO                              -> last_year
 """
-_DMY_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$|^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_DMY_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$|^(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})$")
 _TOKEN_RE = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\w+")
 
 
@@ -138,7 +143,7 @@ def _parse_dmy(text: str) -> dt.date | None:
     """Day-first numeric dates (1/1/2023, 31-12-24, 5.3.2024) and ISO 2024-03-05, via dateparser."""
     if not _DMY_RE.match(text):
         return None
-    order = "YMD" if re.match(r"^\d{4}-", text) else "DMY"
+    order = "YMD" if re.match(r"^\d{4}", text) else "DMY"
     parsed = dateparser.parse(text, languages=["es"], settings={"DATE_ORDER": order, "STRICT_PARSING": True})
     return parsed.date() if parsed else None
 
@@ -239,6 +244,19 @@ class _Meaning(Transformer):
 
     def cuatrimestre(self, *items):
         return self._part("cuatrimestre", items, 3)
+
+    def last_part(self, *items):
+        kind = next(i for i in items if isinstance(i, Token) and i.type in ("SEMESTRE", "TRIMESTRE", "CUATRIMESTRE"))
+        parts = {"SEMESTRE": ("semester", 2), "TRIMESTRE": ("quarter", 4), "CUATRIMESTRE": ("cuatrimestre", 3)}
+        name, n = parts[kind.type]
+        return _Point(name, self._year_of(items), a=n)
+
+    def part_of_year(self, *items):
+        """"principios de 2022": January-March; "mediados": May-August; "fines": October-December."""
+        year = self._year_of(items)
+        first, last = {"PRINCIPIOS": (1, 3), "MEDIADOS": (5, 8), "FINES": (10, 12)}[items[0].type]
+        y = year if year is not None else self.today.year
+        return _Point("part", year, lo=dt.date(y, first, 1), hi=_month_end(y, last))
 
     def this_month(self, *_):
         return _Point("month", self.today.year, a=self.today.month)
