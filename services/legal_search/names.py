@@ -152,12 +152,16 @@ class Gazetteer:
 
 
 def _short_forms(phrase: str) -> list[str]:
-    """"villegas" for "general villegas", "giles" for "san andres de giles" (never a month or a
-    common word, never shorter than four letters)."""
+    """"villegas" for "general villegas", "giles" for "san andres de giles", "general madariaga" and
+    "madariaga" for "general juan madariaga", "gesell" for "villa gesell" (never a month or a common
+    word, never shorter than four letters)."""
     forms = []
-    for title in _TITLES:
+    words = phrase.split()
+    for title in (*_TITLES, "villa"):
         if phrase.startswith(title + " "):
             forms.append(phrase[len(title) + 1 :])
+            if len(words) >= 3 and title != "villa":  # a person's name: title + surname, or the surname
+                forms += [f"{title} {words[-1]}", words[-1]]
     if " de " in phrase:
         forms.append(phrase.rsplit(" de ", 1)[1])
     return [f for f in forms if len(f) >= 4 and f not in _COMMON and not f.isdigit()]

@@ -24,10 +24,14 @@ TYPE_WORDS = {
     "disposiciones": "disposicion", "convenio": "convenio", "convenios": "convenio",
 }
 _PLURAL_TYPES = {w for w in TYPE_WORDS if w.endswith("s")}
+# Written abbreviations, read as a type only right before a number ("Ord. 2947", "Dto. 315/2023").
+_TYPE_ABBREVIATIONS = {"ord": "ordenanza", "dto": "decreto", "dec": "decreto", "decr": "decreto",
+                       "res": "resolucion", "resol": "resolucion", "disp": "disposicion", "conv": "convenio"}
 MONTHS = dates.MONTHS
 _TYPE_RE = re.compile(r"\b(" + "|".join(TYPE_WORDS) + r")\b")
 _NUMBER_RE = re.compile(
-    r"\b(?:(" + "|".join(TYPE_WORDS) + r")\s+(?:(?:n|nro|numero|num|no)\s+)?|(?:n|nro|numero|num)\s+)"
+    r"\b(?:(" + "|".join([*TYPE_WORDS, *_TYPE_ABBREVIATIONS]) + r")\s+(?:(?:n|nro|numero|num|no)\s+)?"
+    r"|(?:n|nro|numero|num)\s+)"
     r"(\d{1,6}(?:\s\d{2,4})?)\b")
 _STATUS_RE = re.compile(r"\b(vigentes?|en vigor|derogad[oa]s?|modificad[oa]s?|abrogad[oa]s?)\b")
 # "¿Está vigente…?", "¿sigue en vigor?", "¿fue derogada?": a yes/no question about one norm's status.
@@ -87,12 +91,16 @@ def detect(text: str, gazetteer: Gazetteer, today: dt.date | None = None) -> Det
             continue  # "decretos 2023": a year, not decree number 2023
         f.number = value
         _use(det, nm.group(0))
+        if nm.group(1) in _TYPE_ABBREVIATIONS:
+            f.type = _TYPE_ABBREVIATIONS[nm.group(1)]
         rest = rest[: nm.start()] + " " + (nm.group(1) or "") + " " * (nm.end() - nm.start() - 1 - len(
             nm.group(1) or "")) + rest[nm.end():]
         break
     det.types = list(dict.fromkeys(TYPE_WORDS[w] for w in _TYPE_RE.findall(rest)))
     if len(det.types) == 1:
         f.type = det.types[0]
+    elif f.type:
+        det.types = [f.type]
     for w in _TYPE_RE.findall(rest):
         det.used.add(w)
     sm = _STATUS_RE.search(rest)
@@ -131,8 +139,9 @@ _COUNT_RE = re.compile(r"\b(cuant[oa]s?|cantidad|total|contar|conta|numero de|cu
 _LIST_RE = re.compile(r"\b(lista\w*|listame|mostra\w*|muestr\w*|cuales|dame|decime|ver|busca\w*|"
                       r"ultim[oa]s|recientes|enumera\w*|detall\w*)\b")
 _BY_MUNI_RE = re.compile(r"\b(que|cual|cuales|cada|por|en que)\s+(municipios?|partidos?|ciudad(?:es)?|distritos?)\b"
-                         r"|\b(el|la)\s+(municipio|partido|ciudad|distrito|localidad)\s+(con|que)\b")
-_BY_YEAR_RE = re.compile(r"\b(que|cual|cada|por|en que)\s+anos?\b")
+                         r"|\b(el|la|los|las)\s+(municipios?|partidos?|ciudad(?:es)?|distritos?|localidad(?:es)?)"
+                         r"\s+(con|que)\b|\b(ranking|top)\s+(?:de\s+)?(?:los\s+)?(municipios|partidos)\b")
+_BY_YEAR_RE = re.compile(r"\b(que|cual|cada|por|en que)\s+anos?\b|\bano (?:por|a) ano\b")
 _BY_TYPE_RE = re.compile(r"\b(que|cual|cada|por)\s+tipos?\b|\btipos? de normativas?\b")
 _BY_STATUS_RE = re.compile(r"\b(por|cada|segun)\s+(su\s+)?estados?\b")
 _LEAST_RE = re.compile(r"\b(menos|menor)\b")

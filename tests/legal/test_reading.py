@@ -200,3 +200,41 @@ def test_reader_never_raises_on_odd_input():
     for text in ["", " ", "¿?", "1/1/1/1", "entre y", "desde desde desde", "hasta el", "9" * 500,
                  "el " * 500, "entre marzo y", "del al", "ñandú 😀", "31/31/31", "0/0/0000"]:
         parse_metadata(text, G, TODAY)
+
+
+OTHER = Gazetteer(["José C. Paz", "Marcos Paz", "General Paz", "General Juan Madariaga", "Villa Gesell", "25 de Mayo",
+                   "Leandro N. Alem", "Carmen de Areco", "San Antonio de Areco", "Almirante Brown",
+                   "General La Madrid", "Coronel de Marina Leonardo Rosales"])
+
+
+@pytest.mark.parametrize("text,muni", [
+    ("jose c paz", "José C. Paz"), ("José C. Paz", "José C. Paz"), ("marcos paz", "Marcos Paz"),
+    ("general paz", "General Paz"), ("general madariaga", "General Juan Madariaga"),
+    ("madariaga", "General Juan Madariaga"), ("gesell", "Villa Gesell"), ("coronel rosales",
+                                                                          "Coronel de Marina Leonardo Rosales"),
+    ("veinticinco de mayo", "25 de Mayo"), ("leandro alem", "Leandro N. Alem"), ("Almte. Brown", "Almirante Brown"),
+    ("general lamadrid", "General La Madrid"), ("carmen de areco", "Carmen de Areco"),
+])
+def test_other_corpora_names(text, muni):
+    assert detect(f"cuántas normas tiene {text}", OTHER, TODAY).filters.municipalities == [muni]
+
+
+def test_shared_short_forms_name_nothing():
+    assert detect("cuántas normas tiene areco", OTHER, TODAY).filters.municipalities == []  # two Arecos
+    assert detect("cuántas normas tiene paz", OTHER, TODAY).filters.municipalities == []
+
+
+def test_written_type_abbreviations_before_a_number():
+    f = detect("Dto. 315/2023 de Gral. San Martín", G, TODAY).filters
+    assert (f.type, f.number, f.year, f.municipalities) == ("decreto", "315", 2023, ["General San Martín"])
+    assert detect("Ord. N° 2947 de Merlo", G, TODAY).filters.type == "ordenanza"
+    assert detect("la res de la vaca", G, TODAY).filters.type is None  # not before a number: a word
+
+
+@pytest.mark.parametrize("text,group", [
+    ("ranking de municipios por cantidad de ordenanzas", "municipality"),
+    ("los municipios con más decretos", "municipality"), ("decretos año por año en Morón", "year"),
+])
+def test_more_ways_to_ask_for_groups(text, group):
+    q = parse_metadata(text, G, TODAY)
+    assert (q.operation, q.group_by) == ("count", group)
