@@ -43,7 +43,7 @@ def run_mode(svc: LegalSearch, docs, questions, structured: bool):
         ok = judged.judge(q, docs, r.total, r.groups, [(row.id, row.status) for row in r.rows])
         by_cat[q.category].append(ok)
         if q.held_out:
-            held["fresh" if q.held_out == "fresh" else "held out"].append(ok)
+            held[q.held_out if isinstance(q.held_out, str) else "held out"].append(ok)
         if not ok:
             misses.append(f"  {q.text!r}\n      -> {r.interpretation}")
     right = sum(sum(v) for v in by_cat.values())

@@ -153,17 +153,20 @@ class Gazetteer:
 
 def _short_forms(phrase: str) -> list[str]:
     """"villegas" for "general villegas", "giles" for "san andres de giles", "general madariaga" and
-    "madariaga" for "general juan madariaga", "gesell" for "villa gesell" (never a month or a common
-    word, never shorter than four letters)."""
+    "madariaga" for "general juan madariaga", "gesell" for "villa gesell", "lomas" for "lomas de
+    zamora" (never a month, a number or a common word, never shorter than four letters)."""
     forms = []
     words = phrase.split()
     for title in (*_TITLES, "villa"):
         if phrase.startswith(title + " "):
             forms.append(phrase[len(title) + 1 :])
-            if len(words) >= 3 and title != "villa":  # a person's name: title + surname, or the surname
+            # a person's name (General Juan Madariaga): title + surname, or the surname; not a saint's
+            # or a place's (General San Martín is never "Martín")
+            if len(words) >= 3 and title != "villa" and words[1] not in ("san", "santa", "santo", "la", "de"):
                 forms += [f"{title} {words[-1]}", words[-1]]
-    if " de " in phrase:
+    if " de " in phrase:  # "Lomas" and "Zamora" for Lomas de Zamora, "Giles" for San Andrés de Giles
         forms.append(phrase.rsplit(" de ", 1)[1])
+        forms.append(phrase.split(" de ", 1)[0])
     return [f for f in forms if len(f) >= 4 and f not in _COMMON and not f.isdigit()]
 
 

@@ -94,7 +94,8 @@ class Question:
     status_answer: str | None = None      # a yes/no status question: the status the norm must show
     explicit: dict[str, Any] | None = None  # structured arguments when not simply the full meaning
     # True: written with the set, before tuning, but its misses were seen once while tuning;
-    # "fresh": written after that tuning round and never tuned against.
+    # "fresh": written after that tuning round (one general rule was added after seeing its misses);
+    # "fresh2": written after the second round and run once (30/30 on its first run).
     held_out: bool | str = False
     structured_only: bool = False          # the words alone cannot mean this (explicit filters differ)
 
