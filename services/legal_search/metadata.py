@@ -8,7 +8,7 @@ transparency only (it is not what runs: the driver receives the parameters separ
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine, Select, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -137,7 +137,23 @@ def run(engine: Engine, q: MetadataQuery, names: dict[str, str] | None = None) -
                                    r.url, r.status) for r in conn.execute(stmt)]
                 result.sql = render(stmt, engine) + ";\n" + result.sql
     result.interpretation = interpret(q, result)
+    if result.total == 0 and q.filters.number and q.filters.status:
+        result.interpretation += _status_hint(engine, q.filters)
     return result
+
+
+def _status_hint(engine: Engine, f: Filters) -> str:
+    """A numbered norm asked for with a status it does not have ("¿está vigente…?" sent as
+    status=vigente): say which status it has, so the caller does not hear that it does not exist."""
+    other = replace(f, status=None)
+    stmt = select(N.municipality, N.type, N.number, N.status).where(and_(*where(other))).limit(5)
+    with engine.connect() as conn:
+        found = conn.execute(stmt).all()
+    if not found:
+        return ""
+    listed = "; ".join(f"{TYPE_LABEL.get(r.type, r.type).lower()} {r.number} de {r.municipality}: {r.status}"
+                       for r in found)
+    return f" Sin el filtro de estado sí existe: {listed}."
 
 
 def describe_filters(f: Filters) -> str:

@@ -156,3 +156,15 @@ def test_grpc_bad_dates_are_a_polite_invalid_argument(judged_stub):
                                     timeout=10)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert err.value.details().startswith("La fecha") and err.value.details().endswith(".")
+
+
+def test_explicit_status_on_a_numbered_norm_says_which_status_it_has(judged_svc):
+    """If the model itself sends status=vigente for a repealed norm, the count stays 0 (explicit
+    filters win) but the interpretation says the norm exists and is derogada."""
+    svc, _ = judged_svc
+    r = svc.query_metadata("¿Está vigente la ordenanza 1520 de Tres de Febrero?", build(
+        municipality="Tres de Febrero", type="ordenanza", number="1520", status="vigente"), operation="list")
+    assert r.total == 0 and r.rows == []
+    assert "Sin el filtro de estado sí existe: ordenanza 1520 de Tres de Febrero: derogada." in r.interpretation
+    r = svc.query_metadata("", build(municipality="Tres de Febrero", number="999999", status="vigente"))
+    assert r.total == 0 and "Sin el filtro" not in r.interpretation
