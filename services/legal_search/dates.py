@@ -15,7 +15,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import dateparser
 from lark import Lark, Token, Transformer, v_args
@@ -139,6 +139,7 @@ def months_before(day: dt.date, months: int) -> dt.date:
     return dt.date(y, m + 1, min(day.day, calendar.monthrange(y, m + 1)[1]))
 
 
+@lru_cache(maxsize=512)
 def _parse_dmy(text: str) -> dt.date | None:
     """Day-first numeric dates (1/1/2023, 31-12-24, 5.3.2024) and ISO 2024-03-05, via dateparser."""
     if not _DMY_RE.match(text):
@@ -340,8 +341,9 @@ def find(text: str, today: dt.date) -> list[Found]:
     parser = _parser()
     out: list[Found] = []
     i = 0
-    while i < len(toks):
-        best = _longest(parser, toks, i, today)
+    budget = [_BUDGET]
+    while i < len(toks) and budget[0] > 0:
+        best = _longest(parser, toks, i, today, budget)
         if best is None:
             i += 1
             continue
@@ -351,12 +353,18 @@ def find(text: str, today: dt.date) -> list[Found]:
     return out
 
 
+# Parser steps one question may cost: a real question needs a few dozen; 2,000 characters of
+# "desde el 1/1/2023 hasta el …" would otherwise cost hundreds of milliseconds.
+_BUDGET = 400
+# Terminals an expression can end with: only after one of them is a complete parse worth trying.
+_ENDERS = frozenset(["YEAR", "MONTH", "DMY", "ANO", "PASADO", "HOY", "FECHA", "MES", "MESES", "SEMANA", "DIA",
+                     "SEMESTRE", "TRIMESTRE", "CUATRIMESTRE", "ADELANTE"])
 # Words that start an expression only together with what follows them.
 _LEAD_ONLY = frozenset(["ART", "DE", "DEL", "EN", "A", "ESTE", "ANTES", "DESPUES", "DESDE", "HASTA", "ENTRE",
                         "HACE", "ULTIMOS", "POSTERIOR", "ANTERIORES", "PASADO"])
 
 
-def _longest(parser: Lark, toks, i: int, today: dt.date):
+def _longest(parser: Lark, toks, i: int, today: dt.date, budget: list[int]):
     """(end index, meaning) of the longest expression starting at token i, or None."""
     kind = toks[i][3]
     if kind is None or kind in ("Y", "AL", "QUE", "LO", "VA", "PARTIR"):
@@ -369,10 +377,15 @@ def _longest(parser: Lark, toks, i: int, today: dt.date):
         kind = toks[j][3]
         if kind is None:
             break
+        budget[0] -= 1
+        if budget[0] <= 0:
+            break
         try:
             ip.feed_token(Token(kind, toks[j][2]))
         except LarkError:
             break
+        if kind not in _ENDERS:
+            continue
         try:
             tree = ip.copy().feed_eof()
         except LarkError:

@@ -237,3 +237,20 @@ def test_written_type_abbreviations_before_a_number():
 def test_more_ways_to_ask_for_groups(text, group):
     q = parse_metadata(text, G, TODAY)
     assert (q.operation, q.group_by) == ("count", group)
+
+
+def test_pathological_questions_cost_is_bounded():
+    import time
+
+    parse_metadata("desde el 1/1/2023 hasta el 31/12/2024", G, TODAY)  # warm: grammar tables, dateparser
+    for text in [("de la " * 400)[:2000], ("desde el %d/1/2023 hasta el " * 100 % tuple(range(1, 101)))[:2000],
+                 ("el primer semestre del año pasado " * 100)[:2000], ("merlx moron " * 200)[:2000]]:
+        started = time.perf_counter()
+        parse_metadata(text, G, TODAY)
+        assert time.perf_counter() - started < 1.5, text[:40]  # ~60 ms on a quiet core
+
+
+def test_a_long_question_still_reads_its_first_dates():
+    text = "cuantos decretos de merlo desde el 1/1/2023 " + "y además " * 150
+    f = detect(text, G, TODAY).filters
+    assert f.municipalities == ["Merlo"] and f.date_from == D(2023, 1, 1)
