@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from legal_search import dates
-from legal_search.filters import Filters
+from legal_search.filters import Filters, fill
 from legal_search.names import Gazetteer, canonical
 
 TYPE_WORDS = {
@@ -40,7 +40,8 @@ _STATUS_QUESTION_RE = re.compile(
     r"\s+(vigente|en vigor|derogad[oa]|abrogad[oa]|modificad[oa])\b|\brige\b|\bsigue rigiendo\b")
 
 
-_CORRECTION_RE = re.compile(r"\b(perdon|digo|mejor dicho|quise decir|quiero decir|no mejor)\b")
+_CORRECTION_RE = re.compile(r"\b(?:perdon|digo|mejor dicho|quise decir|quiero decir|no mejor|no no|me equivoque|"
+                            r"no (?=(?:la|el) (?:ordenanza|decreto|resolucion|disposicion|convenio|norma)\b))")
 
 
 @dataclass
@@ -71,17 +72,30 @@ def _status(word: str) -> str:
 
 def detect(text: str, gazetteer: Gazetteer, today: dt.date | None = None) -> Detected:
     """Read municipalities, type, number, status and dates from a question (any case or accents,
-    numbers spoken or written, relative dates against `today`)."""
+    numbers spoken or written, relative dates against `today`).
+
+    A spoken self-correction ("la ordenanza 3 mil… no, la 2947 de Merlo", "Pergamino… perdón,
+    Mercedes") is read as two parts: what follows the last correction wins, group by group."""
     today = today or dt.date.today()
     t = canonical(text)
+    fixes = list(_CORRECTION_RE.finditer(t))
+    if not fixes:
+        return _read(t, gazetteer, today)
+    cut = fixes[-1]
+    before, after = _read(t[: cut.start()], gazetteer, today), _read(t[cut.end() :], gazetteer, today)
+    merged, _ = fill(after.filters, before.filters)
+    return Detected(filters=merged, types=after.types or before.types,
+                    used=before.used | after.used | set(cut.group(0).split()), notes=before.notes + after.notes,
+                    status_question=after.status_question or before.status_question,
+                    years=after.years or before.years)
+
+
+def _read(t: str, gazetteer: Gazetteer, today: dt.date) -> Detected:
+    """detect() on canonical text without corrections."""
     det = Detected()
     f = det.filters
     rest = t
-    names = gazetteer.find(t)
-    fix = _CORRECTION_RE.search(t)
-    if fix and any(m.start < fix.start() for m in names) and any(m.start > fix.end() for m in names):
-        names = [m for m in names if m.start > fix.end()]  # "Pergamino... perdón, Mercedes"
-    for m in names:
+    for m in gazetteer.find(t):
         f.municipalities.append(m.name)
         _use(det, t[m.start : m.end])
         rest = _blank(rest, m.start, m.end)

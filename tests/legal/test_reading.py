@@ -254,3 +254,14 @@ def test_a_long_question_still_reads_its_first_dates():
     text = "cuantos decretos de merlo desde el 1/1/2023 " + "y además " * 150
     f = detect(text, G, TODAY).filters
     assert f.municipalities == ["Merlo"] and f.date_from == D(2023, 1, 1)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("ordenanza 3 mil… no, la ordenanza 2947 de Merlo", (["Merlo"], "ordenanza", "2947", None)),
+    ("cuantas ordenanzas tiene Moreno... perdón, Morón", (["Morón"], "ordenanza", None, None)),
+    ("decretos de 2020, digo, de 2021 de moron", (["Morón"], "decreto", None, 2021)),
+    ("perdón, ¿cuántas ordenanzas tiene Merlo en 2019?", (["Merlo"], "ordenanza", None, 2019)),
+])
+def test_spoken_self_corrections_keep_what_follows(text, expected):
+    f = detect(text, G, TODAY).filters
+    assert (f.municipalities, f.type, f.number, f.year) == expected
