@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 
 from legal_search.filters import build
 from legal_search.ingest import ingest_records
+from legal_search.nlq import parse_metadata
 from legal_search.service import LegalSearch, open_store
 from tests.legal import judged
 
@@ -73,9 +74,17 @@ def main() -> None:
                 ingest_records(engine, Path(tmp) / "index", docs, shards=1, schema_name=schema, progress=False)
                 svc = LegalSearch(engine, Path(tmp) / "index", shards=1, processes=False, schema=schema)
                 svc.clock = lambda: judged.TODAY
-                svc.query_metadata("cuantas normas hay", build())  # warm: grammar, dateparser, gazetteer
+                svc.query_metadata("cuantas normas hay desde el 1/1/2023", build())  # warm: grammar, dateparser
                 print(f"== {backend}: {len(docs)} documents, {len(questions)} questions "
                       f"({sum(bool(q.held_out) for q in questions)} held out), clock {judged.TODAY}")
+                gaz = svc.gazetteer()
+                reader = []
+                for q in questions:
+                    started = time.perf_counter()
+                    parse_metadata(q.text, gaz, judged.TODAY)
+                    reader.append((time.perf_counter() - started) * 1000)
+                print(f"{'reader alone':>22}: p50 {statistics.median(reader):.2f} ms, "
+                      f"p95 {statistics.quantiles(reader, n=20)[-1]:.2f} ms per question (parse_metadata)")
                 for mode, structured in (("natural language only", False), ("with explicit filters", True)):
                     qs = questions if structured else [q for q in questions if not q.structured_only]
                     right, n, by_cat, held, misses, times = run_mode(svc, docs, qs, structured)
