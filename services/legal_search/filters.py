@@ -90,3 +90,37 @@ def build(*, municipality: str | None = None, municipalities: list[str] | None =
     return Filters(municipalities=names, type=type, year=year, date_from=dfrom, date_to=dto,
                    number=number.strip() if number and number.strip() else None,
                    status=status.strip().lower() if status and status.strip() else None)
+
+
+# Filter groups as the caller thinks of them: a year and a date range are one "when".
+GROUPS: dict[str, tuple[str, ...]] = {
+    "municipio": ("municipalities",), "tipo": ("type",), "número": ("number",),
+    "fechas": ("year", "date_from", "date_to"), "estado": ("status",),
+}
+EXPLICIT, QUERY = "explicit", "query"
+
+
+def fill(explicit: Filters, read: Filters, *, status_question: bool = False) -> tuple[Filters, dict[str, str]]:
+    """Explicit filters win: what was read from the words only fills groups the caller left empty,
+    never narrows or contradicts them. Returns the filters and where each set group came from.
+
+    A status read from the words is dropped when the caller named one norm (explicit number) or
+    asked a yes/no status question: the answer is the norm with its status, not a filter."""
+    out = replace(explicit, municipalities=list(explicit.municipalities))
+    sources: dict[str, str] = {}
+    for group, names in GROUPS.items():
+        if any(_is_set(getattr(explicit, n)) for n in names):
+            sources[group] = EXPLICIT
+            continue
+        if group == "estado" and (status_question or explicit.number):
+            continue
+        if any(_is_set(getattr(read, n)) for n in names):
+            for n in names:
+                value = getattr(read, n)
+                setattr(out, n, list(value) if isinstance(value, list) else value)
+            sources[group] = QUERY
+    return out, sources
+
+
+def _is_set(value: object) -> bool:
+    return bool(value) if isinstance(value, list) else value is not None

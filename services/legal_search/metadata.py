@@ -8,7 +8,7 @@ transparency only (it is not what runs: the driver receives the parameters separ
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine, Select, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -137,7 +137,23 @@ def run(engine: Engine, q: MetadataQuery, names: dict[str, str] | None = None) -
                                    r.url, r.status) for r in conn.execute(stmt)]
                 result.sql = render(stmt, engine) + ";\n" + result.sql
     result.interpretation = interpret(q, result)
+    if result.total == 0 and q.filters.number and q.filters.status:
+        result.interpretation += _status_hint(engine, q.filters)
     return result
+
+
+def _status_hint(engine: Engine, f: Filters) -> str:
+    """A numbered norm asked for with a status it does not have ("¿está vigente…?" sent as
+    status=vigente): say which status it has, so the caller does not hear that it does not exist."""
+    other = replace(f, status=None)
+    stmt = select(N.municipality, N.type, N.number, N.status).where(and_(*where(other))).limit(5)
+    with engine.connect() as conn:
+        found = conn.execute(stmt).all()
+    if not found:
+        return ""
+    listed = "; ".join(f"{TYPE_LABEL.get(r.type, r.type).lower()} {r.number} de {r.municipality}: {r.status}"
+                       for r in found)
+    return f" Sin el filtro de estado sí existe: {listed}."
 
 
 def describe_filters(f: Filters) -> str:
@@ -162,7 +178,27 @@ def describe_filters(f: Filters) -> str:
     return " ".join(parts) if parts else "sin filtros"
 
 
+def describe_sources(q: MetadataQuery) -> str:
+    """Which filters the caller sent and which were read from the question's words."""
+    given = [g for g, src in q.sources.items() if src == "explicit"]
+    read = [g for g, src in q.sources.items() if src == "query"]
+    parts = []
+    if given:
+        parts.append("Filtros indicados explícitamente: " + ", ".join(given) + ".")
+    if read:
+        parts.append("Leídos de la pregunta: " + ", ".join(read) + ".")
+    parts.extend(note[:1].upper() + note[1:] + "." for note in q.notes)
+    if q.status_question:
+        parts.append(f"Es una pregunta sobre si la norma está {q.status_question}: el estado no se usa como "
+                     "filtro; la respuesta es el estado de cada norma listada.")
+    return (" " + " ".join(parts)) if parts else ""
+
+
 def interpret(q: MetadataQuery, r: MetadataResult) -> str:
+    return _interpret(q, r) + describe_sources(q)
+
+
+def _interpret(q: MetadataQuery, r: MetadataResult) -> str:
     what = describe_filters(q.filters)
     if q.operation == COUNT and q.group_by != NONE:
         label = _GROUP_LABEL[q.group_by]
@@ -175,7 +211,11 @@ def interpret(q: MetadataQuery, r: MetadataResult) -> str:
     if q.operation == COUNT:
         return f"Conteo de normativas {what}: {r.total}."
     order = "de la más antigua a la más reciente" if q.order == DATE_ASC else "de la más reciente a la más antigua"
-    return f"Listado de normativas {what}, {order}: {r.total} en total, se muestran {len(r.rows)}."
+    text = f"Listado de normativas {what}, {order}: {r.total} en total, se muestran {len(r.rows)}."
+    if q.status_question and r.rows:
+        text += " Estado: " + "; ".join(f"{TYPE_LABEL.get(x.type, x.type).lower()} {x.number} de "
+                                        f"{x.municipality}: {x.status}" for x in r.rows[:5]) + "."
+    return text
 
 
 @dataclass

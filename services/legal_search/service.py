@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
@@ -13,7 +15,7 @@ from sqlalchemy.engine import make_url
 from legal_search import content, index, metadata
 from legal_search.db import make_engine, migrate
 from legal_search.errors import InvalidArgument, Unavailable
-from legal_search.filters import Filters
+from legal_search.filters import Filters, fill
 from legal_search.models import Normativa
 from legal_search.names import Gazetteer
 from legal_search.nlq import MetadataQuery, parse_metadata
@@ -46,6 +48,7 @@ class LegalSearch:
         self._gazetteer: Gazetteer | None = None
         self._gazetteer_at = 0.0
         self._lock = threading.Lock()
+        self.clock: Callable[[], dt.date] = dt.date.today  # "este año", "el mes pasado"; tests fix it
 
     @classmethod
     def open(cls, settings: Settings, *, schema: str | None = None, sync: bool = True) -> LegalSearch:
@@ -122,8 +125,9 @@ class LegalSearch:
             raise InvalidArgument("El límite no puede ser negativo.")
         limit = min(limit, 100) if limit else None
         text = clean(text)
-        q = parse_metadata(text, self.gazetteer()) if text.strip() else MetadataQuery(operation="count")
-        q.filters = q.filters.merged(override)
+        q = parse_metadata(text, self.gazetteer(), self.clock()) if text.strip() else MetadataQuery(
+            operation="count")
+        q.filters, q.sources = fill(override, q.filters, status_question=q.status_question is not None)
         if operation:
             q.operation = operation
         if group_by:
