@@ -49,6 +49,7 @@ from centralita.schema import realtime_tool
 
 log = logging.getLogger("call_gateway.realtime")
 _STOP = object()
+_VOICE = object()  # sender: hand the meter's verdict to an open barge-in gate
 _MAX_WAIT = 0.25  # the sender wakes at least this often to check the core's timers
 _MAX_SAMPLES = 10_000  # latency samples kept per call
 
@@ -201,12 +202,10 @@ class RealtimeSession:
         self.metrics.record_audio_in()
         if self.core.gated:
             self.meter.feed(ulaw)  # the audio thread is the meter's only writer
-            if self.core.gate is not None:  # a gate is judging: tell it what the line sounds like now
-                with self._lock:
-                    if not self._ended:
-                        now = self._clock()
-                        verdict = self.meter.verdict()
-                        self._guarded(lambda: self.core.caller_voice(verdict, now), now, "barge-in gate")
+            if self.core.gate is not None:
+                # a gate is judging: the sender thread tells it what the line sounds like now (not this thread:
+                # it may be the media link's reader, which an Interrupt's sink.clear() waits on)
+                self._outq.put(_VOICE)
 
     def close(self, reason: str = "hangup") -> None:
         """End the session from outside (the caller hung up). Idempotent; ``on_end`` is not called."""
@@ -288,6 +287,15 @@ class RealtimeSession:
                 item = None
             if item is _STOP:
                 return
+            if item is _VOICE:
+                self._outq.task_done()
+                with self._lock:
+                    if self._ended:
+                        return
+                    now, verdict = self._clock(), self.meter.verdict()
+                    self._guarded(lambda now=now, verdict=verdict: self.core.caller_voice(verdict, now), now,
+                                  "barge-in gate")
+                item = None
             if item is not None:
                 text, call_id = item
                 ws, gen = self._ws, self._gen

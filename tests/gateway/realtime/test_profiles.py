@@ -85,7 +85,7 @@ def test_bad_turn_detection_names_profile_and_key(turn, message) -> None:
 def test_vad_and_turn_detection_together_or_a_semantic_vad_under_vad_are_rejected() -> None:
     with pytest.raises(ProfileError, match="either turn_detection or vad"):
         parse_profiles({"profiles": {"a": {"instructions": "x", "vad": {}, "turn_detection": {"type": "server_vad"}}}})
-    with pytest.raises(ProfileError, match="vad.type must be server_vad"):
+    with pytest.raises(ProfileError, match=r"vad\.type must be server_vad"):
         parse_profiles({"profiles": {"a": {"instructions": "x", "vad": {"type": "semantic_vad"}}}})
 
 
