@@ -1,0 +1,236 @@
+"""Barge-in gating and turn-taking in the sans-IO core (issue 14), one branch per test; plus the meter."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from call_gateway.profiles import TurnDetection
+from call_gateway.realtime.protocol import Interrupt, Pause, RealtimeProtocol, ResponseTurn, Resume, RunTool
+from call_gateway.realtime.voice import VoiceMeter, frame_level_dbfs
+from centralita.dispatcher import ToolResult
+from tests.gateway.realtime.conftest import PROFILE
+from tests.gateway.realtime.test_protocol import TOOLS, args_done, audio, created, done, of, sends
+
+GATE_MS = 250
+STARTED = {"type": "input_audio_buffer.speech_started", "audio_start_ms": 1000, "item_id": "u1"}
+STOPPED = {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 2000, "item_id": "u1"}
+
+
+def gated(profile=PROFILE, **kw) -> RealtimeProtocol:
+    core = RealtimeProtocol(profile, TOOLS, [], holding_delay=1.5, barge_in_gate_ms=GATE_MS, **kw)
+    [update] = sends(core.receive({"type": "session.created", "session": {}}, 0.0))
+    td = update["session"]["audio"]["input"]["turn_detection"]
+    assert td["create_response"] is False and td["interrupt_response"] is False
+    greeting = sends(core.receive({"type": "session.updated", "session": {}}, 0.1))
+    created(core, "r_greet", greeting[0])
+    done(core, "r_greet")
+    return core
+
+
+def answering(core: RealtimeProtocol, rid: str = "r1", ms: int = 3000) -> None:
+    created(core, rid, {"response": {"metadata": None}})
+    audio(core, rid, "it1", 8 * ms)
+
+
+def test_speech_started_pauses_and_a_noise_that_ends_resumes_with_no_truncate_cancel_or_answer() -> None:
+    core = gated()
+    answering(core)
+    assert of(core.receive(STARTED, 1.0), Pause)
+    assert core.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=2000) == []  # a burst, undecided
+    assert isinstance(core.caller_voice("quiet", 1.2)[0], Resume)  # it ended: play on
+    assert core.caller_voice("quiet", 1.3) == []  # resumed once
+    actions = core.receive(STOPPED, 1.8)
+    assert sends(actions) == [] and of(actions, Interrupt) == []
+    assert core.metrics.noises_ignored == 1 and core.metrics.truncates == 0 and core.metrics.barge_ins == 0
+    done(core, "r1", now=2.0)
+    assert sends(core.tick(2.1)) == []  # a cough is not a question: no response.create
+
+
+def test_speech_that_lasts_interrupts_truncates_at_what_was_played_and_cancels_the_active_response() -> None:
+    core = gated()
+    answering(core)
+    core.receive(STARTED, 1.0)
+    core.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=2000)
+    [interrupt] = core.caller_voice("speech", 1.25)
+    assert isinstance(interrupt, Interrupt) and interrupt.item_ids == ("it1",)
+    events = sends(core.interrupted({"it1": 740}, 1.26))
+    assert [(e["type"], e.get("audio_end_ms"), e.get("response_id")) for e in events] == [
+        ("conversation.item.truncate", 740, None), ("response.cancel", None, "r1")]
+    assert core.caller_voice("speech", 1.3) == []  # decided once
+    assert sends(core.receive(STOPPED, 2.5)) == []  # the cancelled response is still in flight
+    [request] = sends(done(core, "r1", status="cancelled", now=2.6))
+    assert request["type"] == "response.create" and request["response"]["metadata"] == {"centralita": "turn"}
+
+
+def test_speech_after_the_response_is_done_truncates_but_never_cancels_a_finished_response() -> None:
+    core = gated()
+    answering(core)
+    done(core, "r1", now=0.5)  # generated; still playing at the phone
+    core.receive(STARTED, 1.0)
+    core.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=2000)
+    core.caller_voice("speech", 1.25)
+    events = sends(core.interrupted({"it1": 900}, 1.26))
+    assert [e["type"] for e in events] == ["conversation.item.truncate"]
+
+
+def test_undecided_at_the_gate_deadline_a_sound_still_going_interrupts_and_silence_resumes() -> None:
+    core = gated()
+    answering(core)
+    core.receive(STARTED, 1.0)
+    core.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=2000)
+    assert core.next_deadline() == pytest.approx(1.25)
+    assert core.tick(1.2, caller_voice="sounding") == []
+    assert of(core.tick(1.25, caller_voice="sounding"), Interrupt)
+
+    core = gated()
+    answering(core)
+    core.receive(STARTED, 1.0)
+    core.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=2000)
+    assert of(core.tick(1.25, caller_voice="quiet"), Resume)
+
+
+def test_speech_following_a_noise_in_the_same_segment_still_interrupts() -> None:
+    core = gated()
+    answering(core)
+    core.receive(STARTED, 1.0)
+    core.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=2000)
+    assert of(core.caller_voice("quiet", 1.2), Resume)
+    assert of(core.caller_voice("speech", 1.7), Interrupt)  # the caller began talking after the cough
+
+
+def test_a_sound_with_nothing_being_said_is_an_ordinary_turn_even_if_short() -> None:
+    core = gated()
+    core.receive(STARTED, 1.0)
+    assert of(core.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=0), Resume)
+    assert core.caller_voice("speech", 1.3) == []  # nothing to interrupt
+    [request] = sends(core.receive(STOPPED, 1.6))  # "sí." answers a question: it gets its answer
+    assert request["response"]["metadata"] == {"centralita": "turn"}
+
+
+def test_a_segment_the_meter_never_heard_resumes_but_is_still_answered() -> None:
+    core = gated()
+    answering(core)
+    done(core, "r1", now=0.5)
+    core.receive(STARTED, 1.0)
+    assert of(core.caller_voice("quiet", 1.0, heard=False, audio_pending_ms=1500), Resume)
+    [request] = sends(core.receive(STOPPED, 2.0))  # softer than the meter's level: the server heard words
+    assert request["response"]["metadata"] == {"centralita": "turn"}
+    assert core.metrics.noises_ignored == 0
+
+
+def test_a_response_requested_before_the_speech_is_cancelled_once_created_if_the_speech_was_real() -> None:
+    core = gated()
+    created(core, "r1", {"response": {"metadata": None}})
+    [_call_args] = of(args_done(core, "r1", "c1", "q", now=0.5), RunTool)
+    done(core, "r1", now=0.6)
+    [_out, follow] = sends(core.tool_finished("c1", ToolResult("q", True, {"n": 1}), 0.7))
+    assert follow["type"] == "response.create"
+    core.receive(STARTED, 1.0)
+    core.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=0)  # in flight: still gated
+    assert core.gate is not None and core.gate.state == "open"
+    core.caller_voice("speech", 1.25)
+    [cancel] = sends(created(core, "r2", follow, now=1.3))
+    assert cancel["type"] == "response.cancel" and cancel["response_id"] == "r2"
+
+
+def test_a_running_tool_is_kept_when_the_caller_talks_and_answered_once_after_the_turn() -> None:
+    """Point 3: the output is delivered once; the one response.create waits for speech_stopped."""
+    core = gated()
+    created(core, "r1", {"response": {"metadata": None}})
+    audio(core, "r1", "it1", 8 * 400)  # "déjame consultar…"
+    assert of(args_done(core, "r1", "c1", "q", now=0.5), RunTool)
+    core.receive(STARTED, 0.8)
+    core.caller_voice("sounding", 0.8, heard=True, audio_pending_ms=300)
+    core.caller_voice("speech", 1.05)
+    sends(core.interrupted({"it1": 300}, 1.06))
+    actions = done(core, "r1", status="cancelled", now=1.1)
+    assert sends(actions) == []  # no CANCELLED output for the running query, no response while talking
+    [out] = sends(core.tool_finished("c1", ToolResult("q", True, {"clientes": 221}), 1.5))
+    assert out["item"]["call_id"] == "c1" and json.loads(out["item"]["output"])["clientes"] == 221
+    [follow] = sends(core.receive(STOPPED, 3.0))
+    assert follow["type"] == "response.create" and follow["response"]["metadata"] == {"centralita": "tools"}
+    assert sends(core.tick(3.1)) == [] and core.turn_pending is False  # one answer for the tool and the turn
+
+
+def test_caller_turn_over_before_the_tool_result_waits_for_it_then_one_response() -> None:
+    core = gated()
+    created(core, "r1", {"response": {"metadata": None}})
+    args_done(core, "r1", "c1", "q", now=0.5)
+    done(core, "r1", now=0.6)
+    core.receive(STARTED, 0.8)
+    core.caller_voice("speech", 0.8, heard=True, audio_pending_ms=0)
+    assert sends(core.receive(STOPPED, 2.0)) == []  # the tool is still running: its answer covers the turn
+    [out, follow] = sends(core.tool_finished("c1", ToolResult("q", True, {}), 2.5))
+    assert out["type"] == "conversation.item.create" and follow["response"]["metadata"] == {"centralita": "tools"}
+
+
+def test_ungated_with_interrupt_response_the_server_cancels_and_we_do_not() -> None:
+    profile = replace(PROFILE, turn_detection=TurnDetection(type="semantic_vad", interrupt_response=True))
+    core = RealtimeProtocol(profile, TOOLS, [], barge_in_gate_ms=0)
+    [update] = sends(core.receive({"type": "session.created", "session": {}}, 0.0))
+    assert update["session"]["audio"]["input"]["turn_detection"] == {
+        "type": "semantic_vad", "eagerness": "auto", "create_response": True, "interrupt_response": True}
+    created(core, "r_greet", sends(core.receive({"type": "session.updated", "session": {}}, 0.1))[0])
+    audio(core, "r_greet", "it1", 8 * 1000)
+    assert of(core.receive(STARTED, 1.0), Interrupt)
+    events = sends(core.interrupted({"it1": 400}, 1.0))
+    assert [e["type"] for e in events] == ["conversation.item.truncate"]  # no response.cancel of ours
+    assert core.active.cancel_sent  # and none later either
+
+
+def test_ungated_out_of_band_holding_phrase_is_cancelled_by_us() -> None:
+    profile = replace(PROFILE, turn_detection=TurnDetection(type="semantic_vad", interrupt_response=True))
+    core = RealtimeProtocol(profile, TOOLS, [], barge_in_gate_ms=0, greet=False)
+    core.receive({"type": "session.created", "session": {}}, 0.0)
+    core.receive({"type": "session.updated", "session": {}}, 0.1)
+    core.requested = ResponseTurn(purpose="holding", out_of_band=True, event_id="gw_holding_1", requested_at=0.15)
+    core.turns.append(core.requested)
+    core.receive({"type": "response.created", "response": {"id": "r_hold", "conversation_id": None,
+                                                            "metadata": {"centralita": "holding"}}}, 0.2)
+    assert core.active is not None and core.active.out_of_band
+    audio(core, "r_hold", "ith", 8 * 500)
+    core.receive(STARTED, 1.0)
+    assert [e["type"] for e in sends(core.interrupted({"ith": 100}, 1.0))] == ["response.cancel"]
+
+
+# ------------------------------------------------------------------ the meter
+
+
+def tone(ms: int, level: int = 0x20) -> bytes:
+    return bytes([level, level ^ 0x80]) * (4 * ms)
+
+
+def test_frame_level_of_silence_and_of_a_loud_frame() -> None:
+    assert frame_level_dbfs(b"\xff" * 160) == -math.inf
+    assert frame_level_dbfs(tone(20)) > -20
+
+
+@pytest.mark.parametrize(("pattern", "verdicts"), [
+    ([("v", 160), ("s", 120)], ["sounding"] * 6 + ["quiet"]),  # a 160 ms burst, quiet once 100 ms silent
+    ([("v", 300)], ["sounding"] * 6 + ["speech"] * 2),  # a run reaching 250 ms
+    ([("v", 120), ("s", 60), ("v", 200)], ["sounding"] * 6 + ["speech"] * 4),  # a 60 ms gap is bridged
+    ([("v", 120), ("s", 140), ("v", 120)], ["sounding"] * 5 + ["quiet"] + ["sounding"] * 4),  # 140 ms is not
+])
+def test_meter_verdicts_over_time(pattern, verdicts) -> None:
+    audio_ = b"".join(tone(ms) if kind == "v" else b"\xff" * 8 * ms for kind, ms in pattern)
+    meter = VoiceMeter()
+    meter.mark()
+    seen = []
+    for i in range(0, len(audio_), 320):  # the RTP endpoint hands over 40 ms at a time
+        meter.feed(audio_[i:i + 320])
+        seen.append(meter.verdict())
+    assert seen == verdicts[: len(seen)] and len(seen) == len(verdicts)
+
+
+def test_meter_mark_keeps_a_run_in_progress_and_forgets_an_old_one() -> None:
+    meter = VoiceMeter()
+    meter.feed(tone(100))
+    meter.mark(lookback_ms=250)
+    assert meter.voiced_since_mark and meter.verdict() == "sounding"
+    meter.feed(b"\xff" * 8 * 400)
+    meter.mark(lookback_ms=250)
+    assert not meter.voiced_since_mark and meter.verdict() == "quiet"
