@@ -234,3 +234,56 @@ def test_meter_mark_keeps_a_run_in_progress_and_forgets_an_old_one() -> None:
     meter.feed(b"\xff" * 8 * 400)
     meter.mark(lookback_ms=250)
     assert not meter.voiced_since_mark and meter.verdict() == "quiet"
+
+
+# ------------------------------------------------------------------ through the session and the fake's VAD
+
+
+def test_a_tool_running_while_the_caller_keeps_talking_is_delivered_and_answered_after_the_turn(make_call) -> None:
+    """Point 3 end to end (session ↔ fake server with its VAD): the query's output is sent once while the caller
+    still talks; the one follow-up response.create comes after speech_stopped, never while the caller speaks."""
+    import threading
+    import time
+
+    from tests.fakes.fake_realtime import FakeConnection
+    from tests.gateway.realtime.fakes import Behaviour
+
+    talk = threading.Event()
+    marks: dict = {}
+
+    def script(conn: FakeConnection) -> None:
+        conn.use_vad()
+        conn.handshake()
+        conn.speak(conn.expect("response.create"), b"\x10" * 800)
+        conn.next_turn(timeout=10)
+        request = conn.expect("response.create", timeout=5)
+        conn.function_calls(request, [("call_q", "consultar_mikrotik", '{"question": "x"}')])
+        talk.set()  # the caller goes on talking while the tool runs
+        marks["output"] = conn.expect("conversation.item.create", timeout=5)
+        marks["turn2"] = conn.next_turn(timeout=10)
+        marks["follow"] = conn.expect("response.create", timeout=5)
+        conn.speak(marks["follow"], b"\x11" * 800)
+
+    call = make_call(script, behaviours={"consultar_mikrotik": Behaviour(delay=1.2)}, barge_in_gate_ms=250,
+                     holding_delay=5.0)
+
+    def speak(voice_ms: int, quiet_ms: int) -> None:
+        frames = [b"\x20\xa0" * 80] * (voice_ms // 20) + [b"\xff" * 160] * (quiet_ms // 20)
+        start = time.monotonic()
+        for i in range(0, len(frames), 2):  # 40 ms batches, like the RTP endpoint, in real time
+            call.session.send_caller_audio(b"".join(frames[i:i + 2]))
+            time.sleep(max(0.0, start + (i + 2) * 0.02 - time.monotonic()))
+
+    speak(600, 800)  # the question (the test profile: server_vad, 500 ms of silence)
+    assert talk.wait(5)
+    speak(1500, 1200)  # "…y también quería saber…"
+    conn = call.settle(10)
+    started2 = [e for e in conn.speech_events if e["type"] == "input_audio_buffer.speech_started"][1]["_at"]
+    stopped2 = [e for e in conn.speech_events if e["type"] == "input_audio_buffer.speech_stopped"][1]["_at"]
+    assert started2 < marks["output"]["_at"] < stopped2  # the output went out while the caller talked
+    assert json.loads(marks["output"]["item"]["output"]) and "error" not in json.loads(
+        marks["output"]["item"]["output"])
+    assert marks["follow"]["_at"] > stopped2 and marks["follow"]["response"]["metadata"] == {"centralita": "tools"}
+    assert len(conn.of_type("response.create")) == 3  # greeting, the question, one follow-up for tool + talk
+    assert len(conn.of_type("conversation.item.create")) == 1
+    assert conn.violations == [] and conn.errors_sent == []
