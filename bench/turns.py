@@ -74,6 +74,9 @@ def run_realtime_server(out_path: str, model_delay: float) -> None:
         out.write(json.dumps({"marker": marker, "t_stop": stopped_wall, "model": first - received,
                               "t_first_sent": first}) + "\n")
         conn.closed.wait(120)
+        out.write(json.dumps({"marker": marker, "after": {
+            k: len(conn.of_type(k)) for k in ("conversation.item.truncate", "response.cancel", "response.create")},
+            "turns": len([e for e in conn.speech_events if e["type"].endswith("speech_started")])}) + "\n")
 
     server = fr.FakeRealtimeServer(script, script_timeout=180).__enter__()
     print(server.port, flush=True)
@@ -136,7 +139,8 @@ def run_level(fake, n: int, results: Path, question: bytes, noise: bytes) -> dic
     records = {}
     for line in results.read_text().splitlines()[start_line:]:
         rec = json.loads(line)
-        records[rec["marker"]] = rec
+        if "t_stop" in rec:
+            records[rec["marker"]] = rec
     turns, pauses = [], []
     cut = 0
     for leg in legs:
@@ -152,6 +156,11 @@ def run_level(fake, n: int, results: Path, question: bytes, noise: bytes) -> dic
         pauses.append(max(gaps) if gaps else 0.0)
         if len(answer) < ANSWER_MS // 20:
             cut += 1
+        if os.environ.get("BENCH_DEBUG"):
+            noise_at = next((r.kt for r in leg.received if r.kt > answer[0].kt + NOISE_AFTER_S), 0)
+            print(f"    marker {answer[0].payload[0]}: {len(answer)} answer packets, longest gap "
+                  f"{pauses[-1]:.0f} ms, answer started {answer[0].kt - rec['t_stop']:.2f} s after speech_stopped, "
+                  f"noise {noise_at - answer[0].kt:.2f} s into it", flush=True)
     for c in callers:
         fake.caller_hangup(c)
     wait_for(lambda: not fake.leftovers("bench-")["channels"] and not fake.leftovers("bench-")["bridges"], 30,

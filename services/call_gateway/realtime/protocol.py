@@ -26,8 +26,9 @@ Invariants it keeps (DESIGN §8):
   ``interrupt_response`` false. ``speech_started`` pauses the sink (frames held, ``Pause``); the driver's
   ``VoiceMeter`` then says whether the sound lasts: ``speech`` (a voiced run of the gate's length) →
   ``Interrupt`` as above; ``quiet`` (a short noise that ended) → ``Resume``, nothing truncated or cancelled,
-  and that segment gets no answer; still undecided at ``gate_ms`` after ``speech_started`` → a sound still
-  going interrupts, silence resumes. Every other caller turn gets one ``response.create`` of ours once it is
+  and that segment gets no answer; still undecided at ``gate_ms`` after ``speech_started`` → the core waits
+  for the caller's audio (it can lag the server's event under load) up to 400 ms, then a sound still going
+  interrupts and anything else resumes. Every other caller turn gets one ``response.create`` of ours once it is
   over (``speech_stopped``), or the tool follow-up when a tool of the call is still running;
 - a query still running when its response is cancelled (the caller talked over it) keeps running: its
   output is sent and the follow-up comes once the caller's turn is over;
@@ -83,6 +84,8 @@ BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_alre
 MAX_RESPONSE_RETRIES = 3
 AUDIO_DELTA_TYPES = ("response.output_audio.delta", "response.audio.delta")  # second: legacy name, accepted
 AUDIO_DONE_TYPES = ("response.output_audio.done", "response.audio.done")
+GATE_CAP_S = 0.4  # an open gate decides by then whatever the meter says (issue 14: 400 ms)
+GATE_RECHECK_S = 0.04  # undecided at the window's end: look again after two more caller frames
 TRANSCRIPT_TURNS = 40  # what a renewed session is told about the call so far
 TRANSCRIPT_CHARS = 6000
 
@@ -237,7 +240,7 @@ class RealtimeProtocol:
         g = self.gate
         if g is None or g.state == "interrupted" or self.state == "ended":
             return []
-        g.voice_heard = g.voice_heard or heard or verdict != "quiet"
+        g.voice_heard = g.voice_heard or heard or verdict in ("sounding", "speech")
         if audio_pending_ms is not None and g.state == "open" and audio_pending_ms <= 0 and self.in_flight is None:
             g.state, g.protecting, g.decided_at = "free", False, now  # nothing said to protect: a plain turn
             return [Resume()]
@@ -266,9 +269,10 @@ class RealtimeProtocol:
         actions: list[Action] = []
         g = self.gate
         if g is not None and g.state == "open" and now >= g.deadline:
-            # undecided at the end of the window: a sound still going is the caller talking
-            if caller_voice in ("speech", "sounding"):
-                actions += self._gate_interrupt(g, now)
+            if caller_voice in ("sounding", "unsure") and now < g.opened_at + GATE_CAP_S:
+                g.deadline = now + GATE_RECHECK_S  # the caller's audio lags (a loaded machine): wait for it
+            elif caller_voice in ("speech", "sounding"):
+                actions += self._gate_interrupt(g, now)  # a sound still going at the cap: the caller talks
             else:
                 g.state, g.decided_at = "resumed", now
                 actions.append(Resume())

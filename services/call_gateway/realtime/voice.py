@@ -50,6 +50,7 @@ class VoiceMeter:
     longest_run_ms: int = 0  # since the last ``mark``
     silent_ms: int = 0  # unvoiced ms since the last voiced frame
     voiced_since_mark: bool = False
+    since_mark_ms: int = 0  # caller audio measured since the last ``mark`` (it may lag the server's events)
     _partial: bytes = b""
 
     def feed(self, ulaw: bytes) -> None:
@@ -61,6 +62,7 @@ class VoiceMeter:
 
     def _frame(self, voiced: bool) -> None:
         self.frames += 1
+        self.since_mark_ms += FRAME_MS
         if voiced:
             self.run_ms += FRAME_MS + (self.silent_ms if self.run_ms and self.silent_ms <= self.gap_ms else 0)
             self.silent_ms = 0
@@ -77,11 +79,15 @@ class VoiceMeter:
         recent = self.run_ms > 0 and self.silent_ms <= lookback_ms
         self.longest_run_ms = self.run_ms if recent else 0
         self.voiced_since_mark = recent
+        self.since_mark_ms = 0
 
     def verdict(self) -> str:
-        """``speech`` (a run long enough), ``quiet`` (nothing voiced for ``quiet_ms``) or ``sounding``."""
+        """``speech``: a voiced run of ``min_speech_ms``; ``quiet``: a sound heard since the mark ended
+        ``quiet_ms`` ago, or ``quiet_ms`` of audio since the mark and nothing voiced; ``sounding``: a sound
+        heard, not long enough yet; ``unsure``: nothing heard yet (the caller's audio may lag the server's
+        event on a loaded machine), so no judgement."""
         if self.run_ms >= self.min_speech_ms:
             return "speech"
-        if self.silent_ms >= self.quiet_ms or (self.run_ms == 0 and not self.voiced_since_mark):
+        if self.silent_ms >= self.quiet_ms and (self.voiced_since_mark or self.since_mark_ms >= self.quiet_ms):
             return "quiet"
-        return "sounding"
+        return "sounding" if self.voiced_since_mark else "unsure"

@@ -77,14 +77,23 @@ def test_speech_after_the_response_is_done_truncates_but_never_cancels_a_finishe
     assert [e["type"] for e in events] == ["conversation.item.truncate"]
 
 
-def test_undecided_at_the_gate_deadline_a_sound_still_going_interrupts_and_silence_resumes() -> None:
+def test_undecided_at_the_window_end_it_waits_for_the_audio_up_to_the_cap_then_sound_interrupts() -> None:
     core = gated()
     answering(core)
     core.receive(STARTED, 1.0)
     core.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=2000)
     assert core.next_deadline() == pytest.approx(1.25)
     assert core.tick(1.2, caller_voice="sounding") == []
-    assert of(core.tick(1.25, caller_voice="sounding"), Interrupt)
+    assert core.tick(1.25, caller_voice="sounding") == []  # the caller's audio may lag: look again shortly
+    assert core.next_deadline() == pytest.approx(1.29)
+    assert core.tick(1.3, caller_voice="unsure") == []
+    assert of(core.tick(1.4, caller_voice="sounding"), Interrupt)  # a sound still going at the 400 ms cap
+
+    core = gated()
+    answering(core)
+    core.receive(STARTED, 1.0)
+    core.caller_voice("unsure", 1.0, heard=False, audio_pending_ms=2000)
+    assert of(core.tick(1.4, caller_voice="unsure"), Resume)  # nothing heard by the cap: play on
 
     core = gated()
     answering(core)
@@ -116,7 +125,8 @@ def test_a_segment_the_meter_never_heard_resumes_but_is_still_answered() -> None
     answering(core)
     done(core, "r1", now=0.5)
     core.receive(STARTED, 1.0)
-    assert of(core.caller_voice("quiet", 1.0, heard=False, audio_pending_ms=1500), Resume)
+    assert core.caller_voice("unsure", 1.0, heard=False, audio_pending_ms=1500) == []
+    assert of(core.caller_voice("quiet", 1.1), Resume)
     [request] = sends(core.receive(STOPPED, 2.0))  # softer than the meter's level: the server heard words
     assert request["response"]["metadata"] == {"centralita": "turn"}
     assert core.metrics.noises_ignored == 0
@@ -233,7 +243,9 @@ def test_meter_mark_keeps_a_run_in_progress_and_forgets_an_old_one() -> None:
     assert meter.voiced_since_mark and meter.verdict() == "sounding"
     meter.feed(b"\xff" * 8 * 400)
     meter.mark(lookback_ms=250)
-    assert not meter.voiced_since_mark and meter.verdict() == "quiet"
+    assert not meter.voiced_since_mark and meter.verdict() == "unsure"  # no audio since the mark yet
+    meter.feed(b"\xff" * 8 * 100)
+    assert meter.verdict() == "quiet"
 
 
 # ------------------------------------------------------------------ through the session and the fake's VAD
