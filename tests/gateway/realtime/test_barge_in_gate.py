@@ -299,3 +299,19 @@ def test_a_tool_running_while_the_caller_keeps_talking_is_delivered_and_answered
     assert len(conn.of_type("response.create")) == 3  # greeting, the question, one follow-up for tool + talk
     assert len(conn.of_type("conversation.item.create")) == 1
     assert conn.violations == [] and conn.errors_sent == []
+
+
+def test_gate_settings_from_the_environment_and_bad_values_name_the_variable(monkeypatch) -> None:
+    from call_gateway.realtime import RealtimeSettings
+    from centralita.config import ConfigError
+
+    monkeypatch.delenv("REALTIME_BARGE_IN_GATE_MS", raising=False)
+    assert RealtimeSettings.from_env().barge_in_gate_ms == 250
+    monkeypatch.setenv("REALTIME_BARGE_IN_GATE_MS", "0")
+    monkeypatch.setenv("REALTIME_BARGE_IN_LEVEL_DBFS", "-50")
+    settings = RealtimeSettings.from_env()
+    assert settings.barge_in_gate_ms == 0 and settings.barge_in_level_dbfs == -50
+    for bad in ("450", "-1", "soon"):
+        monkeypatch.setenv("REALTIME_BARGE_IN_GATE_MS", bad)
+        with pytest.raises(ConfigError, match="REALTIME_BARGE_IN_GATE_MS"):
+            RealtimeSettings.from_env()
