@@ -235,6 +235,7 @@ def test_a_short_noise_during_an_answer_pauses_it_briefly_and_loses_nothing(rig_
     gaps = [(b.t - a.t) for a, b in itertools.pairwise(pk)]
     pause = max(gaps)
     assert any(b.t >= t_noise for b in pk)
+    print(f"noise burst: answer heard {heard_ms(leg, ans)}/{len(ans) // 8} ms, longest pause {pause * 1000:.0f} ms")
     assert pause < 0.6, f"playout paused {pause * 1000:.0f} ms for a 160 ms noise"
     clean(conn)
     rig.fake.caller_hangup(cid)
@@ -266,11 +267,15 @@ def test_real_speech_over_an_answer_stops_it_at_once_and_truncates_at_what_the_p
     last = max(r.t for r in packets_of(leg, ans))
     started = next(e["_at"] for e in conn.speech_events if e["type"] == "input_audio_buffer.speech_started"
                    and e["_at"] > t_talk - 0.1)
-    # the audio stops as soon as the server reports the speech (one frame, plus a loaded machine's slack),
-    # and never later than 400 ms after the caller began
-    assert last - started < 3 * FRAME_S + 0.06, f"{(last - started) * 1000:.0f} ms after speech_started"
+    # the audio stops as soon as the server reports the speech (one frame; the rest is a loaded machine's
+    # slack, still under the 250 ms a gate that did not pause would take), never later than 400 ms after the
+    # caller began
+    assert last - started < FRAME_S + 0.18, f"{(last - started) * 1000:.0f} ms after speech_started"
     assert last - t_talk < 0.4
     truncate = marks["truncate"]
+    print(f"talk-over: last answer packet {(last - started) * 1000:.0f} ms after speech_started, "
+          f"{(last - t_talk) * 1000:.0f} ms after the caller began; truncate {truncate['audio_end_ms']} ms, "
+          f"heard {heard} ms")
     assert abs(truncate["audio_end_ms"] - heard) <= 20, (truncate["audio_end_ms"], heard)
     assert [c.get("response_id") for c in conn.of_type("response.cancel")] == [marks["rid"]]
     assert conn.is_cancelled(marks["rid"])
