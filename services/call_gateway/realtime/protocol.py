@@ -503,11 +503,12 @@ class RealtimeProtocol:
     def _on_speech_started(self, event: dict[str, Any], now: float) -> list[Action]:
         self.caller_speaking = True
         self.speech_stopped_at = None
+        unheld = tuple(c.call_id for c in self.calls.values() if not c.held)
         for call in self.calls.values():
             call.held = True  # no holding phrase over the caller's voice
         if self.gated:
             # pause (frames held, not dropped) and judge: the driver's meter answers via caller_voice/tick
-            self.gate = Gate(opened_at=now, deadline=now + self.gate_ms / 1000.0)
+            self.gate = Gate(opened_at=now, deadline=now + self.gate_ms / 1000.0, unheld=unheld)
             return [Pause()]
         if self.requested is not None:
             self.requested.cancel_on_created = True
@@ -525,6 +526,8 @@ class RealtimeProtocol:
         noise = g is not None and g.state == "resumed" and g.voice_heard
         if noise:
             self.metrics.record_noise_ignored()  # the answer went on; a cough is not a question
+            for call_id in g.unheld:  # nor a reason to skip the holding phrase of a slow tool
+                self.calls[call_id].held = False
         if self.server_creates:
             if self.followup is not None and self._outputs_acked(self.followup):
                 self.followup = None  # the server answers this turn by itself, with the outputs in context

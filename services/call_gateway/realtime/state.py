@@ -150,6 +150,7 @@ class Gate:
     decided_at: float | None = None
     protecting: bool = True
     voice_heard: bool = False  # the gateway's own meter heard something in this segment
+    unheld: tuple[str, ...] = ()  # running calls whose holding phrase the speech put on hold (a noise gives it back)
 
 
 @dataclass

@@ -315,3 +315,27 @@ def test_gate_settings_from_the_environment_and_bad_values_name_the_variable(mon
         monkeypatch.setenv("REALTIME_BARGE_IN_GATE_MS", bad)
         with pytest.raises(ConfigError, match="REALTIME_BARGE_IN_GATE_MS"):
             RealtimeSettings.from_env()
+
+
+def test_a_noise_does_not_cost_a_slow_tool_its_holding_phrase() -> None:
+    core = gated()
+    created(core, "r1", {"response": {"metadata": None}})
+    args_done(core, "r1", "c1", "q", now=0.5)
+    done(core, "r1", now=0.6)
+    core.receive(STARTED, 1.0)
+    core.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=0)
+    core.receive(STOPPED, 1.5)  # nothing was being said: a plain turn (free gate), answered after the tool
+    assert core.calls["c1"].held  # the caller spoke: no holding phrase over them
+    core2 = gated()
+    answering(core2)
+    done(core2, "r1", now=0.2)
+    created(core2, "r2", {"response": {"metadata": None}}, now=0.3)
+    args_done(core2, "r2", "c2", "q", now=0.4)
+    done(core2, "r2", now=0.45)
+    core2.receive(STARTED, 1.0)
+    core2.caller_voice("sounding", 1.0, heard=True, audio_pending_ms=2000)
+    core2.caller_voice("quiet", 1.2)
+    core2.receive(STOPPED, 1.6)
+    assert core2.metrics.noises_ignored == 1 and core2.calls["c2"].held is False
+    [holding] = sends(core2.tick(2.0, audio_pending_ms=0))
+    assert holding["response"]["metadata"] == {"centralita": "holding"}
