@@ -15,7 +15,7 @@ VAD on the decoded u-law input (server_vad ``threshold`` mapped to a level, ``pr
 ``speech_started``/``speech_stopped``/``committed`` with ``audio_start_ms``/``audio_end_ms`` on the
 input audio clock; ``interrupt_response`` cancels an in-band response in progress on speech start
 (``response.done`` cancelled, reason ``turn_detected``). Each finished turn lands in ``conn.turns``;
-with ``create_response`` the script answers it as the server would (``server_creates``).
+with ``create_response`` the fake creates its response (``Turn.response_id``) for the script to speak.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ class Turn:
     audio_end_ms: int
     voiced_ms: int
     stopped_at: float  # monotonic time speech_stopped was sent
+    response_id: str | None = None  # the response the server created for it (create_response)
 
 
 @dataclass
@@ -246,8 +247,11 @@ class FakeConnection:
                     self.speech_events.append({**sent, "_at": now})
                     self.send({"type": "input_audio_buffer.committed", "item_id": vad.item_id,
                                "previous_item_id": None})
+                    rid = None
+                    if vad.create_response and self.active_response is None:
+                        rid = self.response_created(None)  # the server answers the turn by itself
                     self.turns.put(Turn(vad.item_id, max(0, vad.onset_ms - vad.prefix_padding_ms), ms,
-                                        vad.voiced_ms, now))
+                                        vad.voiced_ms, now, rid))
 
     def _server_cancel(self, rid: str, reason: str) -> None:
         self.cancelled.add(rid)

@@ -339,3 +339,57 @@ def test_a_noise_does_not_cost_a_slow_tool_its_holding_phrase() -> None:
     assert core2.metrics.noises_ignored == 1 and core2.calls["c2"].held is False
     [holding] = sends(core2.tick(2.0, audio_pending_ms=0))
     assert holding["response"]["metadata"] == {"centralita": "holding"}
+
+
+def test_without_the_gate_the_server_answers_and_cancels_and_the_gateway_never_cancels_after_it(make_call) -> None:
+    """Gate off, profile with create_response and interrupt_response (the API's defaults): the fake server
+    creates the answer to each turn and cancels it when the caller talks over it. The gateway empties the
+    sink, truncates at what was played, and sends no response.cancel (the server's cancel is enough; one
+    of ours would earn response_cancel_not_active), nor a response.create of its own."""
+    import threading
+    import time
+
+    from tests.fakes.fake_realtime import FakeConnection
+
+    answering_now = threading.Event()
+    marks: dict = {}
+    profile = replace(PROFILE, turn_detection=TurnDetection(type="semantic_vad", eagerness="high"))
+
+    def script(conn: FakeConnection) -> None:
+        conn.use_vad()
+        conn.handshake()
+        conn.speak(conn.expect("response.create"), b"\x10" * 800)
+        turn = conn.next_turn(timeout=10)
+        marks["rid"] = turn.response_id
+        answering_now.set()
+        iid = conn.audio_item(turn.response_id, b"\x12" * 8 * 3000, chunk_ms=100, pause=0.1)
+        conn.audio_done(turn.response_id, iid)
+        conn.response_done(turn.response_id)  # suppressed: the server already cancelled it
+        turn2 = conn.next_turn(timeout=10)
+        marks["rid2"] = turn2.response_id
+        iid2 = conn.audio_item(turn2.response_id, b"\x13" * 800)
+        conn.response_done(turn2.response_id, output=[conn.audio_done(turn2.response_id, iid2)])
+
+    call = make_call(script, profile=profile, barge_in_gate_ms=0)
+
+    def speak(voice_ms: int, quiet_ms: int) -> None:
+        frames = [b"\x20\xa0" * 80] * (voice_ms // 20) + [b"\xff" * 160] * (quiet_ms // 20)
+        start = time.monotonic()
+        for i in range(0, len(frames), 2):
+            call.session.send_caller_audio(b"".join(frames[i:i + 2]))
+            time.sleep(max(0.0, start + (i + 2) * 0.02 - time.monotonic()))
+
+    speak(600, 700)  # semantic_vad "high": the fake waits 500 ms
+    assert answering_now.wait(5)
+    deadline = time.monotonic() + 5
+    while sum(call.sink.received.values()) < 800 + 8 * 300 and time.monotonic() < deadline:
+        time.sleep(0.01)  # 300 ms of the answer arrived
+    call.sink.advance(300)  # 300 ms of the answer reach the caller (the greeting was cut by the question)
+    speak(700, 700)
+    conn = call.settle(10)
+    assert conn.is_cancelled(marks["rid"]) and marks["rid2"] is not None
+    assert conn.of_type("response.cancel") == []  # the server cancelled it itself
+    assert len(conn.of_type("response.create")) == 1  # only the greeting: the server answers each turn
+    [truncate] = conn.of_type("conversation.item.truncate")
+    assert truncate["audio_end_ms"] == 300
+    assert conn.errors_sent == [] and conn.violations == []
