@@ -520,6 +520,10 @@ class RealtimeSession:
             self._futures.clear()
         for future in futures:
             future.cancel()
+        if self._paused_at is not None:  # a gate was open: whatever plays next (an apology) must not be held
+            self._paused_at = None
+            with contextlib.suppress(Exception):
+                self.sink.resume()
         self._outq.put(_STOP)
         if self._ws is not None:
             _close_socket(self._ws)

@@ -393,3 +393,27 @@ def test_without_the_gate_the_server_answers_and_cancels_and_the_gateway_never_c
     [truncate] = conn.of_type("conversation.item.truncate")
     assert truncate["audio_end_ms"] == 300
     assert conn.errors_sent == [] and conn.violations == []
+
+
+def test_a_session_that_ends_while_its_gate_holds_the_audio_releases_the_sink(make_call) -> None:
+    """The call may play an apology through the same sink after the session is gone: nothing may stay held."""
+    import threading
+
+    from tests.fakes.fake_realtime import FakeConnection
+    from tests.gateway.realtime.fakes import FakeSink
+
+    paused = threading.Event()
+    sink = FakeSink()
+
+    def script(conn: FakeConnection) -> None:
+        conn.handshake()
+        conn.speak(conn.expect("response.create"), b"\x10" * 1600)
+        conn.speech_started()
+        conn.wait_until(lambda: sink.paused, 3, "the gate's pause")
+        paused.set()
+        conn.drop()  # the Realtime connection is lost while the gate holds the greeting
+
+    call = make_call(script, sink=sink, barge_in_gate_ms=250)
+    assert paused.wait(5)
+    assert call.ended.wait(5) and call.ends == ["connection_lost"]
+    assert call.sink.paused is False and call.sink.pending_ms() == 200  # held audio released, not dropped
