@@ -281,7 +281,10 @@ def main() -> int:
            "GATEWAY_HTTP_HOST": "127.0.0.1", "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{rt_port}/v1/realtime",
            "OPENAI_API_KEY": "sk-test-fake-realtime-0123456789", "TOOL_ENDPOINTS": "127.0.0.1:9",
            "LOG_LEVEL": os.environ.get("BENCH_GATEWAY_LOG_LEVEL", "WARNING"),
-           "GATEWAY_DRAIN_SECONDS": "1", "CENTRALITA_ENV_FILE": "/nonexistent"}
+           "GATEWAY_DRAIN_SECONDS": "1", "CENTRALITA_ENV_FILE": "/nonexistent",
+           # these callers send no voice with their scripted speech_started: measure the ungated barge-in
+           # (bench/turns.py measures the gated one with real speech)
+           "REALTIME_BARGE_IN_GATE_MS": "0"}
     gw = subprocess.Popen([sys.executable, "-m", "call_gateway.server"], env=env, cwd=ROOT,
                           stderr=open(tmp / "gateway.log", "w"))  # noqa: SIM115
     rows = []

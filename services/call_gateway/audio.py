@@ -18,6 +18,12 @@ class AudioSink(Protocol):
     def clear(self) -> int:
         """Drop every frame not yet sent, at once (barge-in). Returns the number of frames dropped."""
 
+    def pause(self) -> None:
+        """Hold every queued frame (nothing is sent, nothing dropped) until ``resume`` or ``clear``."""
+
+    def resume(self) -> None:
+        """Play the held frames on."""
+
     def played_ms(self, tag: str) -> int:
         """Milliseconds of audio tagged ``tag`` actually sent to the caller so far (0 if none)."""
 

@@ -35,6 +35,9 @@ class GatewayCollector:
                                 value=1 if gw.events.connected else 0)
         yield GaugeMetricFamily("centralita_gateway_accepting", "Taking new calls", value=1 if gw.accepting else 0)
         yield GaugeMetricFamily("centralita_gateway_rtp_ports_in_use", "RTP ports in use", value=gw.ports.in_use())
+        yield GaugeMetricFamily("centralita_gateway_barge_in_gate_ms",
+                                "How long caller sound must last to interrupt the assistant (0 = no gate)",
+                                value=getattr(gw, "barge_in_gate_ms", 0))
         c = CounterMetricFamily("centralita_gateway_ari_connections", "ARI events connections made")
         c.add_metric([], gw.events.connections)
         yield c
@@ -143,6 +146,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
 
     gw = Gateway(settings, session_factory=make_session, profiles=profiles)
     gw.dispatcher = dispatcher
+    gw.barge_in_gate_ms = rt_settings.barge_in_gate_ms  # declared on /metrics
     return gw
 
 

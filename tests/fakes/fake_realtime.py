@@ -8,6 +8,14 @@ strictly (the TypedDict union must return the event unchanged, so no stray or be
 enforces the server rules peers got wrong: one active response at a time, truncate offsets within
 the item's audio, one ``function_call_output`` per known ``call_id``. Breaches of those rules are
 answered with an ``error`` event like the real server's, and recorded in ``conn.violations``.
+
+Turn detection is honoured as the gateway configures it in ``session.update`` (``FakeVad``): an energy
+VAD on the decoded u-law input (server_vad ``threshold`` mapped to a level, ``prefix_padding_ms``,
+``silence_duration_ms``; semantic_vad as a longer end-of-turn wait set by ``eagerness``), emitting
+``speech_started``/``speech_stopped``/``committed`` with ``audio_start_ms``/``audio_end_ms`` on the
+input audio clock; ``interrupt_response`` cancels an in-band response in progress on speech start
+(``response.done`` cancelled, reason ``turn_detected``). Each finished turn lands in ``conn.turns``;
+with ``create_response`` the fake creates its response (``Turn.response_id``) for the script to speak.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -70,6 +79,92 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{next(_ids)}"
 
 
+def _ulaw_magnitude(byte: int) -> int:
+    u = ~byte & 0xFF
+    return ((((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)) - 0x84
+
+
+_MAG = [_ulaw_magnitude(b) for b in range(256)]
+# semantic_vad: how long a pause must be before the fake decides the caller is done (the real model also
+# listens to the words; a fake can only wait longer when asked to be less eager)
+SEMANTIC_WAIT_MS = {"high": 500, "medium": 800, "auto": 800, "low": 1200}
+
+
+@dataclass
+class Turn:
+    item_id: str
+    audio_start_ms: int
+    audio_end_ms: int
+    voiced_ms: int
+    stopped_at: float  # monotonic time speech_stopped was sent
+    response_id: str | None = None  # the response the server created for it (create_response)
+
+
+@dataclass
+class FakeVad:
+    """The server's turn detection over the input audio clock (8 bytes per ms)."""
+
+    kind: str = "server_vad"
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_ms: int = 500
+    create_response: bool = True
+    interrupt_response: bool = True
+    start_frames: int = 2  # voiced 20 ms frames in a row that start speech
+    clock_ms: int = 0
+    speaking: bool = False
+    onset_ms: int = 0
+    last_voice_ms: int = 0
+    voiced_ms: int = 0
+    run: int = 0
+    item_id: str = ""
+    partial: bytes = b""
+
+    @classmethod
+    def from_session(cls, turn_detection: dict[str, Any] | None) -> FakeVad | None:
+        td = turn_detection or {}
+        if not td:
+            return None
+        if td.get("type") == "semantic_vad":
+            return cls(kind="semantic_vad", threshold=0.5, prefix_padding_ms=300,
+                       silence_ms=SEMANTIC_WAIT_MS[td.get("eagerness", "auto")],
+                       create_response=td.get("create_response", True),
+                       interrupt_response=td.get("interrupt_response", True))
+        return cls(threshold=td.get("threshold", 0.5), prefix_padding_ms=td.get("prefix_padding_ms", 300),
+                   silence_ms=td.get("silence_duration_ms", 500), create_response=td.get("create_response", True),
+                   interrupt_response=td.get("interrupt_response", True))
+
+    @property
+    def level(self) -> float:
+        """Mean |sample| a voiced frame needs: threshold 0 → -70 dBFS, 0.5 → -40 dBFS, 1 → -10 dBFS."""
+        return 32768 * 10 ** ((-70 + 60 * self.threshold) / 20)
+
+    def feed(self, ulaw: bytes) -> list[tuple[str, int]]:
+        """Frames in; ("start", audio_start_ms) / ("stop", audio_end_ms) out."""
+        out: list[tuple[str, int]] = []
+        data = self.partial + ulaw
+        whole = len(data) - len(data) % 160
+        self.partial = data[whole:]
+        for i in range(0, whole, 160):
+            frame = data[i:i + 160]
+            self.clock_ms += 20
+            voiced = sum(map(_MAG.__getitem__, frame)) / 160 >= self.level
+            self.run = self.run + 1 if voiced else 0
+            if voiced:
+                self.last_voice_ms = self.clock_ms
+                if self.speaking:
+                    self.voiced_ms += 20
+            if not self.speaking and self.run >= self.start_frames:
+                self.speaking = True
+                self.onset_ms = self.clock_ms - 20 * self.run
+                self.voiced_ms = 20 * self.run
+                out.append(("start", max(0, self.onset_ms - self.prefix_padding_ms)))
+            elif self.speaking and self.clock_ms - self.last_voice_ms >= self.silence_ms:
+                self.speaking = False
+                out.append(("stop", self.clock_ms))
+        return out
+
+
 class FakeConnection:
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
@@ -86,6 +181,14 @@ class FakeConnection:
         self.sent_events = 0
         self.server_invalid: list[str] = []  # events WE sent that are not GA server events (a broken script)
         self.closed = threading.Event()
+        self.vad: FakeVad | None = None  # set from session.update once ``use_vad()`` asked for it
+        self.vad_wanted = False
+        self.turns: queue.Queue[Turn] = queue.Queue()
+        self.speech_events: list[dict[str, Any]] = []  # speech_started/stopped we sent, with "_at"
+        self.cancelled: set[str] = set()  # responses cancelled (by the client or by interrupt_response)
+        self.errors_sent: list[dict[str, Any]] = []
+        self.honour_cancel = False  # response.cancel of the active response → response.done cancelled
+        self._active_conversation = "auto"
         self._cond = threading.Condition()
         self._cursor: dict[str, int] = {}
         self._send_lock = threading.Lock()
@@ -113,9 +216,65 @@ class FakeConnection:
             with self._cond:
                 self._cond.notify_all()
 
+    def use_vad(self) -> None:
+        """Run turn detection as the gateway configures it (and honour response.cancel); call before the
+        handshake."""
+        self.vad_wanted = True
+        self.honour_cancel = True
+
+    def _on_audio(self, event: dict[str, Any]) -> None:
+        vad = self.vad
+        if vad is None:
+            return
+        try:
+            audio = base64.b64decode(event.get("audio", ""))
+        except ValueError:
+            return
+        for what, ms in vad.feed(audio):
+            with contextlib.suppress(ConnectionClosed, OSError):
+                if what == "start":
+                    vad.item_id = new_id("item_user")
+                    sent = self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": ms,
+                                      "item_id": vad.item_id})
+                    self.speech_events.append({**sent, "_at": time.monotonic()})
+                    rid = self.active_response
+                    if vad.interrupt_response and rid is not None and self._active_conversation != "none":
+                        self._server_cancel(rid, "turn_detected")
+                else:
+                    sent = self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms,
+                                      "item_id": vad.item_id})
+                    now = time.monotonic()
+                    self.speech_events.append({**sent, "_at": now})
+                    self.send({"type": "input_audio_buffer.committed", "item_id": vad.item_id,
+                               "previous_item_id": None})
+                    rid = None
+                    if vad.create_response and self.active_response is None:
+                        rid = self.response_created(None)  # the server answers the turn by itself
+                    self.turns.put(Turn(vad.item_id, max(0, vad.onset_ms - vad.prefix_padding_ms), ms,
+                                        vad.voiced_ms, now, rid))
+
+    def _server_cancel(self, rid: str, reason: str) -> None:
+        self.cancelled.add(rid)
+        self.response_done(rid, status="cancelled", reason=reason)
+
+    @property
+    def server_creates(self) -> bool:
+        return self.vad is not None and self.vad.create_response
+
+    def next_turn(self, timeout: float = 10.0) -> Turn:
+        try:
+            return self.turns.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no caller turn within {timeout}s") from None
+
     def _enforce(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "response.create":
+        if kind == "input_audio_buffer.append":
+            self._on_audio(event)
+        elif kind == "session.update" and self.vad_wanted:
+            audio_in = ((event.get("session") or {}).get("audio") or {}).get("input") or {}
+            self.vad = FakeVad.from_session(audio_in.get("turn_detection"))
+        elif kind == "response.create":
             conversation = (event.get("response") or {}).get("conversation", "auto")
             if self.active_response is not None:
                 self.violations.append(f"response.create while {self.active_response} is active")
@@ -150,6 +309,9 @@ class FakeConnection:
         elif kind == "response.cancel" and self.active_response is None:
             self._error("invalid_request_error", "response_cancel_not_active",
                         "Cancellation failed: no active response found", event.get("event_id"))
+        elif kind == "response.cancel" and self.honour_cancel:
+            with contextlib.suppress(ConnectionClosed, OSError):
+                self._server_cancel(self.active_response, "client_cancelled")
 
     def expect(self, kind: str, timeout: float = 3.0, where: Callable[[dict], bool] | None = None) -> dict[str, Any]:
         """The next not yet consumed client event of ``kind`` (and matching ``where``)."""
@@ -187,19 +349,37 @@ class FakeConnection:
 
     def send(self, event: dict[str, Any]) -> dict[str, Any]:
         event.setdefault("event_id", new_id("event"))
-        self.sent_events += 1
         try:
             _SERVER_MODELS.validate_python(event)
         except ValidationError as exc:
             self.server_invalid.append(f"{event.get('type')}: {exc.errors()[:2]}")
         kind = event["type"]
-        if kind == "response.created":
-            self.active_response = event["response"]["id"]
-        elif kind == "response.done":
-            self.active_response = None
         with self._send_lock:
+            if self.honour_cancel and self._superseded(event):
+                return event
+            if kind == "response.created":
+                self.active_response = event["response"]["id"]
+                self._active_conversation = "none" if event["response"].get("conversation_id") is None else "auto"
+            elif kind == "response.done":
+                self.active_response = None
+            elif kind == "error":
+                self.errors_sent.append(event)
             self.ws.send(json.dumps(event))
+            self.sent_events += 1
         return event
+
+    def _superseded(self, event: dict[str, Any]) -> bool:
+        """A script streaming a response the server already cancelled: like the real server, send nothing
+        more of it (its audio stops, its response.done was the cancelled one)."""
+        kind = event["type"]
+        if kind == "response.done":
+            rid = event["response"]["id"]
+            return rid != self.active_response or (rid in self.cancelled and event["response"]["status"] != "cancelled")
+        rid = event.get("response_id")
+        return rid is not None and rid in self.cancelled and kind.startswith("response.")
+
+    def is_cancelled(self, rid: str) -> bool:
+        return rid in self.cancelled
 
     def _error(self, etype: str, code: str, message: str, event_id: str | None = None) -> None:
         error = {"type": etype, "code": code, "message": message, "param": None, "event_id": event_id}

@@ -14,6 +14,7 @@ SESSIONS_ENDED = Counter(f"{_P}sessions_ended", "Realtime sessions ended, by rea
 SERVER_ERRORS = Counter(f"{_P}server_errors", "Realtime error events, by code", ["code"])
 BARGE_INS = Counter(f"{_P}barge_ins", "Caller speech that interrupted the assistant")
 HOLDING_PHRASES = Counter(f"{_P}holding_phrases", "Holding phrases spoken while a tool was slow")
+NOISES_IGNORED = Counter(f"{_P}noises_ignored", "Short sounds over an answer that did not interrupt it")
 RENEWALS = Counter(f"{_P}renewals", "Sessions replaced before the 60-minute cap")
 TURN_LATENCY = Histogram(
     f"{_P}turn_latency_seconds",
@@ -44,6 +45,7 @@ class CallMetrics:
     truncates: int = 0
     holding_phrases: int = 0
     server_errors: int = 0
+    noises_ignored: int = 0  # barge-in gate: a short sound over the answer, the answer went on
     renewals: int = 0  # sessions replaced before the server's 60-minute cap
     dropped_events: int = 0  # unknown types, late deltas of cancelled responses
     turn_latencies_ms: list[float] = field(default_factory=list)
@@ -82,6 +84,10 @@ class CallMetrics:
         self.barge_ins += 1
         BARGE_INS.inc()
 
+    def record_noise_ignored(self) -> None:
+        self.noises_ignored += 1
+        NOISES_IGNORED.inc()
+
     def record_holding_phrase(self) -> None:
         self.holding_phrases += 1
         HOLDING_PHRASES.inc()
@@ -105,7 +111,8 @@ class CallMetrics:
             f"call {self.call_id or '-'} ended ({self.end_reason or '-'}) profile={self.profile or '-'} "
             f"duration={self.duration_s:.1f}s function_calls={self.function_calls} tool_errors={self.tool_errors} "
             f"audio_chunks_in={self.audio_chunks_in} audio_chunks_out={self.audio_chunks_out} "
-            f"responses={self.responses} barge_ins={self.barge_ins} truncates={self.truncates} "
+            f"responses={self.responses} barge_ins={self.barge_ins} noises_ignored={self.noises_ignored} "
+            f"truncates={self.truncates} "
             f"holding_phrases={self.holding_phrases} server_errors={self.server_errors} renewals={self.renewals} "
             f"turn_latency_p50={p50} turn_latency_max={worst} turns={len(lat)}"
         )

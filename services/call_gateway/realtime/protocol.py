@@ -20,7 +20,18 @@ Invariants it keeps (DESIGN §8):
 - an ``action`` tool only runs once its response completed; a cancelled response's calls get a
   ``CANCELLED`` output and never run;
 - barge-in: the sink is emptied first, then each interrupted in-conversation item is truncated at
-  ``min(played, received)`` ms if that is > 0 and something went unheard; the active response is cancelled;
+  ``min(played, received)`` ms if that is > 0 and something went unheard; the active response is cancelled
+  unless the server does it itself (``interrupt_response`` on an in-band response);
+- barge-in gating (``barge_in_gate_ms`` > 0): the session is configured with ``create_response`` and
+  ``interrupt_response`` false. ``speech_started`` pauses the sink (frames held, ``Pause``); the driver's
+  ``VoiceMeter`` then says whether the sound lasts: ``speech`` (a voiced run of the gate's length) →
+  ``Interrupt`` as above; ``quiet`` (a short noise that ended) → ``Resume``, nothing truncated or cancelled,
+  and that segment gets no answer; still undecided at ``gate_ms`` after ``speech_started`` → the core waits
+  for the caller's audio (it can lag the server's event under load) up to 400 ms, then a sound still going
+  interrupts and anything else resumes. Every other caller turn gets one ``response.create`` of ours once it is
+  over (``speech_stopped``), or the tool follow-up when a tool of the call is still running;
+- a query still running when its response is cancelled (the caller talked over it) keeps running: its
+  output is sent and the follow-up comes once the caller's turn is over;
 - the holding phrase is for dead air: requested from ``tick`` only, after ``holding_delay`` and once the
   sink has played what was already said; the closing apology (server error, session limit) uses the
   same out-of-band mechanism;
@@ -43,11 +54,14 @@ from call_gateway.realtime.state import (
     Action,
     End,
     FollowUp,
+    Gate,
     Interrupt,
     Log,
+    Pause,
     Play,
     Renew,
     ResponseTurn,
+    Resume,
     RunTool,
     Send,
     ToolCall,
@@ -55,8 +69,8 @@ from call_gateway.realtime.state import (
 )
 
 __all__ = [
-    "AbandonTool", "Action", "End", "FollowUp", "Interrupt", "Log", "Play", "RealtimeProtocol", "Renew",
-    "ResponseTurn", "RunTool", "Send", "ToolCall", "ToolInfo",
+    "AbandonTool", "Action", "End", "FollowUp", "Gate", "Interrupt", "Log", "Pause", "Play", "RealtimeProtocol",
+    "Renew", "ResponseTurn", "Resume", "RunTool", "Send", "ToolCall", "ToolInfo",
 ]
 from centralita.dispatcher import ToolResult
 
@@ -70,6 +84,8 @@ BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_alre
 MAX_RESPONSE_RETRIES = 3
 AUDIO_DELTA_TYPES = ("response.output_audio.delta", "response.audio.delta")  # second: legacy name, accepted
 AUDIO_DONE_TYPES = ("response.output_audio.done", "response.audio.done")
+GATE_CAP_S = 0.4  # an open gate decides by then whatever the meter says (issue 14: 400 ms)
+GATE_RECHECK_S = 0.04  # undecided at the window's end: look again after two more caller frames
 TRANSCRIPT_TURNS = 40  # what a renewed session is told about the call so far
 TRANSCRIPT_CHARS = 6000
 
@@ -90,6 +106,7 @@ class RealtimeProtocol:
         request_timeout: float = 5.0,
         renew: bool = True,
         greet: bool = True,
+        barge_in_gate_ms: int = 0,
     ) -> None:
         self.profile = profile
         self.tools = dict(tools)
@@ -103,6 +120,15 @@ class RealtimeProtocol:
         self.request_timeout = request_timeout
         self.renew = renew
         self.greet = greet
+        # Barge-in gating (see the module docstring): with a gate the server neither interrupts nor creates
+        # responses by itself; the gateway pauses, judges and answers each caller turn itself.
+        self.gate_ms = max(0, int(barge_in_gate_ms))
+        self.gated = self.gate_ms > 0
+        td = profile.turn_detection
+        self.server_creates = td.create_response and not self.gated
+        self.server_interrupts = td.interrupt_response and not self.gated
+        self.gate: Gate | None = None
+        self.turn_pending = False  # a caller turn is over and owed an answer (we create responses ourselves)
         self.renew_requested = False
         self.renew_check_at: float | None = None
         self.transcript: list[tuple[str, str]] = []
@@ -200,10 +226,39 @@ class RealtimeProtocol:
             self.metrics.record_barge_in()  # the caller talked over the assistant, not merely after it
         if self.active is not None and not self.active.cancel_sent:
             self.active.cancel_sent = True
-            actions.append(Send(ev.response_cancel(self._eid("cancel"), self.active.response_id or None)))
+            # with interrupt_response the server cancels an in-band response itself on speech start; a cancel
+            # of ours would race it and earn response_cancel_not_active
+            if not (self.server_interrupts and not self.active.out_of_band):
+                actions.append(Send(ev.response_cancel(self._eid("cancel"), self.active.response_id or None)))
         return actions
 
-    def tick(self, now: float, audio_pending_ms: int = 0) -> list[Action]:
+    def caller_voice(self, verdict: str, now: float, *, heard: bool = False,
+                     audio_pending_ms: int | None = None) -> list[Action]:
+        """The gateway's own meter on the caller's line (``VoiceMeter.verdict``) while a gate is open or
+        watching. ``heard``: the meter heard voice since the gate opened. ``audio_pending_ms`` is given once,
+        right after ``Pause``: with nothing to protect (sink empty, nothing in flight) the gate stands aside."""
+        g = self.gate
+        if g is None or g.state == "interrupted" or self.state == "ended":
+            return []
+        g.voice_heard = g.voice_heard or heard or verdict in ("sounding", "speech")
+        if audio_pending_ms is not None and g.state == "open" and audio_pending_ms <= 0 and self.in_flight is None:
+            g.state, g.protecting, g.decided_at = "free", False, now  # nothing said to protect: a plain turn
+            return [Resume()]
+        if verdict == "speech" and g.state in ("open", "resumed"):
+            return self._gate_interrupt(g, now)
+        if verdict == "quiet" and g.state == "open":
+            g.state, g.decided_at = "resumed", now
+            return [Resume()]
+        return []
+
+    def _gate_interrupt(self, g: Gate, now: float) -> list[Action]:
+        g.state, g.decided_at = "interrupted", now
+        if self.requested is not None:
+            self.requested.cancel_on_created = True
+        items = tuple(i for t in self._audio_turns() if not t.interrupted for i in t.audio_bytes)
+        return [Interrupt(items)]
+
+    def tick(self, now: float, audio_pending_ms: int = 0, caller_voice: str = "quiet") -> list[Action]:
         """Timers: tool guard deadlines, session limit, ending deadline, holding phrases.
 
         ``audio_pending_ms`` is what the sink still has to play: a holding phrase is for dead air, so it
@@ -212,6 +267,15 @@ class RealtimeProtocol:
         if self.state == "ended":
             return []
         actions: list[Action] = []
+        g = self.gate
+        if g is not None and g.state == "open" and now >= g.deadline:
+            if caller_voice in ("sounding", "unsure") and now < g.opened_at + GATE_CAP_S:
+                g.deadline = now + GATE_RECHECK_S  # the caller's audio lags (a loaded machine): wait for it
+            elif caller_voice in ("speech", "sounding"):
+                actions += self._gate_interrupt(g, now)  # a sound still going at the cap: the caller talks
+            else:
+                g.state, g.decided_at = "resumed", now
+                actions.append(Resume())
         if audio_pending_ms > 0:
             for call in self.calls.values():
                 if call.state == "running" and not call.held and call.hold_at is not None and now >= call.hold_at:
@@ -240,6 +304,8 @@ class RealtimeProtocol:
 
     def next_deadline(self) -> float | None:
         times: list[float] = []
+        if self.gate is not None and self.gate.state == "open":
+            times.append(self.gate.deadline)
         for call in self.calls.values():
             if call.state == "running" and not call.output_sent:
                 if call.guard_at is not None:
@@ -276,7 +342,7 @@ class RealtimeProtocol:
             return []
         self.state = "configuring"
         self.session_started_at = now
-        return [Send(ev.session_update(self.profile, self.tool_schemas, self._eid("session")))]
+        return [Send(ev.session_update(self.profile, self.tool_schemas, self._eid("session"), gated=self.gated))]
 
     def _on_session_updated(self, event: dict[str, Any], now: float) -> list[Action]:
         if self.state != "configuring":
@@ -368,21 +434,22 @@ class RealtimeProtocol:
                     call.arguments = item.get("arguments", call.arguments)
                     actions += self._arguments_ready(call, now)
         completed = turn.status == "completed"
+        kept = False
         for call_id in turn.call_ids:
             call = self.calls[call_id]
             if call.output_sent:
                 continue
-            if completed and call.state == "deferred":
+            if not completed and call.state == "running":
+                kept = True  # the caller talked over it: its result is still delivered, answered after the turn
+            elif completed and call.state == "deferred":
                 actions += self._run(call, now)
             elif completed and call.state == "collecting":  # arguments never completed: still one output
                 reason = f"the arguments of {call.name or 'the call'} never arrived complete"
                 actions += self._output(call, ToolResult.failure(call.name, "INVALID_ARGUMENT", reason))
             elif not completed:
-                if call.state == "running":
-                    actions.append(AbandonTool(call_id))
                 reason = f"the response was {turn.status or 'interrupted'} before {call.name} finished"
                 actions += self._output(call, ToolResult.failure(call.name, "CANCELLED", reason))
-        if completed and turn.call_ids:
+        if (completed or kept) and turn.call_ids:
             prior = self.followup.call_ids if self.followup else []
             self.followup = FollowUp(call_ids=prior + turn.call_ids)
         if self.state == "ending" and turn.purpose == "apology":
@@ -436,19 +503,37 @@ class RealtimeProtocol:
     def _on_speech_started(self, event: dict[str, Any], now: float) -> list[Action]:
         self.caller_speaking = True
         self.speech_stopped_at = None
-        if self.requested is not None:
-            self.requested.cancel_on_created = True
+        unheld = tuple(c.call_id for c in self.calls.values() if not c.held)
         for call in self.calls.values():
             call.held = True  # no holding phrase over the caller's voice
+        if self.gated:
+            # pause (frames held, not dropped) and judge: the driver's meter answers via caller_voice/tick
+            self.gate = Gate(opened_at=now, deadline=now + self.gate_ms / 1000.0, unheld=unheld)
+            return [Pause()]
+        if self.requested is not None:
+            self.requested.cancel_on_created = True
         items = tuple(i for t in self._audio_turns() if not t.interrupted for i in t.audio_bytes)
         return [Interrupt(items)]
 
     def _on_speech_stopped(self, event: dict[str, Any], now: float) -> list[Action]:
         self.caller_speaking = False
         self.speech_stopped_at = now
-        if self.profile.vad.create_response and self.followup is not None and self._outputs_acked(self.followup):
-            self.followup = None  # the server answers this turn by itself, with the outputs in context
-        return []
+        actions: list[Action] = []
+        g, self.gate = self.gate, None
+        if g is not None and g.state == "open":  # over before the window was: a short sound
+            g.state, g.decided_at = "resumed", now
+            actions.append(Resume())
+        noise = g is not None and g.state == "resumed" and g.voice_heard
+        if noise:
+            self.metrics.record_noise_ignored()  # the answer went on; a cough is not a question
+            for call_id in g.unheld:  # nor a reason to skip the holding phrase of a slow tool
+                self.calls[call_id].held = False
+        if self.server_creates:
+            if self.followup is not None and self._outputs_acked(self.followup):
+                self.followup = None  # the server answers this turn by itself, with the outputs in context
+        elif not noise:
+            self.turn_pending = True
+        return actions
 
     def _on_error(self, event: dict[str, Any], now: float) -> list[Action]:
         err = event.get("error") or {}
@@ -554,7 +639,11 @@ class RealtimeProtocol:
                 self.followup = None
                 return [Log("warning", "tool follow-up response abandoned after repeated conflicts")]
             fu.requested = True
+            self.turn_pending = False  # the follow-up also answers what the caller said meanwhile
             return self._request("tools", now, instructions=self._followup_instructions(fu))
+        if self.turn_pending and (fu is None or fu.requested):
+            self.turn_pending = False  # (a follow-up still waiting for a tool answers the turn when it comes)
+            return self._request("turn", now)
         slow = [
             c for c in self.calls.values()
             if holding and c.state == "running" and not c.held and c.hold_at is not None and now >= c.hold_at

@@ -33,19 +33,23 @@ from call_gateway.realtime.protocol import (
     End,
     Interrupt,
     Log,
+    Pause,
     Play,
     RealtimeProtocol,
     Renew,
+    Resume,
     RunTool,
     Send,
     ToolInfo,
 )
-from centralita.config import env_bool, env_float, env_str, redact
+from call_gateway.realtime.voice import VoiceMeter
+from centralita.config import ConfigError, env_bool, env_float, env_int, env_str, redact
 from centralita.dispatcher import Dispatcher, ToolResult
 from centralita.schema import realtime_tool
 
 log = logging.getLogger("call_gateway.realtime")
 _STOP = object()
+_VOICE = object()  # sender: hand the meter's verdict to an open barge-in gate
 _MAX_WAIT = 0.25  # the sender wakes at least this often to check the core's timers
 _MAX_SAMPLES = 10_000  # latency samples kept per call
 
@@ -68,6 +72,8 @@ class RealtimeSettings:
     ending_grace: float = 8.0  # time allowed for the closing apology response
     drain_timeout: float = 10.0  # time allowed for the sink to play the apology out
     renew: bool = True  # open a fresh session before the cap instead of ending the call
+    barge_in_gate_ms: int = 250  # caller sound must last this long to interrupt the assistant; 0 = no gate
+    barge_in_level_dbfs: float = -42.0  # a caller frame louder than this counts as voice (the gate's meter)
 
     @classmethod
     def from_env(cls) -> RealtimeSettings:
@@ -81,10 +87,19 @@ class RealtimeSettings:
             session_limit=env_float("REALTIME_SESSION_LIMIT", cls.session_limit),
             session_margin=env_float("REALTIME_SESSION_MARGIN", cls.session_margin),
             renew=env_bool("REALTIME_RENEW_SESSION", cls.renew),
+            barge_in_gate_ms=_gate_ms(env_int("REALTIME_BARGE_IN_GATE_MS", cls.barge_in_gate_ms)),
+            barge_in_level_dbfs=env_float("REALTIME_BARGE_IN_LEVEL_DBFS", cls.barge_in_level_dbfs),
         )
 
     def endpoint(self) -> str:
         return f"{self.url}{'&' if '?' in self.url else '?'}{urlencode({'model': self.model})}"
+
+
+def _gate_ms(value: int) -> int:
+    """The gate must leave time to stop within 400 ms of the caller's first sound (issue 14)."""
+    if not 0 <= value <= 300:
+        raise ConfigError(f"REALTIME_BARGE_IN_GATE_MS={value} must be between 0 (no gate) and 300")
+    return value
 
 
 @dataclass
@@ -94,6 +109,7 @@ class Timings:
 
     tool_overhead: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # P8
     barge_in: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # P7
+    gate_pause: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # paused → resumed
 
 
 class RealtimeSession:
@@ -139,6 +155,9 @@ class RealtimeSession:
         self._running = False
         self._ended = False  # on_end / close decided
         self._finished = False  # metrics logged, threads told to stop
+        gate = settings.barge_in_gate_ms
+        self.meter = VoiceMeter(level_dbfs=settings.barge_in_level_dbfs, min_speech_ms=max(gate, 20))
+        self._paused_at: float | None = None
 
     def _new_core(self, profile: Profile, *, greet: bool) -> RealtimeProtocol:
         s = self.settings
@@ -146,6 +165,7 @@ class RealtimeSession:
             profile, self._tool_infos, self._tool_schemas, self.metrics,
             holding_delay=s.holding_delay, tool_guard=s.tool_guard, session_limit=s.session_limit,
             session_margin=s.session_margin, ending_grace=s.ending_grace, renew=s.renew, greet=greet,
+            barge_in_gate_ms=s.barge_in_gate_ms,
         )
 
     # ------------------------------------------------------------ public API
@@ -180,6 +200,12 @@ class RealtimeSession:
             return  # not yet configured, or ending: the caller's voice must not start new responses
         self._outq.put((json.dumps(ev.audio_append(ulaw)), None))
         self.metrics.record_audio_in()
+        if self.core.gated:
+            self.meter.feed(ulaw)  # the audio thread is the meter's only writer
+            if self.core.gate is not None:
+                # a gate is judging: the sender thread tells it what the line sounds like now (not this thread:
+                # it may be the media link's reader, which an Interrupt's sink.clear() waits on)
+                self._outq.put(_VOICE)
 
     def close(self, reason: str = "hangup") -> None:
         """End the session from outside (the caller hung up). Idempotent; ``on_end`` is not called."""
@@ -261,6 +287,15 @@ class RealtimeSession:
                 item = None
             if item is _STOP:
                 return
+            if item is _VOICE:
+                self._outq.task_done()
+                with self._lock:
+                    if self._ended:
+                        return
+                    now, verdict = self._clock(), self.meter.verdict()
+                    self._guarded(lambda now=now, verdict=verdict: self.core.caller_voice(verdict, now), now,
+                                  "barge-in gate")
+                item = None
             if item is not None:
                 text, call_id = item
                 ws, gen = self._ws, self._gen
@@ -283,7 +318,9 @@ class RealtimeSession:
                     if self._ended:
                         return
                     now = self._clock()
-                    self._guarded(lambda now=now: self.core.tick(now, self.sink.pending_ms()), now, "timers")
+                    voice = self.meter.verdict()
+                    self._guarded(lambda now=now, voice=voice: self.core.tick(now, self.sink.pending_ms(), voice), now,
+                                  "timers")
 
     def _next_deadline(self) -> float | None:
         with self._lock:  # the core's tables change under other threads
@@ -311,11 +348,25 @@ class RealtimeSession:
                     self._outq.put((json.dumps(action.event), action.call_id))
             elif isinstance(action, Play):
                 self.sink.play(action.audio, action.item_id)
+            elif isinstance(action, Pause):
+                self.sink.pause()
+                self._paused_at = self._clock()
+                self.meter.mark(lookback_ms=self.settings.barge_in_gate_ms)
+                pending = self.sink.pending_ms()
+                self._execute(self.core.caller_voice(self.meter.verdict(), now, heard=self.meter.voiced_since_mark,
+                                                     audio_pending_ms=pending), now, sends)
+            elif isinstance(action, Resume):
+                self.sink.resume()
+                if self._paused_at is not None:
+                    self.timings.gate_pause.append(self._clock() - self._paused_at)
+                    self._paused_at = None
             elif isinstance(action, Interrupt):
                 self.sink.clear()
+                self.sink.resume()  # the held frames are gone; what comes next plays
+                self._paused_at = None
                 self.timings.barge_in.append(self._clock() - now)
                 played = {item: self.sink.played_ms(item) for item in action.item_ids}
-                self._execute(self.core.interrupted(played, self._clock()), now)
+                self._execute(self.core.interrupted(played, self._clock()), now, sends)
             elif isinstance(action, RunTool):
                 self._submit(action)
             elif isinstance(action, AbandonTool):
@@ -469,6 +520,10 @@ class RealtimeSession:
             self._futures.clear()
         for future in futures:
             future.cancel()
+        if self._paused_at is not None:  # a gate was open: whatever plays next (an apology) must not be held
+            self._paused_at = None
+            with contextlib.suppress(Exception):
+                self.sink.resume()
         self._outq.put(_STOP)
         if self._ws is not None:
             _close_socket(self._ws)

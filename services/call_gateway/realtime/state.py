@@ -36,6 +36,16 @@ class Interrupt:
 
 
 @dataclass(frozen=True, slots=True)
+class Pause:
+    """Barge-in gate opened: hold the sink's frames (not dropped) until ``Resume`` or ``Interrupt``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """The gate closed on a noise: play the held frames on."""
+
+
+@dataclass(frozen=True, slots=True)
 class RunTool:
     call_id: str
     name: str
@@ -66,7 +76,7 @@ class Renew:
     context: str
 
 
-Action = Send | Play | Interrupt | RunTool | AbandonTool | Log | End | Renew
+Action = Send | Play | Interrupt | Pause | Resume | RunTool | AbandonTool | Log | End | Renew
 
 
 # ------------------------------------------------------------------ state values
@@ -124,6 +134,23 @@ class ResponseTurn:
 
     def audio_ms(self, item_id: str) -> int:
         return self.audio_bytes.get(item_id, 0) // PCMU_BYTES_PER_MS
+
+
+@dataclass
+class Gate:
+    """One barge-in judgement, from ``speech_started`` until ``speech_stopped``.
+
+    ``open``: playout paused, undecided; ``resumed``: judged a noise, playout goes on (still watching:
+    speech that follows in the same segment still interrupts); ``interrupted``: real speech, the answer
+    was cut; ``free``: nothing was playing or coming, so there was nothing to gate."""
+
+    opened_at: float
+    deadline: float
+    state: str = "open"  # open → resumed | interrupted | free (nothing was being said: a plain turn)
+    decided_at: float | None = None
+    protecting: bool = True
+    voice_heard: bool = False  # the gateway's own meter heard something in this segment
+    unheld: tuple[str, ...] = ()  # running calls whose holding phrase the speech put on hold (a noise gives it back)
 
 
 @dataclass

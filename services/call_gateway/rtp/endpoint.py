@@ -103,6 +103,13 @@ class RtpEndpoint:
         self.stream.end_spurt()
         return dropped
 
+    def pause(self) -> None:
+        self.queue.pause()
+        self.stream.end_spurt()  # the first frame after the pause starts a new talkspurt (marker bit)
+
+    def resume(self) -> None:
+        self.queue.resume()
+
     def played_ms(self, tag: str) -> int:
         return self.queue.played_ms(tag)
 

@@ -10,6 +10,7 @@ live in a small child process (only ``call_gateway.rtp`` imported) that holds th
   for the child's answer (frames dropped + exact ms played per item at that instant), ``played_ms`` and
   ``pending_ms`` read a mirror the child refreshes every 250 ms and on every clear (the Realtime
   session asks ``played_ms`` right after ``clear``, when the mirror is exact).
+* ``pause``/``resume`` (barge-in gate) are one-way messages: the child holds or releases the frames.
 * The child exits when the control socket closes (the gateway died or stopped).
 
 Messages (SOCK_SEQPACKET, one per datagram): 1 byte opcode, 4 bytes endpoint key, then the body.
@@ -110,6 +111,10 @@ class _Child:
                 tags.append(tag)
                 del tags[:-32]
             ep.play(body[2 + n:], tag)
+        elif op == b"H" and ep is not None:
+            ep.pause()
+        elif op == b"G" and ep is not None:
+            ep.resume()
         elif op == b"R" and ep is not None:
             (port,) = struct.unpack_from("!H", body)
             ep.set_remote(body[2:].decode(), port)
@@ -203,6 +208,15 @@ class RemoteEndpoint:
         dropped, snap = struct.unpack_from("!I", reply)[0], json.loads(reply[4:] or b"{}")
         self._apply(snap)
         return dropped
+
+    def pause(self) -> None:
+        """Fire and forget: the child holds the frames from its next tick (``clear`` reports exact played ms)."""
+        if not self._closed:
+            self._proc.send(_msg(b"H", self.key))
+
+    def resume(self) -> None:
+        if not self._closed:
+            self._proc.send(_msg(b"G", self.key))
 
     def played_ms(self, tag: str) -> int:
         with self._lock:

@@ -1,7 +1,8 @@
 """The outbound audio queue of one call: 20 ms frames, tagged by Realtime item, owned by the gateway.
 
 Model audio arrives in chunks of any length; it is cut into 160-byte frames here. The pacer takes
-at most one frame per tick. Barge-in drops everything not yet sent, at once. ``played_ms`` counts only
+at most one frame per tick. Barge-in drops everything not yet sent, at once; the barge-in gate ``pause``s
+the queue (frames held, nothing sent) until ``resume`` or ``clear``. ``played_ms`` counts only
 real audio bytes handed to the socket (never the silence used to pad a final partial frame), so a
 truncate offset computed from it can never exceed the item's length.
 """
@@ -26,6 +27,7 @@ class PlayoutQueue:
         self._played_bytes: dict[str, int] = {}
         self._max_frames = max(1, max_ms // 20)
         self.overflow_frames = 0
+        self._paused = False
 
     # -- producer side (Realtime session thread) -------------------------------------------------
     def play(self, ulaw: bytes, tag: str) -> None:
@@ -49,6 +51,19 @@ class PlayoutQueue:
             self._partial_waits = 0
             return dropped
 
+    def pause(self) -> None:
+        """Hold every frame (the caller may be talking); ``played_ms`` stays what was really sent."""
+        with self._lock:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
     def played_ms(self, tag: str) -> int:
         with self._lock:
             return self._played_bytes.get(tag, 0) // BYTES_PER_MS
@@ -62,6 +77,8 @@ class PlayoutQueue:
         """One frame to send now, or None (nothing due). A trailing partial frame is padded with
         silence once it has waited one tick with nothing behind it."""
         with self._lock:
+            if self._paused:
+                return None
             if not self._frames and self._partial:
                 self._partial_waits += 1
                 if self._partial_waits >= 2:

@@ -242,6 +242,7 @@ def test_graceful_shutdown_refuses_new_calls_lets_active_finish_then_tears_down(
         call = active_call(gateway, cid)
         metrics = requests.get(base + "/metrics", timeout=2).text
         assert "centralita_gateway_calls_active 1.0" in metrics
+        assert "centralita_gateway_barge_in_gate_ms 0.0" in metrics  # scripted sessions: no gate declared
         assert "centralita_gateway_rtp_packets_sent_total" in metrics
         assert fake_asterisk.password not in metrics
         import threading

@@ -31,7 +31,8 @@ class Rig:
         self.server = FakeRealtimeServer(script, script_timeout=15).__enter__()
         self.settings = RealtimeSettings(url=self.server.url, model="gpt-realtime-test", api_key=API_KEY,
                                          connect_timeout=3.0, holding_delay=3.0, tool_timeout=5.0,
-                                         ending_grace=1.0, drain_timeout=1.0)
+                                         ending_grace=1.0, drain_timeout=1.0,
+                                         barge_in_gate_ms=0)  # scripted speech events, no voice on the line
         self.sessions: list[RealtimeSession] = []
 
         def make(*, profile, sink, on_end, call_id):

@@ -23,7 +23,8 @@ def test_serve_process_ready_call_refused_by_realtime_then_sigterm(fake_asterisk
            "RTP_PORT_MAX": str(hi), "GATEWAY_HTTP_PORT": str(http), "GATEWAY_HTTP_HOST": "127.0.0.1",
            "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{free_port()}/v1/realtime", "OPENAI_API_KEY": API_KEY,
            "REALTIME_CONNECT_TIMEOUT": "1", "TOOL_ENDPOINTS": f"127.0.0.1:{free_port()}",
-           "GATEWAY_DRAIN_SECONDS": "1", "CENTRALITA_ENV_FILE": "/nonexistent", "ARI_PING_INTERVAL": "1"}
+           "GATEWAY_DRAIN_SECONDS": "1", "CENTRALITA_ENV_FILE": "/nonexistent", "ARI_PING_INTERVAL": "1",
+           "REALTIME_BARGE_IN_GATE_MS": "200"}
     proc = subprocess.Popen([sys.executable, "-m", "centralita.cli", "serve", "call_gateway"], env=env,
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{http}"
@@ -40,6 +41,7 @@ def test_serve_process_ready_call_refused_by_realtime_then_sigterm(fake_asterisk
         wait_for(lambda: fake_asterisk.leftovers("centralita-") == {"channels": [], "bridges": []}, 5, "clean")
         metrics = requests.get(base + "/metrics", timeout=2).text
         assert 'centralita_gateway_calls_ended_total{outcome="setup_failed"} 1.0' in metrics
+        assert "centralita_gateway_barge_in_gate_ms 200.0" in metrics  # the declared gate (issue 14)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
@@ -51,3 +53,4 @@ def test_serve_process_ready_call_refused_by_realtime_then_sigterm(fake_asterisk
     out = proc.stdout.read()
     assert fake_asterisk.password not in out and API_KEY not in out
     assert "gateway stopped" in out
+    assert "will be cut off" not in out  # the shipped profiles keep a paused question together

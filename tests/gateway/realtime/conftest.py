@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repo root, for tests.fakes
 
-from call_gateway.profiles import Profile
+from call_gateway.profiles import Profile, TurnDetection
 from call_gateway.realtime import RealtimeSession, RealtimeSettings
 from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
 from tests.gateway.realtime.fakes import Behaviour, FakeDispatcher, FakeSink, spec
@@ -26,6 +26,8 @@ PROFILE = Profile(
     holding_phrase="Un momento, estoy consultando.",
     tool_apology="Lo siento, la consulta tardó demasiado.",
     end_apology="Lo siento, debo finalizar la llamada.",
+    # the gateway itself cancels what the caller interrupts (the server-side cancel has its own tests)
+    turn_detection=TurnDetection(type="server_vad", silence_duration_ms=500, interrupt_response=False),
 )
 SPECS = [
     spec("consultar_mikrotik", timeout_ms=2000, holding_phrase="Un momento, consulto los equipos."),
@@ -63,7 +65,8 @@ class Call:
 
 def settings_for(server: FakeRealtimeServer, **overrides: float) -> RealtimeSettings:
     values = {"url": server.url, "model": "gpt-realtime-test", "api_key": API_KEY, "connect_timeout": 3.0,
-              "holding_delay": 0.3, "tool_timeout": 2.0, "ending_grace": 2.0, "drain_timeout": 1.0, **overrides}
+              "holding_delay": 0.3, "tool_timeout": 2.0, "ending_grace": 2.0, "drain_timeout": 1.0,
+              "barge_in_gate_ms": 0, **overrides}  # the gated barge-in has its own tests (test_barge_in_gate.py)
     return RealtimeSettings(**values)
 
 

@@ -29,6 +29,8 @@ class FakeSink:
         self.played: dict[str, int] = {}  # tag → bytes "sent to the caller"
         self.clears = 0
         self.cleared_at: list[float] = []
+        self.paused = False
+        self.pauses = 0
         self.dropped_bytes = 0
 
     def play(self, ulaw: bytes, tag: str) -> None:
@@ -48,6 +50,15 @@ class FakeSink:
             self.cleared_at.append(time.monotonic())
             return dropped // 160
 
+    def pause(self) -> None:
+        with self._lock:
+            self.paused = True
+            self.pauses += 1
+
+    def resume(self) -> None:
+        with self._lock:
+            self.paused = False
+
     def played_ms(self, tag: str) -> int:
         with self._lock:
             return self.played.get(tag, 0) // 8
@@ -64,6 +75,8 @@ class FakeSink:
         """Send ``ms`` of queued audio to the 'caller', oldest first."""
         budget = ms * 8
         with self._lock:
+            if self.paused:
+                return  # the barge-in gate holds the frames
             while budget > 0 and self._queue:
                 entry = self._queue[0]
                 take = min(budget, entry[1])

@@ -56,3 +56,44 @@ def _session(**extra):
 )
 def test_beta_and_stray_shapes_are_rejected(event, why) -> None:
     assert check_client_event(event) != [], why
+
+
+def _voice(ms: int) -> bytes:
+    return bytes([0x20, 0xA0]) * (4 * ms)
+
+
+def _quiet(ms: int) -> bytes:
+    return b"\xff" * (8 * ms)
+
+
+def test_fake_vad_honours_server_vad_silence_and_prefix_padding() -> None:
+    from tests.fakes.fake_realtime import FakeVad
+
+    vad = FakeVad.from_session({"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
+                                "silence_duration_ms": 500, "create_response": False,
+                                "interrupt_response": False})
+    assert vad is not None and not vad.create_response and not vad.interrupt_response
+    events = vad.feed(_quiet(1000) + _voice(400) + _quiet(400) + _voice(300) + _quiet(600))
+    # one turn: the 400 ms pause is shorter than the silence; start = onset - prefix padding
+    assert events == [("start", 700), ("stop", 2600)]
+    short = FakeVad.from_session({"type": "server_vad", "threshold": 0.2, "prefix_padding_ms": 300,
+                                  "silence_duration_ms": 100})
+    assert [e for e, _ in short.feed(_voice(400) + _quiet(400) + _voice(300) + _quiet(200))] == [
+        "start", "stop", "start", "stop"]  # seed 000's values cut at every pause
+
+
+@pytest.mark.parametrize(("eagerness", "turns"), [("high", 2), ("auto", 1), ("low", 1)])
+def test_fake_semantic_vad_waits_longer_when_less_eager(eagerness, turns) -> None:
+    from tests.fakes.fake_realtime import FakeVad
+
+    vad = FakeVad.from_session({"type": "semantic_vad", "eagerness": eagerness})
+    events = vad.feed(_voice(500) + _quiet(600) + _voice(500) + _quiet(1500))
+    assert [e for e, _ in events].count("start") == turns
+
+
+def test_fake_vad_ignores_silence_and_one_click() -> None:
+    from tests.fakes.fake_realtime import FakeVad
+
+    vad = FakeVad.from_session({"type": "semantic_vad"})
+    assert vad.feed(_quiet(2000) + _voice(20) + _quiet(2000)) == []  # one 20 ms click is not speech
+    assert FakeVad.from_session(None) is None

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from call_gateway.profiles import EXAMPLE_PATH, ProfileError, VadSettings, load_profiles, parse_profiles
+from call_gateway.profiles import EXAMPLE_PATH, ProfileError, TurnDetection, load_profiles, parse_profiles
 
 
 def test_example_ships_isp_support_as_default_and_a_legal_line() -> None:
@@ -18,16 +18,75 @@ def test_example_ships_isp_support_as_default_and_a_legal_line() -> None:
     assert isp.tools == ("consultar_mikrotik",)
     assert set(legal.tools or ()) == {"query_metadata_sql", "search_content", "get_database_stats"}
     assert "consultar_mikrotik" in isp.instructions and "\n" in isp.instructions  # list of lines joined
-    assert (isp.vad.threshold, isp.vad.prefix_padding_ms, isp.vad.silence_duration_ms) == (0.2, 300, 100)
+    # a paused spoken question must stay one turn (issue 14; tests/gateway/e2e/test_spoken_turns.py)
+    assert isp.turn_detection == legal.turn_detection == TurnDetection(type="semantic_vad", eagerness="low")
+    assert isp.turn_detection.warning() is None
     assert isp.voice == "verse" and isp.greeting and isp.holding_phrase and isp.end_apology
 
 
-def test_defaults_are_seed_000_thresholds() -> None:
-    book = parse_profiles({"profiles": {"a": {"instructions": "x"}}})
+def test_default_turn_detection_is_semantic_vad_and_the_old_vad_key_keeps_seed_000s_values() -> None:
+    book = parse_profiles({"profiles": {"a": {"instructions": "x"}, "b": {"instructions": "y", "vad": {}}}})
     profile = book.for_exten("123")
-    assert profile.vad == VadSettings(0.2, 300, 100)
     assert profile.tools is None  # every tool of the dispatcher
-    assert profile.vad.turn_detection()["type"] == "server_vad"
+    assert profile.turn_detection.turn_detection() == {
+        "type": "semantic_vad", "eagerness": "auto", "create_response": True, "interrupt_response": True}
+    seed = book.profiles["b"].turn_detection
+    assert seed == TurnDetection(type="server_vad", threshold=0.2, prefix_padding_ms=300, silence_duration_ms=100)
+    assert seed.turn_detection() == {"type": "server_vad", "threshold": 0.2, "prefix_padding_ms": 300,
+                                     "silence_duration_ms": 100, "create_response": True,
+                                     "interrupt_response": True}
+    # with the barge-in gate on, the gateway creates and interrupts responses itself
+    assert seed.turn_detection(gated=True)["create_response"] is False
+    assert seed.turn_detection(gated=True)["interrupt_response"] is False
+
+
+def test_seed_000_values_load_with_one_warning_per_profile(caplog) -> None:
+    raw = {"profiles": {
+        "seed": {"instructions": "x", "turn_detection": {"type": "server_vad", "threshold": 0.2,
+                                                        "prefix_padding_ms": 300, "silence_duration_ms": 100}},
+        "old": {"instructions": "x", "vad": {"threshold": 0.2, "silence_duration_ms": 200}},
+        "fine": {"instructions": "x", "turn_detection": {"type": "server_vad", "silence_duration_ms": 600,
+                                                        "idle_timeout_ms": 8000}},
+        "semantic": {"instructions": "x", "turn_detection": {"type": "semantic_vad", "eagerness": "high"}}}}
+    with caplog.at_level("WARNING", logger="call_gateway.profiles"):
+        book = parse_profiles(raw, "p.json")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2
+    assert "profile seed" in warnings[0] and "silence_duration_ms=100" in warnings[0] and "cut off" in warnings[0]
+    assert "profile old" in warnings[1] and "silence_duration_ms=200" in warnings[1]
+    assert book.profiles["fine"].turn_detection.turn_detection()["idle_timeout_ms"] == 8000
+    assert book.profiles["semantic"].turn_detection.eagerness == "high"
+
+
+@pytest.mark.parametrize(
+    ("turn", "message"),
+    [
+        ({"type": "vad"}, r"'a': turn_detection.type must be one of \['semantic_vad', 'server_vad'\]"),
+        ({"eagerness": "low"}, "turn_detection.type must be one of"),
+        ({"type": "semantic_vad", "eagerness": "slow"}, "turn_detection.eagerness must be one of"),
+        ({"type": "semantic_vad", "threshold": 0.5}, r"semantic_vad has unknown keys \['threshold'\]"),
+        ({"type": "server_vad", "eagerness": "low"}, r"server_vad has unknown keys \['eagerness'\]"),
+        ({"type": "server_vad", "threshold": 1.5}, "turn_detection.threshold must be a number between 0 and 1"),
+        ({"type": "server_vad", "threshold": "0.5"}, "turn_detection.threshold must be a number"),
+        ({"type": "server_vad", "silence_duration_ms": 0}, "turn_detection.silence_duration_ms must be an integer"),
+        ({"type": "server_vad", "silence_duration_ms": 500.5}, "silence_duration_ms must be an integer"),
+        ({"type": "server_vad", "prefix_padding_ms": -1}, "turn_detection.prefix_padding_ms must be"),
+        ({"type": "server_vad", "idle_timeout_ms": 100}, "idle_timeout_ms must be an integer between 5000 and 30000"),
+        ({"type": "server_vad", "create_response": "yes"}, "turn_detection.create_response must be true or false"),
+        ({"type": "semantic_vad", "interrupt_response": 1}, "turn_detection.interrupt_response must be true or"),
+        ("semantic_vad", "turn_detection must be an object"),
+    ],
+)
+def test_bad_turn_detection_names_profile_and_key(turn, message) -> None:
+    with pytest.raises(ProfileError, match=message):
+        parse_profiles({"profiles": {"a": {"instructions": "x", "turn_detection": turn}}}, "p.json")
+
+
+def test_vad_and_turn_detection_together_or_a_semantic_vad_under_vad_are_rejected() -> None:
+    with pytest.raises(ProfileError, match="either turn_detection or vad"):
+        parse_profiles({"profiles": {"a": {"instructions": "x", "vad": {}, "turn_detection": {"type": "server_vad"}}}})
+    with pytest.raises(ProfileError, match=r"vad\.type must be server_vad"):
+        parse_profiles({"profiles": {"a": {"instructions": "x", "vad": {"type": "semantic_vad"}}}})
 
 
 @pytest.mark.parametrize(

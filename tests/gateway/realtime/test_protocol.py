@@ -359,10 +359,11 @@ def test_call_whose_arguments_never_completed_still_gets_one_output() -> None:
 def test_session_update_carries_profile_options() -> None:
     from dataclasses import replace
 
-    from call_gateway.profiles import VadSettings
+    from call_gateway.profiles import TurnDetection
 
     profile = replace(PROFILE, voice="marin", transcription_model="gpt-4o-mini-transcribe",
-                      vad=VadSettings(threshold=0.5, silence_duration_ms=500, idle_timeout_ms=8000))
+                      turn_detection=TurnDetection(type="server_vad", threshold=0.5, silence_duration_ms=500,
+                                                   idle_timeout_ms=8000))
     tool = {"type": "function", "name": "q", "description": "d", "parameters": {"type": "object"}}
     core = RealtimeProtocol(profile, TOOLS, [tool])
     [update] = sends(core.receive({"type": "session.created", "session": {}}, 0.0))

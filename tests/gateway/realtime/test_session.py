@@ -56,8 +56,8 @@ def test_handshake_session_update_and_greeting(make_call) -> None:
     assert update["audio"]["input"]["format"] == {"type": "audio/pcmu"}
     assert update["audio"]["output"] == {"format": {"type": "audio/pcmu"}, "voice": "verse"}
     assert update["audio"]["input"]["turn_detection"] == {
-        "type": "server_vad", "threshold": 0.2, "prefix_padding_ms": 300, "silence_duration_ms": 100,
-        "create_response": True, "interrupt_response": True}
+        "type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500,
+        "create_response": True, "interrupt_response": False}
     assert update["tool_choice"] == "auto"
     names = [t["name"] for t in update["tools"]]
     assert names == ["consultar_mikrotik", "lento", "otra", "terminar_llamada"]  # allow-list applied
@@ -283,7 +283,9 @@ def test_barge_in_before_any_audio_sends_no_truncate(make_call) -> None:
     _clean(conn)
 
 
-def test_barge_in_cancels_pending_calls_and_actions_never_run(make_call) -> None:
+def test_barge_in_over_a_running_query_keeps_its_result_and_never_runs_the_action(make_call) -> None:
+    """Issue 14 point 3: the caller talks over a response whose query is running. The action of that
+    cancelled response never runs (CANCELLED), the query's real result is still delivered, once."""
     def script(conn: FakeConnection) -> None:
         conn.handshake()
         conn.speak(conn.expect("response.create"), b"\x10" * 400)
@@ -297,17 +299,17 @@ def test_barge_in_cancels_pending_calls_and_actions_never_run(make_call) -> None
                                    ("call_end", "terminar_llamada", "{}")],
                             status="cancelled", before_done=interrupt)
         conn.expect("conversation.item.create")
-        conn.expect("conversation.item.create")
+        conn.expect("conversation.item.create", timeout=3)  # the query's result, while the caller talks
         conn.speech_stopped(uid)
-        time.sleep(0.5)  # the query's real result arrives meanwhile: it must not be sent
+        time.sleep(0.3)
 
     call = make_call(script, behaviours={"consultar_mikrotik": Behaviour(delay=0.2)})
     conn = call.settle()
     outputs = _outputs(conn)
-    assert outputs["call_q"]["error"]["code"] == "CANCELLED"
+    assert "error" not in outputs["call_q"]  # the real result, not CANCELLED
     assert outputs["call_end"]["error"]["code"] == "CANCELLED"
     assert [s.name for s in call.dispatcher.submitted] == ["consultar_mikrotik"]  # the action never ran
-    assert len(conn.of_type("conversation.item.create")) == 2  # one output per call_id, no late second one
+    assert len(conn.of_type("conversation.item.create")) == 2  # one output per call_id
     assert len(conn.of_type("response.create")) == 1  # only the greeting: VAD answers the caller's turn
     _clean(conn)
 

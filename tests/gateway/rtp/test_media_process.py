@@ -86,3 +86,30 @@ def test_stop_ends_the_child(proc):
     child = proc._child
     proc.stop()
     assert child.poll() is not None
+
+
+def test_pause_and_resume_through_the_child_hold_the_frames_without_losing_any(proc):
+    alloc = PortAllocator("127.0.0.1", *_range(2))
+    peer = Peer()
+    ep = proc.open_endpoint(alloc.allocate(), call_id="c2", batch_frames=2, release=alloc.release)
+    try:
+        ep.set_remote(*peer.addr)
+        audio = bytes(range(1, 161)) * 40           # 800 ms
+        ep.play(audio, "item")
+        peer.collect(2, stop_after=5)
+        assert len(peer.got) == 5
+        ep.pause()
+        peer.collect(0.3)                             # the pause reaches the child within a tick or two
+        held_at = len(peer.got)
+        assert held_at <= 8
+        peer.collect(0.3)
+        assert len(peer.got) == held_at               # nothing more while paused
+        ep.resume()
+        peer.collect(3, stop_after=40)
+        assert len(peer.got) == 40                    # every frame played, none dropped
+        pkts = [parse(d) for _, d, _ in peer.got]
+        assert b"".join(p.payload for p in pkts) == audio
+        assert sum(p.marker for p in pkts) == 2       # the frame after the pause starts a new talkspurt
+    finally:
+        ep.close()
+        peer.close()

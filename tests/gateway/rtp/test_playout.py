@@ -59,3 +59,17 @@ def test_overflow_drops_oldest():
     q = PlayoutQueue(max_ms=100)   # 5 frames
     q.play(b"\x01" * 160 * 7, "a")
     assert q.pending_ms() == 100 and q.overflow_frames == 2
+
+
+def test_pause_holds_frames_resume_plays_them_on_and_clear_drops_them():
+    q = PlayoutQueue()
+    q.play(bytes(range(160)) * 5, "a")
+    assert q.next_frame() is not None
+    q.pause()
+    assert q.paused and q.next_frame() is None and q.next_frame() is None   # held, not dropped
+    assert q.pending_ms() == 80 and q.played_ms("a") == 20
+    q.resume()
+    assert len(drain(q)) == 4 and q.played_ms("a") == 100                    # nothing lost
+    q.play(b"\x01" * 480, "b")
+    q.pause()
+    assert q.clear() == 3 and q.played_ms("b") == 0                          # barge-in: held frames gone
