@@ -93,7 +93,7 @@ def test_repeated_words_are_one_term(loaded):
 
 
 def test_explicit_dates_are_not_narrowed_by_a_year_in_the_words(loaded):
-    svc, truths = loaded
+    svc, _ = loaded
     out = svc.search_content("tasas municipales de 2023", build(date_from="2022-01-01", date_to="2024-12-31"), 50)
     years = {r.year for r in out.results}
     assert years <= {2022, 2023, 2024} and len(years) > 1  # 2023 in the words did not become a filter
@@ -120,7 +120,7 @@ def test_interpretation_says_what_came_from_the_question(loaded):
 
 @pytest.fixture(scope="module")
 def client(loaded):
-    svc, truths = loaded
+    svc, _ = loaded
     running = start_server([service_spec(svc)], port=0, host="127.0.0.1")
     channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
     yield legal_pb2_grpc.LegalSearchServiceStub(channel)
