@@ -13,13 +13,15 @@ input (thousands of words, repeated words, huge tokens).
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine, func, select
 
 from legal_search import store
-from legal_search.analysis import es_term
+from legal_search.analysis import es_term, word_terms
 from legal_search.errors import InvalidArgument
 from legal_search.filters import Filters
 from legal_search.metadata import describe_filters, where
@@ -197,6 +199,56 @@ def _hits(engine: Engine, hits: list[tuple[float, str]], terms: set[str], total:
     return out
 
 
+FEEDBACK_DOCS = 3       # best hits whose words suggest related norms
+FEEDBACK_TERMS = 6      # words added to the question
+FEEDBACK_WEIGHT = 0.3   # their weight against the caller's own words
+FEEDBACK_MIN_SHARE = 0.5  # a hit feeds back only if it scores at least this share of the best one
+_CALENDAR = """enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre
+    lunes martes miércoles jueves viernes sábado domingo"""
+_CALENDAR_TERMS = frozenset(t for w in _CALENDAR.split() for t in word_terms(w))
+_DIGIT = re.compile(r"\d")
+
+
+def related(engine: Engine, searcher, groups: list[TermGroup], spec: FilterSpec, found: ShardHits,
+            limit: int) -> list[tuple[float, str]]:
+    """Pseudo-relevance feedback: when few norms have the caller's words, the words that characterise the
+    best of them (present in several, rare in the index: the issuing office, the subject's vocabulary)
+    find norms on the same subject worded otherwise. They only fill the free places after the hits.
+
+    Only hits scoring close to the best one are read (weak matches are often on another subject), and
+    words every filtered norm shares by construction (the municipality's name, month names of dates)
+    are left out.
+    """
+    best = found.hits[0][0]
+    top = [doc_id for score, doc_id in found.hits[:FEEDBACK_DOCS] if score >= FEEDBACK_MIN_SHARE * best]
+    rows = store.load_hits(engine, top)
+    skip = {t for g in groups for t in g.terms()} | _CALENDAR_TERMS
+    skip |= {t for m in spec.municipalities for w in m.split() for t in word_terms(w)}
+    tf: Counter[str] = Counter()
+    docs_with: Counter[str] = Counter()
+    for row in rows.values():
+        terms = Counter(t for m in _WORD.finditer(f"{row.title}\n{store.body_text(row)}".lower())
+                        for t in word_terms(m.group(0)) if not _DIGIT.search(t))
+        tf.update(terms)
+        docs_with.update(terms.keys())
+    need = min(2, len(rows))
+    candidates = [t for t, _ in tf.most_common() if docs_with[t] >= need and t not in skip and len(t) > 2][:60]
+    if not candidates:
+        return []
+    n, dfs = searcher.doc_frequencies(candidates)
+    scored = []
+    for t, df in zip(candidates, dfs, strict=True):
+        if 2 <= df <= n * 0.2:  # found elsewhere, but not in every norm
+            scored.append((docs_with[t] * (1 + math.log(tf[t])) * math.log(n / df), t))
+    scored.sort(reverse=True)
+    extra = [TermGroup(t, (), FEEDBACK_WEIGHT) for _, t in scored[:FEEDBACK_TERMS]]
+    if not extra:
+        return []
+    more = searcher.search([*groups, *extra], spec, limit)
+    seen = {doc_id for _, doc_id in found.hits}
+    return [h for h in more.hits if h[1] not in seen][: limit - len(found.hits)]
+
+
 def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filters,
            limit: int | None) -> SearchOutcome:
     text, limit, cut = validate(text, limit)
@@ -211,6 +263,7 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
                 [*notes, "La consulta no tiene palabras que buscar en el texto."]))
         return _listing(engine, p, hard, limit, notes)
     found = searcher.search(p.groups, p.soft, limit)
+    spec = p.soft
     relaxed = False
     if found.total == 0 and p.soft.number and p.groups:
         # "¿qué dice la disposición 43 de Tandil sobre X?": the named norm, even if X is worded otherwise
@@ -218,13 +271,15 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
         relaxed = found.total > 0
     if found.total == 0 and p.soft != p.hard:
         found = searcher.search(p.groups, p.hard, limit)
+        spec = p.hard
         relaxed = True
         notes.append(f"Nada coincidía con lo leído en la pregunta (normativas {describe_filters(p.read)}); "
                      "busqué sin esos filtros.")
-    elif 0 < len(found.hits) < limit and p.groups and not relaxed and (
+    if 0 < len(found.hits) < limit and p.groups and not relaxed and (
             p.soft.year != p.hard.year or p.soft.number != p.hard.number or p.soft.type != p.hard.type):
         # Few exact matches for the year, number or type read from the question: the best on the same
-        # subject (same municipality) follow them; year and type stay visible in every result.
+        # subject (same municipality) follow them; year and type stay visible in every result. Then, if
+        # places remain, norms related to the best hits (feedback).
         wider_spec = replace(p.soft, year=p.hard.year, number=p.hard.number, type=p.hard.type)
         wider = searcher.search(p.groups, wider_spec, limit)
         seen = {doc_id for _, doc_id in found.hits}
@@ -233,6 +288,11 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
         if extra:
             notes.append(f"Pocas coincidencias exactas; siguen {len(extra)} del mismo tema sin el tipo, año o "
                          "número leído en la pregunta.")
+    if 0 < len(found.hits) < limit and not relaxed:
+        extra = related(engine, searcher, p.groups, spec, found, limit)
+        if extra:
+            found = ShardHits(total=found.total, hits=found.hits + extra)
+            notes.append(f"Solo {found.total} con esas palabras; siguen {len(extra)} de temas relacionados.")
     out = _hits(engine, found.hits, {t for g in p.groups for t in g.terms()}, found.total)
     out.relaxed = relaxed
     out.interpretation = " ".join(notes)

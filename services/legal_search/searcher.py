@@ -35,6 +35,8 @@ POSTINGS_BUDGET = 15_000
 K1, B, TITLE_B = 1.2, 0.75, 0.4
 TITLE_BOOST = 1.0   # on top of the schema's field_boost (already in the title's posting weights)
 COORD = 0.0         # coordination bonus: score × (1 + COORD × idf-weighted share of the question's words matched)
+DERIVED_WEIGHT = 0.5   # weight of a stem's derivational family (presupuesto ~ presupuestaria); 0 = off
+DERIVED_MIN_STEM, DERIVED_MAX_EXTRA = 5, 4
 _TERM_CACHE = 4096  # (field, term) posting arrays kept per shard
 _REFRESH_SECONDS = 1.0
 _FILTER_CACHE = 64  # a few MB per shard at 50k documents
@@ -47,6 +49,7 @@ class TermGroup:
 
     term: str
     alts: tuple[str, ...] = ()
+    weight: float = 1.0   # < 1 for words added by feedback (content.expand), not said by the caller
 
     def terms(self) -> tuple[str, ...]:
         return (self.term, *self.alts)
@@ -117,6 +120,7 @@ class Postings:
         ids = reader.column_reader("id")
         self.ids = [ids[d] for d in range(self.n)]
         self._terms: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
+        self._derived: dict[str, tuple[str, ...]] = {}
 
     def _read(self, fname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(docnums, weights) of one term, block by block (the public matcher API is per posting)."""
@@ -162,6 +166,22 @@ class Postings:
         if len(self._terms) > _TERM_CACHE:
             self._terms.popitem(last=False)
         return out
+
+    def derived(self, term: str) -> tuple[str, ...]:
+        """Index terms that extend a stem by a short derivational ending the Snowball stemmer keeps
+        (presupuest -> presupuestari, salari -> salarial, municipi... ): same word family."""
+        if len(term) < DERIVED_MIN_STEM or not DERIVED_WEIGHT:
+            return ()
+        hit = self._derived.get(term)
+        if hit is None:
+            found = []
+            for fname in self.FIELDS:
+                for t in self.reader.expand_prefix(fname, term):
+                    t = t.decode() if isinstance(t, bytes) else t
+                    if 0 < len(t) - len(term) <= DERIVED_MAX_EXTRA and t not in found:
+                        found.append(t)
+            hit = self._derived[term] = tuple(found[:6])
+        return hit
 
     def doc_frequency(self, group: TermGroup) -> int:
         """Postings a group would read (from the term dictionary: no postings are read)."""
@@ -252,13 +272,15 @@ class ShardSearcher:
         for g in kept:
             group_score = np.zeros(post.n, dtype=np.float32)
             idf_max = 0.0
-            for t in g.terms():
+            own = g.terms()
+            for t in (*own, *(d for o in own for d in post.derived(o) if d not in own)):
+                w = 1.0 if t in own else DERIVED_WEIGHT
                 for fname in Postings.FIELDS:
                     docs, scores, df = post.term(fname, t)
                     if df:
-                        group_score[docs] += scores * (TITLE_BOOST if fname == "title" else 1.0)
+                        group_score[docs] += scores * (w * (TITLE_BOOST if fname == "title" else 1.0))
                         idf_max = max(idf_max, float(np.log1p((post.live_count - df + 0.5) / (df + 0.5))))
-            score += group_score
+            score += group_score * g.weight if g.weight != 1.0 else group_score
             matched += (group_score > 0) * idf_max
             weight_total += idf_max
         if weight_total > 0 and COORD:
@@ -273,8 +295,18 @@ class ShardSearcher:
         order = sorted(top.tolist(), key=lambda d: (float(score[d]), post.ids[d]), reverse=True)
         return ShardHits(total=total, hits=[(float(score[d]), post.ids[d]) for d in order])
 
+    def doc_frequencies(self, terms: list[str]) -> tuple[int, list[int]]:
+        """(live documents, documents having each term in title or body) of this shard."""
+        self._refresh()
+        post = self.postings
+        return post.live_count, [max(self.searcher.doc_frequency(f, t) for f in Postings.FIELDS) for t in terms]
+
     def close(self) -> None:
         self.searcher.close()
+
+
+def _sum_frequencies(parts: list[tuple[int, list[int]]]) -> tuple[int, list[int]]:
+    return sum(p[0] for p in parts), [sum(col) for col in zip(*(p[1] for p in parts), strict=True)]
 
 
 def _merge(parts: list[ShardHits], limit: int) -> ShardHits:
@@ -293,6 +325,10 @@ class LocalSearcher:
         with self._lock:
             return _merge([s.search(groups, filters, limit) for s in self._shards], limit)
 
+    def doc_frequencies(self, terms: list[str]) -> tuple[int, list[int]]:
+        with self._lock:
+            return _sum_frequencies([s.doc_frequencies(terms) for s in self._shards])
+
     def close(self) -> None:
         for s in self._shards:
             s.close()
@@ -309,7 +345,8 @@ def _serve_shard(path: str, conn) -> None:
         if msg is None:
             return
         try:
-            conn.send(("ok", shard.search(*msg)))
+            kind, args = msg
+            conn.send(("ok", shard.search(*args) if kind == "search" else shard.doc_frequencies(*args)))
         except Exception as exc:  # reported to the caller, the worker stays up
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -335,6 +372,13 @@ class ParallelSearcher:
         return proc, parent
 
     def search(self, groups: list[TermGroup], filters: FilterSpec, limit: int) -> ShardHits:
+        return _merge(self._ask("search", (groups, filters, limit)), limit)
+
+    def doc_frequencies(self, terms: list[str]) -> tuple[int, list[int]]:
+        return _sum_frequencies(self._ask("df", (terms,)))
+
+    def _ask(self, kind: str, args: tuple) -> list:
+        """Send one request to every shard process and gather the answers (in shard order)."""
         with self._lock:
             for i, (proc, _conn) in enumerate(self._workers):
                 if not proc.is_alive():
@@ -342,7 +386,7 @@ class ParallelSearcher:
             parts, errors = [], []
             try:
                 for _, conn in self._workers:
-                    conn.send((groups, filters, limit))
+                    conn.send((kind, args))
                 for _, conn in self._workers:
                     kind, payload = conn.recv()
                     (parts if kind == "ok" else errors).append(payload)
@@ -353,7 +397,7 @@ class ParallelSearcher:
                 raise Unavailable("La búsqueda no está disponible en este momento; intente de nuevo.") from exc
             if errors:
                 raise RuntimeError("; ".join(errors))
-            return _merge(parts, limit)
+            return parts
 
     def close(self) -> None:
         with self._lock:
