@@ -202,6 +202,7 @@ def _hits(engine: Engine, hits: list[tuple[float, str]], terms: set[str], total:
 FEEDBACK_DOCS = 3       # best hits whose words suggest related norms
 FEEDBACK_TERMS = 6      # words added to the question
 FEEDBACK_WEIGHT = 0.3   # their weight against the caller's own words
+FEEDBACK_CHARS = 2000     # a norm says what it is about up front; the tail is formula and annexes
 FEEDBACK_MIN_SHARE = 0.5  # a hit feeds back only if it scores at least this share of the best one
 _CALENDAR = """enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre
     lunes martes miércoles jueves viernes sábado domingo"""
@@ -227,12 +228,13 @@ def related(engine: Engine, searcher, groups: list[TermGroup], spec: FilterSpec,
     tf: Counter[str] = Counter()
     docs_with: Counter[str] = Counter()
     for row in rows.values():
-        terms = Counter(t for m in _WORD.finditer(f"{row.title}\n{store.body_text(row)}".lower())
+        lead = f"{row.title}\n{(row.content or '')[:FEEDBACK_CHARS]}"  # VISTO, considerandos, first articles
+        terms = Counter(t for m in _WORD.finditer(lead.lower())
                         for t in word_terms(m.group(0)) if not _DIGIT.search(t))
         tf.update(terms)
         docs_with.update(terms.keys())
     need = min(2, len(rows))
-    candidates = [t for t, _ in tf.most_common() if docs_with[t] >= need and t not in skip and len(t) > 2][:60]
+    candidates = [t for t, _ in tf.most_common() if docs_with[t] >= need and t not in skip and len(t) > 2][:30]
     if not candidates:
         return []
     n, dfs = searcher.doc_frequencies(candidates)

@@ -324,10 +324,10 @@ class ShardSearcher:
         return ShardHits(total=total, hits=[(float(score[d]), post.ids[d]) for d in order])
 
     def doc_frequencies(self, terms: list[str]) -> tuple[int, list[int]]:
-        """(live documents, documents having each term in title or body) of this shard."""
+        """(live documents, documents having each term in the body) of this shard."""
         self._refresh()
         post = self.postings
-        return post.live_count, [max(self.searcher.doc_frequency(f, t) for f in Postings.FIELDS) for t in terms]
+        return post.live_count, [self.searcher.doc_frequency("body", t) for t in terms]
 
     def close(self) -> None:
         self.searcher.close()
