@@ -290,7 +290,9 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
         if extra:
             notes.append(f"Pocas coincidencias exactas; siguen {len(extra)} del mismo tema sin el tipo, año o "
                          "número leído en la pregunta.")
-    if 0 < len(found.hits) < limit and not relaxed:
+    if 0 < len(found.hits) < limit and not relaxed and not spec.is_empty():
+        # Within the norms the caller narrowed to (a municipality, type, dates), related ones are useful;
+        # over the whole corpus the exact matches stand alone.
         extra = related(engine, searcher, p.groups, spec, found, limit)
         if extra:
             found = ShardHits(total=found.total, hits=found.hits + extra)
