@@ -203,6 +203,7 @@ FEEDBACK_DOCS = 3       # best hits whose words suggest related norms
 FEEDBACK_TERMS = 6      # words added to the question
 FEEDBACK_WEIGHT = 0.3   # their weight against the caller's own words
 FEEDBACK_CHARS = 2000     # a norm says what it is about up front; the tail is formula and annexes
+FEEDBACK_WEAK = 0.2       # hits scoring under this share of the best count as free places for feedback
 FEEDBACK_MIN_SHARE = 0.5  # a hit feeds back only if it scores at least this share of the best one
 _CALENDAR = """enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre
     lunes martes miércoles jueves viernes sábado domingo"""
@@ -290,13 +291,19 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
         if extra:
             notes.append(f"Pocas coincidencias exactas; siguen {len(extra)} del mismo tema sin el tipo, año o "
                          "número leído en la pregunta.")
-    if 0 < len(found.hits) < limit and not relaxed and not spec.is_empty():
+    strong = [h for h in found.hits if h[0] >= FEEDBACK_WEAK * found.hits[0][0]] if found.hits else []
+    if 0 < len(strong) < limit and not relaxed and not spec.is_empty():
         # Within the norms the caller narrowed to (a municipality, type, dates), related ones are useful;
-        # over the whole corpus the exact matches stand alone.
-        extra = related(engine, searcher, p.groups, spec, found, limit)
+        # over the whole corpus the exact matches stand alone. Hits far weaker than the best (a common
+        # word only) count as free places, and follow the related norms.
+        weak = found.hits[len(strong):]
+        extra = related(engine, searcher, p.groups, spec, ShardHits(found.total, strong), limit)
         if extra:
-            found = ShardHits(total=found.total, hits=found.hits + extra)
-            notes.append(f"Solo {found.total} con esas palabras; siguen {len(extra)} de temas relacionados.")
+            kept = {doc_id for _, doc_id in extra}
+            rest = [h for h in weak if h[1] not in kept]
+            found = ShardHits(total=found.total, hits=(strong + extra + rest)[:limit])
+            notes.append(f"Solo {len(strong)} coinciden bien con esas palabras; siguen {len(extra)} de temas "
+                         "relacionados.")
     out = _hits(engine, found.hits, {t for g in p.groups for t in g.terms()}, found.total)
     out.relaxed = relaxed
     out.interpretation = " ".join(notes)
