@@ -23,7 +23,7 @@ from whoosh.lang import stopwords_for_language
 from whoosh.lang.snowball.spanish import SpanishStemmer
 from whoosh.support.charset import accent_map
 
-ANALYZER_VERSION = "es-3"
+ANALYZER_VERSION = "es-4"  # es-4: year and date are column-stored (filter masks)
 _WORD = re.compile(r"\w+")
 # Whoosh's Spanish stop words plus the formula every norm repeats ("VISTO … CONSIDERANDO … Comuníquese,
 # publíquese, dese al Registro Oficial y archívese"): words in every document rank nothing and were a
@@ -91,8 +91,8 @@ def schema() -> Schema:
         type=ID,
         number=ID,
         status=ID,
-        year=NUMERIC(int, bits=32, signed=False),
-        date=NUMERIC(int, bits=32, signed=False),
+        year=NUMERIC(int, bits=32, signed=False, sortable=True),
+        date=NUMERIC(int, bits=32, signed=False, sortable=True),
     )
 
 

@@ -376,6 +376,46 @@ FILLER = [
     "Que resulta necesario dar publicidad a lo actuado",
 ]
 
+# Articles and considerandos every bulletin carries whatever its subject: with `long=True` a document
+# gets several of them and a longer table, to the several KB of real bulletin texts (bench only).
+BOILERPLATE_ARTICLES = [
+    "El gasto que demande el cumplimiento de la presente será imputado a la partida correspondiente del "
+    "presupuesto de gastos vigente, Jurisdicción {j}, Programa {p}, Actividad {a}",
+    "La autoridad de aplicación podrá requerir la colaboración de las demás dependencias municipales y "
+    "celebrar los convenios que resulten necesarios para el cumplimiento de sus fines",
+    "Deléganse en la Secretaría de Gobierno las facultades de reglamentación, interpretación y control de "
+    "lo dispuesto en la presente, debiendo informar trimestralmente al Departamento Deliberativo",
+    "Las infracciones a la presente serán sancionadas conforme al Código de Faltas Municipal, sin perjuicio "
+    "de las acciones civiles y penales que pudieran corresponder",
+    "Derógase toda otra norma de igual o inferior jerarquía que se oponga a lo establecido en la presente",
+    "La presente entrará en vigencia a partir del día siguiente al de su publicación en el Boletín Oficial "
+    "Municipal y será refrendada por el señor Secretario del área",
+    "Notifíquese a las áreas intervinientes, a la Contaduría, a la Tesorería y a la Oficina de Compras, "
+    "remitiéndose copia certificada al Honorable Tribunal de Cuentas de la Provincia",
+    "Encomiéndase a la Dirección de Prensa y Comunicación la difusión de la presente por los medios oficiales "
+    "y su publicación en el sitio web de la Municipalidad",
+    "Los plazos establecidos en la presente se computarán en días hábiles administrativos, conforme a la "
+    "Ordenanza General de Procedimiento Administrativo",
+    "Autorízase a la Contaduría Municipal a efectuar las adecuaciones presupuestarias necesarias para dar "
+    "cumplimiento a lo dispuesto, dentro de los créditos asignados al ejercicio {year}",
+    "La autoridad de aplicación llevará un registro actualizado de las actuaciones y elevará un informe anual "
+    "con los resultados obtenidos y las observaciones formuladas por los vecinos",
+    "Invítase a las instituciones intermedias, entidades vecinales y organizaciones de la sociedad civil a "
+    "adherir a lo dispuesto y a colaborar en su difusión",
+]
+BOILERPLATE_CONSIDERANDOS = [
+    "Que la Dirección de Asuntos Legales ha emitido dictamen favorable a fojas {p} de las actuaciones",
+    "Que el artículo 108 de la Ley Orgánica de las Municipalidades faculta al Departamento Ejecutivo a "
+    "reglamentar las ordenanzas y dictar los actos administrativos necesarios",
+    "Que la Comisión de Legislación, Interpretación y Reglamento ha tomado intervención en las presentes "
+    "actuaciones aconsejando su aprobación",
+    "Que la Secretaría de Economía y Hacienda informa la imputación preventiva del gasto en la partida {j}",
+    "Que se ha dado cumplimiento a lo establecido en el Reglamento de Contabilidad y Disposiciones de "
+    "Administración para los Municipios de la Provincia de Buenos Aires",
+    "Que el Honorable Concejo Deliberante ha prestado acuerdo en sesión ordinaria de fecha {dia} de {mes}",
+]
+
+
 # The seed's example document: Merlo, ordenanza 2947 of 2024, on habilitaciones.
 FIXED = {"municipality": "Merlo", "type": "ordenanza", "number": "2947", "year": 2024,
          "topic": "habilitaciones", "subtopic": "comercios", "date": "2024-05-13"}
@@ -422,8 +462,13 @@ def _intro(doc_type: str, muni: str, office: str) -> str:
     }[doc_type]
 
 
+def _boiler(text: str, rng: random.Random, year: int) -> str:
+    return text.format(j=rng.randint(1, 12), p=rng.randint(10, 99), a=rng.randint(1, 9), year=year,
+                       dia=rng.randint(1, 28), mes=rng.choice(MESES))
+
+
 def _document(rng: random.Random, muni: str, doc_type: str, number: str, year: int, date: str,
-              status: str, topic: str, subtopic: str) -> tuple[dict, Truth]:
+              status: str, topic: str, subtopic: str, long: bool = False) -> tuple[dict, Truth]:
     spec = TOPICS[topic]
     title_phrase, base_sentences = spec["subtopics"][subtopic]
     alt_titles, alt_sentences = VARIANTS.get((topic, subtopic), ([], []))
@@ -443,11 +488,17 @@ def _document(rng: random.Random, muni: str, doc_type: str, number: str, year: i
                 {"number": "3°", "text": f"Facúltase a la {spec['office']} a dictar las normas complementarias "
                                          f"para la aplicación de la presente."},
                 {"number": "4°", "text": "Comuníquese, publíquese, dese al Registro Oficial y archívese."}]
+    if long:
+        extra = [_boiler(a, rng, year) + "." for a in rng.sample(BOILERPLATE_ARTICLES, k=rng.randint(6, 11))]
+        articles = articles[:3] + [{"number": f"{k}°", "text": text} for k, text in enumerate(extra, 4)] + [
+            {"number": f"{len(extra) + 4}°", "text": articles[3]["text"]}]
+        considerandos[3:3] = [_boiler(c, rng, year) for c in rng.sample(BOILERPLATE_CONSIDERANDOS, k=4)]
     tables = []
     if spec["table"] and rng.random() < 0.7:
         ttitle, header, row = spec["table"]
-        rows = [header] + [[row[0].replace("{i}", chr(65 + k)), row[1].replace("{amt}", _amount(rng))]
-                           for k in range(rng.randint(3, 6))]
+        n_rows = rng.randint(12, 40) if long else rng.randint(3, 6)
+        rows = [header] + [[row[0].replace("{i}", f"{chr(65 + k % 26)}{k // 26 or ''}"),
+                            row[1].replace("{amt}", _amount(rng))] for k in range(n_rows)]
         tables.append({"title": ttitle, "rows": rows})
     exp = f"{rng.randint(4000, 4999)}-{rng.randint(100, 9999)}/{year % 100:02d}"
     visto = (f"VISTO el expediente N° {exp}, por el cual la {spec['office']} propicia el dictado de una norma "
@@ -470,12 +521,15 @@ def _document(rng: random.Random, muni: str, doc_type: str, number: str, year: i
     return doc, truth
 
 
-def generate(n: int, seed: int = 3) -> Iterator[tuple[dict, Truth]]:
-    """n documents (n >= 1), deterministic for (n, seed); always includes merlo-ordenanza-2947-2024."""
+def generate(n: int, seed: int = 3, *, long: bool = False) -> Iterator[tuple[dict, Truth]]:
+    """n documents (n >= 1), deterministic for (n, seed, long); always includes merlo-ordenanza-2947-2024.
+
+    `long`: bulletin-length texts (several KB: more articles and considerandos, longer tables).
+    """
     rng = random.Random(seed)
     counters: dict[tuple[str, str], int] = {}
     yield _document(random.Random(seed * 7919), FIXED["municipality"], FIXED["type"], FIXED["number"],
-                    FIXED["year"], FIXED["date"], "vigente", FIXED["topic"], FIXED["subtopic"])
+                    FIXED["year"], FIXED["date"], "vigente", FIXED["topic"], FIXED["subtopic"], long)
     topics = list(TOPICS)
     for _ in range(n - 1):
         muni = _weighted(rng, MUNICIPALITIES)
@@ -493,15 +547,15 @@ def generate(n: int, seed: int = 3) -> Iterator[tuple[dict, Truth]]:
         status = _weighted(rng, STATUSES)
         topic = rng.choice(topics)
         subtopic = rng.choice(list(TOPICS[topic]["subtopics"]))
-        yield _document(rng, muni, doc_type, number, year, date, status, topic, subtopic)
+        yield _document(rng, muni, doc_type, number, year, date, status, topic, subtopic, long)
 
 
-def write_jsonl(path: Path, n: int, seed: int = 3) -> list[Truth]:
+def write_jsonl(path: Path, n: int, seed: int = 3, *, long: bool = False) -> list[Truth]:
     """Write the corpus as JSON lines and return its ground truth."""
     path.parent.mkdir(parents=True, exist_ok=True)
     truths = []
     with path.open("w", encoding="utf-8") as fh:
-        for doc, truth in generate(n, seed):
+        for doc, truth in generate(n, seed, long=long):
             fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
             truths.append(truth)
     return truths

@@ -105,7 +105,8 @@ class LegalSearchServicer(legal_pb2_grpc.LegalSearchServiceServicer):
                 total_hits=out.total_hits,
                 results=[legal_pb2.SearchResult(id=h.id, municipality=h.municipality, type=_TYPE_TO_PB[h.type],
                                                 number=h.number, year=h.year, title=h.title, url=h.url,
-                                                score=h.score, snippet=h.snippet) for h in out.results])
+                                                score=h.score, snippet=h.snippet) for h in out.results],
+                interpretation=out.interpretation)
 
         return self._guard(context, run)
 

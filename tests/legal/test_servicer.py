@@ -74,7 +74,7 @@ def test_stats(stub):
 
 @pytest.mark.parametrize("request_kwargs", [
     {"filters": {"date_from": "ayer"}}, {"filters": {"date_from": "2024-05-01", "date_to": "2020-01-01"}},
-    {"filters": {"year": 5}}, {"limit": -3}, {"query": "x" * 2001},
+    {"filters": {"year": 5}}, {"limit": -3},
 ])
 def test_invalid_argument_polite_spanish(stub, request_kwargs):
     client, _, _ = stub
@@ -89,6 +89,13 @@ def test_invalid_argument_polite_spanish(stub, request_kwargs):
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         message = err.value.details()
         assert message and "Traceback" not in message and message.endswith(".")
+
+
+def test_overlong_metadata_question_is_invalid_argument(stub):
+    client, _, _ = stub
+    with pytest.raises(grpc.RpcError) as err:
+        client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(query="x" * 2001), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "larga" in err.value.details()
 
 
 def test_empty_search_is_invalid_argument(stub):
