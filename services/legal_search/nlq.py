@@ -33,7 +33,10 @@ _NUMBER_RE = re.compile(
     r"\b(?:(" + "|".join([*TYPE_WORDS, *_TYPE_ABBREVIATIONS]) + r")\s+(?:(?:n|nro|numero|num|no)\s+)?"
     r"|(?:n|nro|numero|num)\s+)"
     r"(\d{1,6}(?:\s\d{2,4})?)\b")
-_STATUS_RE = re.compile(r"\b(vigentes?|en vigor|derogad[oa]s?|modificad[oa]s?|abrogad[oa]s?)\b")
+_STATUS_RE = re.compile(r"\b(vigentes?|en vigor|derogad[oa]s?|modificad[oa]s?|abrogad[oa]s?|rigen|"
+                        r"sin (?:derogar|abrogar|modificar|modificaciones))\b")
+# "no", "ya no", "nunca" up to two words before a status word ("que no están derogadas", "ya no rigen").
+_NEGATED_RE = re.compile(r"\b(?:no|nunca)(?:\s+\w+){0,2}\s*$")
 # "¿Está vigente…?", "¿sigue en vigor?", "¿fue derogada?": a yes/no question about one norm's status.
 _STATUS_QUESTION_RE = re.compile(
     r"\b(esta|sigue|continua|fue|quedo|queda|se encuentra|todavia|aun|rige|sigue rigiendo)\b(?:\s+\w+){0,2}?"
@@ -65,9 +68,22 @@ def _blank(text: str, start: int, end: int) -> str:
 
 
 def _status(word: str) -> str:
-    if word.startswith(("vigente", "en vigor")):
+    if word.startswith(("vigente", "en vigor", "rigen")):
         return "vigente"
     return "derogada" if word.startswith(("derogad", "abrogad")) else "modificada"
+
+
+def _read_status(text: str, m: re.Match[str]) -> tuple[str, bool]:
+    """(status, negated) of a status word. The schema has three statuses: vigente, derogada and
+    modificada (modified but still in force). So "no vigentes"/"ya no rigen" is derogada, while
+    "no derogadas"/"sin derogar" is "any status but derogada" (vigente or modificada)."""
+    word = m.group(1)
+    if word.startswith("sin "):
+        return _status(word[4:].replace("derogar", "derogad").replace("abrogar", "abrogad")), True
+    status = _status(word)
+    if not _NEGATED_RE.search(text[: m.start()]):
+        return status, False
+    return ("derogada", False) if status == "vigente" else (status, True)
 
 
 def detect(text: str, gazetteer: Gazetteer, today: dt.date | None = None) -> Detected:
@@ -121,10 +137,15 @@ def _read(t: str, gazetteer: Gazetteer, today: dt.date) -> Detected:
     qm = _STATUS_QUESTION_RE.search(rest)
     if sm:
         det.used.update(sm.group(1).split())
+        status, negated = _read_status(rest, sm)
         if f.number or (qm and not _COUNT_RE.search(rest) and not _LIST_RE.search(rest)):
-            det.status_question = _status(sm.group(1))  # a lookup that answers with the status
+            det.status_question = "vigente" if negated else status  # a lookup that answers with the status
+        elif negated:
+            f.status_not = status
+            det.notes.append(f"'{sm.group(0)}' se lee como cualquier estado salvo {status} "
+                             "(los estados son vigente, derogada y modificada)")
         else:
-            f.status = _status(sm.group(1))
+            f.status = status
     elif qm and f.number:
         det.status_question = "vigente"
     found = dates.find(rest, today)
