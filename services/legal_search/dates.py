@@ -54,6 +54,7 @@ GRAMMAR = r"""
 start: range | since | until | before | after | within | last | so_far
 
 range: ENTRE ART? point Y ART? point
+     | (ENTRE | DESDE | DE | DEL) ART? daynum (Y | A | AL | HASTA) ART? point -> day_range
      | DESDE ART? point (HASTA | A | AL) ART? point
      | (DE | DEL) ART? point (A | AL | HASTA) ART? point
 since: DESDE ART? point | A PARTIR (DE | DEL) ART? point | DESDE HACE NUM unit
@@ -69,6 +70,7 @@ so_far: EN LO QUE VA (DE | DEL) (ART | ESTE)? (ANO | MES | SEMANA)
 unit: ANO | MES | MESES | SEMANA | DIA | SEMESTRE | TRIMESTRE
 _of: DE ART? | DEL
 ord: ORD | NUM
+daynum: NUM | ORD
 
 ?point: yearref
      | MONTH _of? yearref                        -> month
@@ -325,6 +327,19 @@ class _Meaning(Transformer):
         y1 = pts[1].year if pts[1].year is not None else (pts[0].year or self.today.year)
         return y0, y1
 
+    def daynum(self, tok):
+        return self.ord(tok) if tok.type == "ORD" else _num(str(tok))
+
+    def day_range(self, *items):
+        """"del 10 al 20 de abril", "entre el 1ro y el 15 de marzo de 2024": the first day borrows
+        the month and year of the second."""
+        first = next(i for i in items if isinstance(i, int))
+        end = self._points(items)[0]
+        if end.kind != "day" or end.lo is not None:
+            raise ValueError("a bare day needs a day with its month after it")
+        year = end.year if end.year is not None else self.today.year
+        return dt.date(year, end.a, first), end.span(year)[1], None
+
     def range(self, *items):
         p = self._points(items)
         y0, y1 = self._years(p)
@@ -422,9 +437,13 @@ def _two_digit_years(toks: list, today: dt.date) -> list:
                    or (prev[3] in ("Y", "A", "HASTA") and kind2 == "YEAR"))
         if not yearish or _day_follows(toks, k):
             continue
-        yy = int(word)
-        out[k] = (start, end, str(2000 + yy if yy <= today.year % 100 + 1 else 1900 + yy), "YEAR")
+        out[k] = (start, end, str(two_digit_year(int(word), today)), "YEAR")
     return out
+
+
+def two_digit_year(yy: int, today: dt.date) -> int:
+    """22 -> 2022: 00 up to next year's two digits are this century, the rest the last one (98 -> 1998)."""
+    return 2000 + yy if yy <= today.year % 100 + 1 else 1900 + yy
 
 
 def _day_follows(toks: list, k: int) -> bool:

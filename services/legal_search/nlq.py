@@ -33,6 +33,7 @@ _NUMBER_RE = re.compile(
     r"\b(?:(" + "|".join([*TYPE_WORDS, *_TYPE_ABBREVIATIONS]) + r")\s+(?:(?:n|nro|numero|num|no)\s+)?"
     r"|(?:n|nro|numero|num)\s+)"
     r"(\d{1,6}(?:\s\d{2,4})?)\b")
+_NUMBER_YEAR_RE = re.compile(r"\s*(?:/|barra\s)\s*(\d{2})\b")
 _STATUS_RE = re.compile(r"\b(vigentes?|en vigor|derogad[oa]s?|modificad[oa]s?|abrogad[oa]s?|rigen|"
                         r"sin (?:derogar|abrogar|modificar|modificaciones))\b")
 # "no", "ya no", "nunca" up to two words before a status word ("que no están derogadas", "ya no rigen").
@@ -121,6 +122,10 @@ def _read(t: str, gazetteer: Gazetteer, today: dt.date) -> Detected:
             continue  # "decretos 2023": a year, not decree number 2023
         f.number = value
         _use(det, nm.group(0))
+        ym = _NUMBER_YEAR_RE.match(rest, nm.end())
+        if ym:  # "N° 1234/22", "decreto 45 barra 21": the two-digit year of the norm
+            f.year = dates.two_digit_year(int(ym.group(1)), today)
+            rest = _blank(rest, ym.start(), ym.end())
         if nm.group(1) in _TYPE_ABBREVIATIONS:
             f.type = _TYPE_ABBREVIATIONS[nm.group(1)]
         rest = rest[: nm.start()] + " " + (nm.group(1) or "") + " " * (nm.end() - nm.start() - 1 - len(
@@ -187,7 +192,8 @@ _NOUN = r"(?:ordenanza|decreto|resolucion|disposicion|convenio|norma|normativa)"
 # "el último decreto", "la norma más antigua", "la primera ordenanza": one row.
 _SINGLE_RE = re.compile(r"\b(?:el|la)\s+(?:(?:ultim[oa]|primer[oa]?)\s+" + _NOUN + r"|" + _NOUN
                         + r"\s+(?:mas\s+(?:antigu[oa]|recientes?|nuev[oa]|viej[oa])|ultim[oa]|primer[oa]))\b")
-_LIMIT_RE = re.compile(r"\b(?:ultim[oa]s|primer[oa]s|las|los|top)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:ultim[oa]s|"
+_LIMIT_RE = re.compile(r"\b(?:ultim[oa]s|primer[oa]s|las|los|top)\s+(\d{1,3})\b(?!\s+(?:dias|semanas|meses|anos)\b)"
+                       r"|\b(\d{1,3})\s+(?:ultim[oa]s|"
                        r"primer[oa]s|normativas|ordenanzas|decretos|resoluciones|disposiciones|convenios)\b")
 _COMPARE_RE = re.compile(r"\b(compar\w*|versus|vs|diferencia\w*|frente a)\b")
 
