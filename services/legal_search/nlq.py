@@ -74,17 +74,19 @@ def _status(word: str) -> str:
     return "derogada" if word.startswith(("derogad", "abrogad")) else "modificada"
 
 
-def _read_status(text: str, m: re.Match[str]) -> tuple[str, bool]:
-    """(status, negated) of a status word. The schema has three statuses: vigente, derogada and
-    modificada (modified but still in force). So "no vigentes"/"ya no rigen" is derogada, while
+def _read_status(text: str, m: re.Match[str]) -> tuple[str, bool, str | None]:
+    """(status, negated, the negated phrase or None) of a status word. The schema has three statuses:
+    vigente, derogada and modificada (modified but still in force). So "no vigentes"/"ya no rigen" is derogada, while
     "no derogadas"/"sin derogar" is "any status but derogada" (vigente or modificada)."""
     word = m.group(1)
     if word.startswith("sin "):
-        return _status(word[4:].replace("derogar", "derogad").replace("abrogar", "abrogad")), True
+        return _status(word[4:].replace("derogar", "derogad").replace("abrogar", "abrogad")), True, word
     status = _status(word)
-    if not _NEGATED_RE.search(text[: m.start()]):
-        return status, False
-    return ("derogada", False) if status == "vigente" else (status, True)
+    neg = _NEGATED_RE.search(text[: m.start()])
+    if not neg:
+        return status, False, None
+    phrase = " ".join(text[neg.start() : m.end()].split())
+    return ("derogada", False, phrase) if status == "vigente" else (status, True, phrase)
 
 
 def detect(text: str, gazetteer: Gazetteer, today: dt.date | None = None) -> Detected:
@@ -142,15 +144,17 @@ def _read(t: str, gazetteer: Gazetteer, today: dt.date) -> Detected:
     qm = _STATUS_QUESTION_RE.search(rest)
     if sm:
         det.used.update(sm.group(1).split())
-        status, negated = _read_status(rest, sm)
+        status, negated, phrase = _read_status(rest, sm)
         if f.number or (qm and not _COUNT_RE.search(rest) and not _LIST_RE.search(rest)):
             det.status_question = "vigente" if negated else status  # a lookup that answers with the status
         elif negated:
             f.status_not = status
-            det.notes.append(f"'{sm.group(0)}' se lee como cualquier estado salvo {status} "
+            det.notes.append(f"'{phrase}' se lee como cualquier estado salvo {status} "
                              "(los estados son vigente, derogada y modificada)")
         else:
             f.status = status
+            if phrase:
+                det.notes.append(f"'{phrase}' se lee como derogada (una norma modificada sigue vigente)")
     elif qm and f.number:
         det.status_question = "vigente"
     found = dates.find(rest, today)
