@@ -35,9 +35,12 @@ _NUMBER_RE = re.compile(
     r"(\d{1,6}(?:\s\d{2,4})?)\b")
 _NUMBER_YEAR_RE = re.compile(r"\s*(?:/|barra\s)\s*(\d{2})\b")
 _STATUS_RE = re.compile(r"\b(vigentes?|en vigor|derogad[oa]s?|modificad[oa]s?|abrogad[oa]s?|rigen|"
-                        r"sin (?:derogar|abrogar|modificar|modificaciones))\b")
-# "no", "ya no", "nunca" up to two words before a status word ("que no están derogadas", "ya no rigen").
-_NEGATED_RE = re.compile(r"\b(?:no|nunca)(?:\s+\w+){0,2}\s*$")
+                        r"(?:se )?derog(?:aron|o)|sin (?:derogar|abrogar|modificar|modificaciones))\b")
+# "no", "ya no", "nunca" before a status word, at most two forms of "to be" between ("que no están
+# derogadas", "no han sido derogadas", "ya no rigen"); "¿no tenés las vigentes?" is no negation.
+_BE = r"(?:esta|estan|esten|estaba|estaban|estuvo|estuvieron|es|son|sean|eran|fue|fueron|fueran|ha|han|haya|" \
+      r"hayan|sido|se|encuentra|encuentran|sigue|siguen|quedo|quedaron)"
+_NEGATED_RE = re.compile(r"\b(?:no|nunca)(?:\s+" + _BE + r"){0,2}\s*$")
 # "¿Está vigente…?", "¿sigue en vigor?", "¿fue derogada?": a yes/no question about one norm's status.
 _STATUS_QUESTION_RE = re.compile(
     r"\b(esta|sigue|continua|fue|quedo|queda|se encuentra|todavia|aun|rige|sigue rigiendo)\b(?:\s+\w+){0,2}?"
@@ -71,7 +74,7 @@ def _blank(text: str, start: int, end: int) -> str:
 def _status(word: str) -> str:
     if word.startswith(("vigente", "en vigor", "rigen")):
         return "vigente"
-    return "derogada" if word.startswith(("derogad", "abrogad")) else "modificada"
+    return "derogada" if word.startswith(("derog", "abrogad", "se derog")) else "modificada"
 
 
 def _read_status(text: str, m: re.Match[str]) -> tuple[str, bool, str | None]:

@@ -358,6 +358,10 @@ def test_a_time_span_is_not_a_list_limit():
     ("las ordenanzas que rigen en merlo", "vigente", None),
     ("cuantas ordenanzas abrogadas tiene lanus", "derogada", None),
     ("no sé cuántas ordenanzas vigentes tiene merlo", "vigente", None),  # "no" too far from the word
+    ("no tenés las vigentes de merlo", "vigente", None),  # only forms of "to be" between "no" and the word
+    ("cuantas normas de merlo que todavía no han sido derogadas", None, "derogada"),
+    ("cuantas ordenanzas de merlo no se derogaron", None, "derogada"),
+    ("cuantas ordenanzas de merlo se derogaron", "derogada", None),
 ])
 def test_negated_status(text, status, status_not):
     q = parse_metadata(text, G, TODAY)
