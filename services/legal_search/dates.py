@@ -42,34 +42,40 @@ _WORDS = {
     "previos": "ANTERIORES", "adelante": "ADELANTE", "principios": "PRINCIPIOS", "principio": "PRINCIPIOS",
     "comienzos": "PRINCIPIOS", "comienzo": "PRINCIPIOS", "inicios": "PRINCIPIOS", "inicio": "PRINCIPIOS",
     "mediados": "MEDIADOS", "fines": "FINES", "fin": "FINES", "finales": "FINES", "final": "FINES",
+    "ayer": "AYER", "anteayer": "AYER", "antepasado": "ANTEPASADO", "antepasada": "ANTEPASADO", "viene": "VIENE",
+    "proximo": "PROXIMO", "proxima": "PROXIMO", "entrante": "PROXIMO", "para": "PARA", "aca": "ACA", "aqui": "ACA",
+    "ahora": "ACA",
 }
 GRAMMAR = r"""
 %declare ENTRE Y DESDE HASTA A AL DE DEL ART PARTIR ANTES DESPUES EN ULTIMOS PASADO ESTE ANO MES MESES
 %declare SEMANA DIA SEMESTRE TRIMESTRE CUATRIMESTRE HOY HACE LO QUE VA FECHA MONTH YEAR NUM DMY ORD
-%declare POSTERIOR ANTERIORES ADELANTE PRINCIPIOS MEDIADOS FINES
+%declare POSTERIOR ANTERIORES ADELANTE PRINCIPIOS MEDIADOS FINES AYER ANTEPASADO VIENE PROXIMO PARA ACA
 
 start: range | since | until | before | after | within | last | so_far
 
 range: ENTRE ART? point Y ART? point
+     | (ENTRE | DESDE | DE | DEL) ART? daynum (Y | A | AL | HASTA) ART? point -> day_range
      | DESDE ART? point (HASTA | A | AL) ART? point
      | (DE | DEL) ART? point (A | AL | HASTA) ART? point
 since: DESDE ART? point | A PARTIR (DE | DEL) ART? point | DESDE HACE NUM unit
      | (DE | DEL | DESDE) ART? point EN ADELANTE
+     | (DE | DEL | DESDE) ART? point (PARA | HASTA) ACA
 until: HASTA ART? point
 before: ANTES (DE | DEL) ART? point | (ANTERIORES | PASADO) (A | AL) ART? point
 after: DESPUES (DE | DEL) ART? point | POSTERIOR (A | AL) ART? point
 within: (EN | DE | DEL | A)? ART? point
 last: (EN | DE | DEL)? ART? ULTIMOS NUM? unit | HACE NUM unit
-so_far: EN LO QUE VA (DE | DEL) ART? (ANO | MES)
+so_far: EN LO QUE VA (DE | DEL) (ART | ESTE)? (ANO | MES | SEMANA)
 
 unit: ANO | MES | MESES | SEMANA | DIA | SEMESTRE | TRIMESTRE
 _of: DE ART? | DEL
 ord: ORD | NUM
+daynum: NUM | ORD
 
 ?point: yearref
      | MONTH _of? yearref                        -> month
      | MONTH                                     -> month
-     | NUM DE? MONTH (_of? yearref)?             -> day
+     | (NUM | ORD) DE? MONTH (_of? yearref)?     -> day
      | DMY                                       -> dmy
      | ord SEMESTRE (_of? yearref)?               -> semester
      | ord TRIMESTRE (_of? yearref)?              -> quarter
@@ -78,6 +84,13 @@ ord: ORD | NUM
      | (PRINCIPIOS | MEDIADOS | FINES) _of yearref -> part_of_year
      | (ESTE | ART) MES                          -> this_month
      | MES PASADO                                -> last_month
+     | MES (QUE VIENE | PROXIMO)                 -> next_month
+     | PROXIMO MES                               -> next_month
+     | (ESTE | ART) SEMANA                       -> this_week
+     | SEMANA PASADO                             -> last_week
+     | SEMANA (QUE VIENE | PROXIMO)              -> next_week
+     | PROXIMO SEMANA                            -> next_week
+     | AYER                                      -> yesterday
      | HOY                                       -> now
      | FECHA                                     -> now
 
@@ -85,6 +98,9 @@ yearref: YEAR                                    -> year
        | ANO YEAR                                -> year
        | ESTE ANO                                -> this_year
        | ANO PASADO                              -> last_year
+       | ANO ANTEPASADO                          -> year_before_last
+       | ANO (QUE VIENE | PROXIMO)               -> next_year
+       | PROXIMO ANO                             -> next_year
 """
 _DMY_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$|^(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})$")
 _TOKEN_RE = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\w+")
@@ -204,6 +220,12 @@ class _Meaning(Transformer):
     def last_year(self, *_):
         return _Point("year", self.today.year - 1, whole_year=True)
 
+    def year_before_last(self, *_):
+        return _Point("year", self.today.year - 2, whole_year=True)
+
+    def next_year(self, *_):
+        return _Point("year", self.today.year + 1, whole_year=True)
+
     def _year_of(self, items) -> int | None:
         refs = [i for i in items if isinstance(i, _Point)]
         return refs[0].year if refs else None
@@ -213,7 +235,8 @@ class _Meaning(Transformer):
         return _Point("month", self._year_of(items), a=month)
 
     def day(self, *items):
-        num = _num(next(i for i in items if isinstance(i, Token) and i.type == "NUM"))
+        first = str(items[0])
+        num = self.ord(items[0]) if items[0].type == "ORD" else _num(first)
         month = MONTHS[str(next(i for i in items if isinstance(i, Token) and i.type == "MONTH"))]
         year = self._year_of(items)
         if num > calendar.monthrange(year or 2000, month)[1]:
@@ -266,6 +289,28 @@ class _Meaning(Transformer):
         d = months_before(self.today.replace(day=1), 1)
         return _Point("month", d.year, a=d.month)
 
+    def next_month(self, *_):
+        d = months_before(self.today.replace(day=1), -1)
+        return _Point("month", d.year, a=d.month)
+
+    def _week(self, weeks_ago: int) -> _Point:
+        """Monday to Sunday, `weeks_ago` weeks before this one (negative: ahead)."""
+        monday = self.today - dt.timedelta(days=self.today.weekday() + 7 * weeks_ago)
+        return _Point("week", None, lo=monday, hi=monday + dt.timedelta(days=6))
+
+    def this_week(self, *_):
+        return self._week(0)
+
+    def last_week(self, *_):
+        return self._week(1)
+
+    def next_week(self, *_):
+        return self._week(-1)
+
+    def yesterday(self, tok):
+        d = self.today - dt.timedelta(days=2 if str(tok) == "anteayer" else 1)
+        return _Point("day", None, lo=d, hi=d)
+
     def now(self, *_):
         return _Point("day", None, lo=self.today, hi=self.today)
 
@@ -281,6 +326,19 @@ class _Meaning(Transformer):
         y0 = pts[0].year if pts[0].year is not None else (pts[1].year or self.today.year)
         y1 = pts[1].year if pts[1].year is not None else (pts[0].year or self.today.year)
         return y0, y1
+
+    def daynum(self, tok):
+        return self.ord(tok) if tok.type == "ORD" else _num(str(tok))
+
+    def day_range(self, *items):
+        """"del 10 al 20 de abril", "entre el 1ro y el 15 de marzo de 2024": the first day borrows
+        the month and year of the second."""
+        first = next(i for i in items if isinstance(i, int))
+        end = self._points(items)[0]
+        if end.kind != "day" or end.lo is not None:
+            raise ValueError("a bare day needs a day with its month after it")
+        year = end.year if end.year is not None else self.today.year
+        return dt.date(year, end.a, first), end.span(year)[1], None
 
     def range(self, *items):
         p = self._points(items)
@@ -326,6 +384,8 @@ class _Meaning(Transformer):
         return self._ago(items), self.today, None
 
     def so_far(self, *items):
+        if any(isinstance(i, Token) and i.type == "SEMANA" for i in items):
+            return self._week(0).lo, self.today, None
         if any(isinstance(i, Token) and i.type == "MES" for i in items):
             return self.today.replace(day=1), self.today, None
         return dt.date(self.today.year, 1, 1), self.today, None
@@ -337,7 +397,8 @@ class _Meaning(Transformer):
 
 def find(text: str, today: dt.date) -> list[Found]:
     """Every date expression in folded text (lower case, no accents, numbers as digits), left to right."""
-    toks = [(m.start(), m.end(), m.group(0), _classify(m.group(0))) for m in _TOKEN_RE.finditer(text)]
+    toks = _two_digit_years([(m.start(), m.end(), m.group(0), _classify(m.group(0)))
+                             for m in _TOKEN_RE.finditer(text)], today)
     parser = _parser()
     out: list[Found] = []
     i = 0
@@ -353,21 +414,65 @@ def find(text: str, today: dt.date) -> list[Found]:
     return out
 
 
+# Before a bare two-digit number these make it a year: "marzo del 23", "año 21", "a partir del 21",
+# "del 2016 al 18". After the article "el" only these do: "en el 19", "entre el 22 y el 24".
+_YEAR_AFTER = frozenset(["DEL", "AL", "ANO"])
+_YEAR_AFTER_EL = frozenset(["EN", "DESDE", "HASTA", "ENTRE", "Y"])
+_PERIODS = frozenset(["MONTH", "SEMESTRE", "TRIMESTRE", "CUATRIMESTRE"])
+
+
+def _two_digit_years(toks: list, today: dt.date) -> list:
+    """Two-digit years spoken in Argentina ("del 22", "año 21", "en el 19") become YEAR tokens when
+    the words around them put them where a year goes. A number followed by a month ("del 3 de
+    marzo", "del 10 al 20 de abril") stays a day; norm numbers never get here (read before dates).
+    00 .. next year's two digits is 20yy, the rest 19yy."""
+    out = list(toks)
+    for k, (start, end, word, _kind) in enumerate(toks):
+        if not (word.isdigit() and len(word) == 2) or k == 0:
+            continue
+        prev, prev2 = toks[k - 1], toks[k - 2] if k >= 2 else None
+        kind2 = prev2[3] if prev2 else None
+        yearish = (prev[3] in _YEAR_AFTER or (prev[3] == "DE" and kind2 in _PERIODS)
+                   or (prev[2] == "el" and kind2 in _YEAR_AFTER_EL)
+                   or (prev[3] in ("Y", "A", "HASTA") and kind2 == "YEAR"))
+        if not yearish or _day_follows(toks, k):
+            continue
+        out[k] = (start, end, str(two_digit_year(int(word), today)), "YEAR")
+    return out
+
+
+def two_digit_year(yy: int, today: dt.date) -> int:
+    """22 -> 2022: 00 up to next year's two digits are this century, the rest the last one (98 -> 1998)."""
+    return 2000 + yy if yy <= today.year % 100 + 1 else 1900 + yy
+
+
+def _day_follows(toks: list, k: int) -> bool:
+    """Is the number at k a day: "3 de marzo", "3 marzo", or "10" in "del 10 al 20 de abril"?"""
+    kinds = [t[3] for t in toks[k + 1 : k + 6]] + [None] * 5
+    if kinds[0] == "MONTH" or (kinds[0] == "DE" and kinds[1] == "MONTH"):
+        return True
+    if kinds[0] in ("Y", "AL", "A", "HASTA"):
+        rest = kinds[2:] if kinds[1] == "ART" else kinds[1:]
+        return rest[0] == "NUM" and (rest[1] == "MONTH" or (rest[1] == "DE" and rest[2] == "MONTH"))
+    return False
+
+
 # Parser steps one question may cost: a real question needs a few dozen; 2,000 characters of
 # "desde el 1/1/2023 hasta el …" would otherwise cost hundreds of milliseconds.
 _BUDGET = 400
 # Terminals an expression can end with: only after one of them is a complete parse worth trying.
 _ENDERS = frozenset(["YEAR", "MONTH", "DMY", "ANO", "PASADO", "HOY", "FECHA", "MES", "MESES", "SEMANA", "DIA",
-                     "SEMESTRE", "TRIMESTRE", "CUATRIMESTRE", "ADELANTE"])
+                     "SEMESTRE", "TRIMESTRE", "CUATRIMESTRE", "ADELANTE", "AYER", "ANTEPASADO", "VIENE",
+                     "PROXIMO", "ACA"])
 # Words that start an expression only together with what follows them.
 _LEAD_ONLY = frozenset(["ART", "DE", "DEL", "EN", "A", "ESTE", "ANTES", "DESPUES", "DESDE", "HASTA", "ENTRE",
-                        "HACE", "ULTIMOS", "POSTERIOR", "ANTERIORES", "PASADO"])
+                        "HACE", "ULTIMOS", "POSTERIOR", "ANTERIORES", "PASADO", "PROXIMO"])
 
 
 def _longest(parser: Lark, toks, i: int, today: dt.date, budget: list[int]):
     """(end index, meaning) of the longest expression starting at token i, or None."""
     kind = toks[i][3]
-    if kind is None or kind in ("Y", "AL", "QUE", "LO", "VA", "PARTIR"):
+    if kind is None or kind in ("Y", "AL", "QUE", "LO", "VA", "PARTIR", "PARA", "ACA", "VIENE", "ANTEPASADO"):
         return None
     if kind in _LEAD_ONLY and (i + 1 >= len(toks) or toks[i + 1][3] is None):
         return None  # "de", "la", "en" before an ordinary word: nothing to parse (most of the text)

@@ -25,13 +25,16 @@ class Filters:
     date_to: dt.date | None = None
     number: str | None = None
     status: str | None = None
+    # A status the norms must NOT have ("las que no están derogadas" = vigente or modificada). Read
+    # from the words only; the gRPC filters have no field for it.
+    status_not: str | None = None
 
     def merged(self, override: Filters) -> Filters:
         """Fields set in `override` win (structured arguments over what the parser read)."""
         out = replace(self, municipalities=list(self.municipalities))
         if override.municipalities:
             out.municipalities = list(override.municipalities)
-        for name in ("type", "year", "date_from", "date_to", "number", "status"):
+        for name in ("type", "year", "date_from", "date_to", "number", "status", "status_not"):
             value = getattr(override, name)
             if value is not None:
                 setattr(out, name, value)
@@ -63,7 +66,7 @@ def parse_date(value: str, name: str) -> dt.date:
 
 def build(*, municipality: str | None = None, municipalities: list[str] | None = None, type: str | None = None,
           year: int | None = None, date_from: str | None = None, date_to: str | None = None,
-          number: str | None = None, status: str | None = None) -> Filters:
+          number: str | None = None, status: str | None = None, status_not: str | None = None) -> Filters:
     """Validated Filters from raw request values (None = not set)."""
     municipality = clean(municipality) if municipality else municipality
     number = clean(number) if number else number
@@ -85,17 +88,18 @@ def build(*, municipality: str | None = None, municipalities: list[str] | None =
         raise InvalidArgument("La fecha inicial es posterior a la fecha final.")
     if number is not None and len(number) > 40:
         raise InvalidArgument("El número de normativa es demasiado largo.")
-    if status is not None and len(status) > 40:
+    if any(s is not None and len(s) > 40 for s in (status, status_not)):
         raise InvalidArgument("El estado es demasiado largo.")
     return Filters(municipalities=names, type=type, year=year, date_from=dfrom, date_to=dto,
                    number=number.strip() if number and number.strip() else None,
-                   status=status.strip().lower() if status and status.strip() else None)
+                   status=status.strip().lower() if status and status.strip() else None,
+                   status_not=status_not.strip().lower() if status_not and status_not.strip() else None)
 
 
 # Filter groups as the caller thinks of them: a year and a date range are one "when".
 GROUPS: dict[str, tuple[str, ...]] = {
     "municipio": ("municipalities",), "tipo": ("type",), "número": ("number",),
-    "fechas": ("year", "date_from", "date_to"), "estado": ("status",),
+    "fechas": ("year", "date_from", "date_to"), "estado": ("status", "status_not"),
 }
 EXPLICIT, QUERY = "explicit", "query"
 

@@ -78,6 +78,8 @@ def where(f: Filters) -> list[ColumnElement[bool]]:
         conds.append(N.number == f.number)
     if f.status:
         conds.append(N.status == fold(f.status))
+    if f.status_not:
+        conds.append(N.status != fold(f.status_not))
     return conds
 
 
@@ -137,7 +139,7 @@ def run(engine: Engine, q: MetadataQuery, names: dict[str, str] | None = None) -
                                    r.url, r.status) for r in conn.execute(stmt)]
                 result.sql = render(stmt, engine) + ";\n" + result.sql
     result.interpretation = interpret(q, result)
-    if result.total == 0 and q.filters.number and q.filters.status:
+    if result.total == 0 and q.filters.number and (q.filters.status or q.filters.status_not):
         result.interpretation += _status_hint(engine, q.filters)
     return result
 
@@ -145,7 +147,7 @@ def run(engine: Engine, q: MetadataQuery, names: dict[str, str] | None = None) -
 def _status_hint(engine: Engine, f: Filters) -> str:
     """A numbered norm asked for with a status it does not have ("¿está vigente…?" sent as
     status=vigente): say which status it has, so the caller does not hear that it does not exist."""
-    other = replace(f, status=None)
+    other = replace(f, status=None, status_not=None)
     stmt = select(N.municipality, N.type, N.number, N.status).where(and_(*where(other))).limit(5)
     with engine.connect() as conn:
         found = conn.execute(stmt).all()
@@ -175,6 +177,8 @@ def describe_filters(f: Filters) -> str:
         parts.append(f"con fecha hasta el {f.date_to.isoformat()}")
     if f.status:
         parts.append(f"en estado {f.status}")
+    if f.status_not:
+        parts.append(f"en cualquier estado salvo {f.status_not}")
     return " ".join(parts) if parts else "sin filtros"
 
 

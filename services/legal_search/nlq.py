@@ -33,7 +33,14 @@ _NUMBER_RE = re.compile(
     r"\b(?:(" + "|".join([*TYPE_WORDS, *_TYPE_ABBREVIATIONS]) + r")\s+(?:(?:n|nro|numero|num|no)\s+)?"
     r"|(?:n|nro|numero|num)\s+)"
     r"(\d{1,6}(?:\s\d{2,4})?)\b")
-_STATUS_RE = re.compile(r"\b(vigentes?|en vigor|derogad[oa]s?|modificad[oa]s?|abrogad[oa]s?)\b")
+_NUMBER_YEAR_RE = re.compile(r"\s*(?:/|barra\s)\s*(\d{2})\b")
+_STATUS_RE = re.compile(r"\b(vigentes?|en vigor|derogad[oa]s?|modificad[oa]s?|abrogad[oa]s?|rigen|"
+                        r"(?:se )?derog(?:aron|o)|sin (?:derogar|abrogar|modificar|modificaciones))\b")
+# "no", "ya no", "nunca" before a status word, at most two forms of "to be" between ("que no están
+# derogadas", "no han sido derogadas", "ya no rigen"); "¿no tenés las vigentes?" is no negation.
+_BE = r"(?:esta|estan|esten|estaba|estaban|estuvo|estuvieron|es|son|sean|eran|fue|fueron|fueran|ha|han|haya|" \
+      r"hayan|sido|se|encuentra|encuentran|sigue|siguen|quedo|quedaron)"
+_NEGATED_RE = re.compile(r"\b(?:no|nunca)(?:\s+" + _BE + r"){0,2}\s*$")
 # "¿Está vigente…?", "¿sigue en vigor?", "¿fue derogada?": a yes/no question about one norm's status.
 _STATUS_QUESTION_RE = re.compile(
     r"\b(esta|sigue|continua|fue|quedo|queda|se encuentra|todavia|aun|rige|sigue rigiendo)\b(?:\s+\w+){0,2}?"
@@ -65,9 +72,24 @@ def _blank(text: str, start: int, end: int) -> str:
 
 
 def _status(word: str) -> str:
-    if word.startswith(("vigente", "en vigor")):
+    if word.startswith(("vigente", "en vigor", "rigen")):
         return "vigente"
-    return "derogada" if word.startswith(("derogad", "abrogad")) else "modificada"
+    return "derogada" if word.startswith(("derog", "abrogad", "se derog")) else "modificada"
+
+
+def _read_status(text: str, m: re.Match[str]) -> tuple[str, bool, str | None]:
+    """(status, negated, the negated phrase or None) of a status word. The schema has three statuses:
+    vigente, derogada and modificada (modified but still in force). So "no vigentes"/"ya no rigen" is derogada, while
+    "no derogadas"/"sin derogar" is "any status but derogada" (vigente or modificada)."""
+    word = m.group(1)
+    if word.startswith("sin "):
+        return _status(word[4:].replace("derogar", "derogad").replace("abrogar", "abrogad")), True, word
+    status = _status(word)
+    neg = _NEGATED_RE.search(text[: m.start()])
+    if not neg:
+        return status, False, None
+    phrase = " ".join(text[neg.start() : m.end()].split())
+    return ("derogada", False, phrase) if status == "vigente" else (status, True, phrase)
 
 
 def detect(text: str, gazetteer: Gazetteer, today: dt.date | None = None) -> Detected:
@@ -105,6 +127,10 @@ def _read(t: str, gazetteer: Gazetteer, today: dt.date) -> Detected:
             continue  # "decretos 2023": a year, not decree number 2023
         f.number = value
         _use(det, nm.group(0))
+        ym = _NUMBER_YEAR_RE.match(rest, nm.end())
+        if ym:  # "N° 1234/22", "decreto 45 barra 21": the two-digit year of the norm
+            f.year = dates.two_digit_year(int(ym.group(1)), today)
+            rest = _blank(rest, ym.start(), ym.end())
         if nm.group(1) in _TYPE_ABBREVIATIONS:
             f.type = _TYPE_ABBREVIATIONS[nm.group(1)]
         rest = rest[: nm.start()] + " " + (nm.group(1) or "") + " " * (nm.end() - nm.start() - 1 - len(
@@ -121,10 +147,17 @@ def _read(t: str, gazetteer: Gazetteer, today: dt.date) -> Detected:
     qm = _STATUS_QUESTION_RE.search(rest)
     if sm:
         det.used.update(sm.group(1).split())
+        status, negated, phrase = _read_status(rest, sm)
         if f.number or (qm and not _COUNT_RE.search(rest) and not _LIST_RE.search(rest)):
-            det.status_question = _status(sm.group(1))  # a lookup that answers with the status
+            det.status_question = "vigente" if negated else status  # a lookup that answers with the status
+        elif negated:
+            f.status_not = status
+            det.notes.append(f"'{phrase}' se lee como cualquier estado salvo {status} "
+                             "(los estados son vigente, derogada y modificada)")
         else:
-            f.status = _status(sm.group(1))
+            f.status = status
+            if phrase:
+                det.notes.append(f"'{phrase}' se lee como derogada (una norma modificada sigue vigente)")
     elif qm and f.number:
         det.status_question = "vigente"
     found = dates.find(rest, today)
@@ -166,7 +199,8 @@ _NOUN = r"(?:ordenanza|decreto|resolucion|disposicion|convenio|norma|normativa)"
 # "el último decreto", "la norma más antigua", "la primera ordenanza": one row.
 _SINGLE_RE = re.compile(r"\b(?:el|la)\s+(?:(?:ultim[oa]|primer[oa]?)\s+" + _NOUN + r"|" + _NOUN
                         + r"\s+(?:mas\s+(?:antigu[oa]|recientes?|nuev[oa]|viej[oa])|ultim[oa]|primer[oa]))\b")
-_LIMIT_RE = re.compile(r"\b(?:ultim[oa]s|primer[oa]s|las|los|top)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:ultim[oa]s|"
+_LIMIT_RE = re.compile(r"\b(?:ultim[oa]s|primer[oa]s|las|los|top)\s+(\d{1,3})\b(?!\s+(?:dias|semanas|meses|anos)\b)"
+                       r"|\b(\d{1,3})\s+(?:ultim[oa]s|"
                        r"primer[oa]s|normativas|ordenanzas|decretos|resoluciones|disposiciones|convenios)\b")
 _COMPARE_RE = re.compile(r"\b(compar\w*|versus|vs|diferencia\w*|frente a)\b")
 

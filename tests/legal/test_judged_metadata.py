@@ -54,6 +54,7 @@ def test_the_set_is_large_varied_and_loads():
     for cat in ("count", "list", "number", "year", "range", "municipality", "type", "status", "group", "other"):
         assert cats[cat] >= 8, cat
     assert sum(q.held_out is True for q in qs) >= 20 and sum(q.held_out == "fresh" for q in qs) >= 20
+    assert sum(q.held_out == "fresh3" for q in qs) >= 40
     texts = [q.text for q in qs]
     assert len(set(texts)) == len(texts)
 

@@ -265,3 +265,116 @@ def test_a_long_question_still_reads_its_first_dates():
 def test_spoken_self_corrections_keep_what_follows(text, expected):
     f = detect(text, G, TODAY).filters
     assert (f.municipalities, f.type, f.number, f.year) == expected
+
+
+# ---- round 3: two-digit years, negated status, weeks and days, ordinal days ----------------------
+
+@pytest.mark.parametrize("text,expected", [
+    ("marzo del 23", (D(2023, 3, 1), D(2023, 3, 31), None)),
+    ("en el primer trimestre del 24", (D(2024, 1, 1), D(2024, 3, 31), None)),
+    ("en el segundo semestre del 22", (D(2022, 7, 1), D(2022, 12, 31), None)),
+    ("el último trimestre del 23", (D(2023, 10, 1), D(2023, 12, 31), None)),
+    ("del 22", (None, None, 2022)), ("año 21", (None, None, 2021)), ("en el 19", (None, None, 2019)),
+    ("del 98", (None, None, 1998)), ("en el año 99", (None, None, 1999)),
+    ("a partir del 21", (D(2021, 1, 1), None, None)), ("desde el 20", (D(2020, 1, 1), None, None)),
+    ("entre el 22 y el 24", (D(2022, 1, 1), D(2024, 12, 31), None)),
+    ("entre 2018 y el 20", (D(2018, 1, 1), D(2020, 12, 31), None)),
+    ("del año 2016 al 18", (D(2016, 1, 1), D(2018, 12, 31), None)),
+    ("el 3 de marzo del 22", (D(2022, 3, 3), D(2022, 3, 3), None)),
+    ("marzo del veintitrés", (D(2023, 3, 1), D(2023, 3, 31), None)),
+])
+def test_two_digit_years_where_a_year_goes(text, expected):
+    assert read(f"¿cuántos decretos hubo {text}?") == expected
+
+
+def test_two_digit_year_century_follows_the_clock():
+    assert dates.two_digit_year(26, TODAY) == 2026 and dates.two_digit_year(27, TODAY) == 1927
+    assert dates.two_digit_year(27, D(2026, 12, 3)) == 2027
+    assert detect("ordenanzas de merlo de marzo del 23", G, D(2026, 12, 3)).filters.date_from == D(2023, 3, 1)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("ordenanzas del 3 de febrero", (["Tres de Febrero"], None, None)),  # the municipality, not a date
+    ("cuantas ordenanzas de tres de febrero del 22", (["Tres de Febrero"], None, 2022)),
+    ("la ordenanza 22 de merlo", (["Merlo"], "22", None)),  # a norm number
+    ("el decreto N° 21 de moron", (["Morón"], "21", None)),
+    ("decime la 22", ([], None, None)), ("cuantas normas hubo el 22", ([], None, None)),  # no year context
+    ("decretos del 22 de marzo de 2024", ([], None, None)),  # a day
+    ("en los ultimos 15 dias", ([], None, None)),
+])
+def test_two_digit_near_misses_stay_what_they_are(text, expected):
+    f = detect(text, G, TODAY).filters
+    assert (f.municipalities, f.number, f.year) == expected
+
+
+def test_day_ranges_and_ordinal_days():
+    assert read("del 10 al 20 de abril de 2023")[:2] == (D(2023, 4, 10), D(2023, 4, 20))
+    assert read("entre el 1ro y el 15 de marzo de 2024")[:2] == (D(2024, 3, 1), D(2024, 3, 15))
+    assert read("decretos del 1ro de marzo de 2024")[:2] == (D(2024, 3, 1), D(2024, 3, 1))
+    assert read("desde el primero de marzo de 2023")[:2] == (D(2023, 3, 1), None)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("la semana pasada", (D(2025, 6, 2), D(2025, 6, 8), None)),  # TODAY is a Sunday
+    ("esta semana", (D(2025, 6, 9), D(2025, 6, 15), None)),
+    ("la semana que viene", (D(2025, 6, 16), D(2025, 6, 22), None)),
+    ("en los últimos 15 días", (D(2025, 5, 31), TODAY, None)),
+    ("ayer", (D(2025, 6, 14), D(2025, 6, 14), None)), ("anteayer", (D(2025, 6, 13), D(2025, 6, 13), None)),
+    ("el mes que viene", (D(2025, 7, 1), D(2025, 7, 31), None)),
+    ("el próximo año", (None, None, 2026)), ("el año antepasado", (None, None, 2023)),
+    ("en lo que va de este año", (D(2025, 1, 1), TODAY, None)),
+    ("a fines del año pasado", (D(2024, 10, 1), D(2024, 12, 31), None)),
+    ("de 2019 para acá", (D(2019, 1, 1), None, None)), ("desde 2019 hasta ahora", (D(2019, 1, 1), None, None)),
+    ("en los últimos dos años", (D(2023, 6, 15), TODAY, None)),
+])
+def test_relative_weeks_days_and_more(text, expected):
+    assert read(f"¿cuántos decretos hubo {text}?") == expected
+
+
+def test_ahora_and_para_alone_are_no_dates():
+    assert read("ahora decime cuantas ordenanzas hay para merlo") == (None, None, None)
+
+
+def test_number_with_a_two_digit_year():
+    f = detect("N° 1234/22 de merlo", G, TODAY).filters
+    assert (f.number, f.year) == ("1234", 2022)
+    f = detect("decreto 45 barra 21 de merlo", G, TODAY).filters
+    assert (f.number, f.year, f.type) == ("45", 2021, "decreto")
+
+
+def test_a_time_span_is_not_a_list_limit():
+    assert parse_metadata("decretos de merlo de los ultimos 15 dias", G, TODAY).limit == 10
+    assert parse_metadata("las ultimas 5 ordenanzas de merlo", G, TODAY).limit == 5
+
+
+@pytest.mark.parametrize("text,status,status_not", [
+    ("cuantas normas de merlo que no están derogadas", None, "derogada"),
+    ("cuantos decretos de merlo hay sin derogar", None, "derogada"),
+    ("cuantas normas no derogadas tiene moron", None, "derogada"),
+    ("ordenanzas de merlo que no fueron modificadas", None, "modificada"),
+    ("cuantas normas de san isidro no estan vigentes", "derogada", None),  # modificada is still in force
+    ("cuantas ordenanzas de moron ya no rigen", "derogada", None),
+    ("cuantas normas de merlo siguen vigentes", "vigente", None),
+    ("las ordenanzas que rigen en merlo", "vigente", None),
+    ("cuantas ordenanzas abrogadas tiene lanus", "derogada", None),
+    ("no sé cuántas ordenanzas vigentes tiene merlo", "vigente", None),  # "no" too far from the word
+    ("no tenés las vigentes de merlo", "vigente", None),  # only forms of "to be" between "no" and the word
+    ("cuantas normas de merlo que todavía no han sido derogadas", None, "derogada"),
+    ("cuantas ordenanzas de merlo no se derogaron", None, "derogada"),
+    ("cuantas ordenanzas de merlo se derogaron", "derogada", None),
+])
+def test_negated_status(text, status, status_not):
+    q = parse_metadata(text, G, TODAY)
+    assert (q.filters.status, q.filters.status_not, q.status_question) == (status, status_not, None)
+
+
+def test_negated_status_question_is_still_a_lookup():
+    q = parse_metadata("la ordenanza 1520 de tres de febrero no esta derogada?", G, TODAY)
+    assert q.filters.status is None and q.filters.status_not is None and q.status_question
+
+
+def test_status_not_is_one_group_with_status():
+    f, src = fill(build(status="vigente"), Filters(status_not="derogada"))
+    assert (f.status, f.status_not, src) == ("vigente", None, {"estado": "explicit"})
+    f, src = fill(build(), Filters(status_not="derogada"))
+    assert (f.status_not, src) == ("derogada", {"estado": "query"})
