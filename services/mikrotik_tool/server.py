@@ -37,22 +37,21 @@ def main() -> None:
     if not settings.api_url_set:
         log.warning("MIKROTIK_API_URL is not set: using the default %s", settings.api_url)
     log.info(
-        "MikroTik API %s, pool %d, cache ttl %.0fs (%d entries), timeouts %.0fs/%.0fs, tools %s",
-        safe_url(settings.api_url), settings.pool_size, settings.cache_ttl, settings.cache_size,
+        "MikroTik API %s, pool %d (at most %d questions on the wire, %d waiting), cache ttl %.0fs (%d entries), "
+        "timeouts %.0fs/%.0fs, tools %s",
+        safe_url(settings.api_url), settings.pool_size, settings.max_connections, settings.max_waiting,
+        settings.cache_ttl, settings.cache_size,
         settings.query_timeout, settings.broad_query_timeout, "on" if settings.enable_tools else "OFF",
     )
     queries = MikrotikQueries(settings)
-    try:
-        serve(
-            [service_spec(queries)],
-            port=settings.port,
-            metrics_port=settings.metrics_port,
-            host=settings.bind_host,
-            max_workers=settings.workers,
-            tool_filter=tool_filter(settings),
-        )
-    finally:
-        queries.close()
+    serve(
+        [service_spec(queries)],
+        port=settings.port,
+        metrics_port=settings.metrics_port,
+        host=settings.bind_host,
+        max_workers=2,  # every handler is async: threads only for the odd sync servicer
+        tool_filter=tool_filter(settings),
+    )
 
 
 if __name__ == "__main__":
