@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from centralita.config import load_env, setup_logging
 from centralita.mikrotik.v1 import mikrotik_pb2, mikrotik_pb2_grpc
@@ -25,9 +26,15 @@ def service_spec(queries: MikrotikQueries) -> ServiceSpec:
     )
 
 
-def tool_filter(settings: Settings):
+def tool_filter(settings: Settings) -> Callable[[str], bool]:
     """``ENABLE_MIKROTIK_TOOLS=false`` keeps the RPC but removes the tool from the catalog."""
     return lambda name: settings.enable_tools or name != TOOL_NAME
+
+
+def tool_filter_from_env() -> tuple[Callable[[str], bool], str]:
+    """What ``centralita tools`` applies to the local protos: this server's filter, and why."""
+    settings = Settings.from_env()
+    return tool_filter(settings), f"ENABLE_MIKROTIK_TOOLS={'true' if settings.enable_tools else 'false'}"
 
 
 def main() -> None:

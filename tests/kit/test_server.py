@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import urllib.request
 
 import grpc
+import pytest
 from google.protobuf import descriptor_pool, json_format, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
@@ -101,3 +103,81 @@ def test_secrets_are_redacted(monkeypatch):
         "x", logging.INFO, __file__, 1, "connecting with %s", (os.environ["ASTERISK_PASSWORD"],), None
     )
     assert "s3cr3t-pass" not in RedactingFormatter("%(message)s").format(record)
+
+
+def _echo_server(echo_build, **kwargs):
+    from centralita.server import ServiceSpec, start_server
+    from tests.kit.echo_service import make_servicer
+
+    pb2, pb2_grpc, descriptor_set = echo_build
+    spec = ServiceSpec(pb2.DESCRIPTOR.services_by_name["EchoService"], make_servicer(pb2, pb2_grpc),
+                       pb2_grpc.add_EchoServiceServicer_to_server)
+    return start_server([spec], port=0, host="127.0.0.1", descriptor_set=descriptor_set, **kwargs)
+
+
+def _misbehave(channel, pb2):
+    return channel.unary_unary(
+        "/echo.v1.EchoService/Misbehave",
+        request_serializer=pb2.MisbehaveRequest.SerializeToString,
+        response_deserializer=pb2.MisbehaveResponse.FromString,
+    )
+
+
+def test_200_concurrent_calls_to_a_sync_servicer_queue_and_are_all_answered(echo_build):
+    """Four worker threads, 200 calls of 20 ms at once: they wait their turn, none is refused."""
+    pb2 = echo_build[0]
+    running = _echo_server(echo_build, max_workers=4)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            call = _misbehave(channel, pb2)
+            futures = [call.future(pb2.MisbehaveRequest(sleep_ms=20), timeout=60) for _ in range(200)]
+            assert [f.result(timeout=90).status for f in futures] == ["ok"] * 200
+    finally:
+        running.drain_and_stop(grace=0.5)
+
+
+def test_calls_beyond_the_admission_bound_are_refused_at_once(echo_build):
+    """GRPC_MAX_CONCURRENT_RPCS (here 3) bounds the calls admitted, running or queued; the next one
+    gets RESOURCE_EXHAUSTED at once, and capacity comes back when the others finish."""
+    pb2 = echo_build[0]
+    running = _echo_server(echo_build, max_workers=1, max_concurrent_rpcs=3)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            call = _misbehave(channel, pb2)
+            busy = [call.future(pb2.MisbehaveRequest(sleep_ms=700), timeout=30) for _ in range(3)]
+            refused = None
+            deadline = time.monotonic() + 10
+            while refused is None and time.monotonic() < deadline:  # the three are admitted in a moment
+                started = time.monotonic()
+                try:
+                    call(pb2.MisbehaveRequest(sleep_ms=0), timeout=10)
+                except grpc.RpcError as exc:
+                    refused = (exc.code(), time.monotonic() - started)
+            assert refused is not None and refused[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert refused[1] < 1.0
+            assert [f.result(timeout=30).status for f in busy] == ["ok"] * 3
+            assert call(pb2.MisbehaveRequest(sleep_ms=0), timeout=10).status == "ok"
+    finally:
+        running.drain_and_stop(grace=0.5)
+
+
+def test_a_call_queued_past_its_deadline_is_not_run(echo_build, caplog):
+    """One worker busy for 0.8 s; a call with a 0.2 s deadline waits behind it and is dropped
+    without running (the CPU goes to calls someone still waits for)."""
+    pb2 = echo_build[0]
+    caplog.set_level(logging.INFO, logger="centralita.server")
+    running = _echo_server(echo_build, max_workers=1)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            call = _misbehave(channel, pb2)
+            first = call.future(pb2.MisbehaveRequest(sleep_ms=800), timeout=30)
+            time.sleep(0.1)
+            with pytest.raises(grpc.RpcError) as info:
+                call(pb2.MisbehaveRequest(fail_with="CRASH", message="must not run"), timeout=0.2)
+            assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert first.result(timeout=30).status == "ok"
+            # The worker is free now: a call still queued would run at once. Give it the chance.
+            assert call(pb2.MisbehaveRequest(sleep_ms=0), timeout=10).status == "ok"
+    finally:
+        running.drain_and_stop(grace=0.5)
+    assert not any("raised" in r.getMessage() for r in caplog.records)  # the crashing call never ran
