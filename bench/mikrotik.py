@@ -3,7 +3,10 @@
     .venv/bin/python bench/mikrotik.py [--quick]
 
 Baselines are measured in the same run: the seed's client (a plain ``requests.post`` per question,
-i.e. a new TCP connection each time) and a direct keep-alive ``requests.Session`` to the simulator.
+i.e. a new TCP connection each time), a direct keep-alive ``requests.Session`` to the simulator, and
+for the cached answer a bare grpcio unary echo server. The cached-answer comparison runs both
+servers in their own processes (the real ``centralita serve mikrotik_tool``, logging at INFO to
+/dev/null) and interleaves their samples one by one, so the machine's noise hits both alike.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import requests
+from _procs import bare_echo_server, free_port, tool_server
 
 from centralita.mikrotik.v1 import mikrotik_pb2, mikrotik_pb2_grpc
 from centralita.server import start_server
@@ -50,11 +54,9 @@ class Tool:
     """A mikrotik_tool server in this process and a stub to it."""
 
     def __init__(self, api_url: str, *, ttl: float, pool_size: int = 8) -> None:
-        settings = Settings(api_url=api_url, cache_ttl=ttl, pool_size=pool_size, workers=128)
+        settings = Settings(api_url=api_url, cache_ttl=ttl, pool_size=pool_size)
         self.queries = MikrotikQueries(settings)
-        self.running = start_server(
-            [service_spec(self.queries)], port=0, host="127.0.0.1", max_workers=settings.workers
-        )
+        self.running = start_server([service_spec(self.queries)], port=0, host="127.0.0.1")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.running.port}")
         self.stub = mikrotik_pb2_grpc.MikrotikServiceStub(self.channel)
 
@@ -88,6 +90,34 @@ def concurrent_upstream(sim: MikrotikSimulator, fn: Callable[[], object], n: int
     with ThreadPoolExecutor(n) as pool:
         list(pool.map(one, range(n)))
     return sim.queries - before
+
+
+def cached_vs_bare_echo(api_url: str, n: int) -> tuple[list[float], list[float]]:
+    """Interleaved ms samples: a cached ``ConsultarMikrotik`` and a bare grpcio echo, out of process."""
+    port = free_port()
+    env = {"MIKROTIK_API_URL": api_url, "MIKROTIK_TOOL_PORT": str(port), "MIKROTIK_TOOL_METRICS_PORT": "0",
+           "MIKROTIK_CACHE_TTL": "3600", "LOG_LEVEL": "INFO"}
+    request = mikrotik_pb2.ConsultarMikrotikRequest(question=QUESTION)
+    payload = request.SerializeToString()
+    with bare_echo_server() as echo_port, tool_server("mikrotik_tool", env, port), \
+            grpc.insecure_channel(f"127.0.0.1:{echo_port}") as echo_ch, \
+            grpc.insecure_channel(f"127.0.0.1:{port}") as tool_ch:
+        echo = echo_ch.unary_unary("/bench.Echo/Echo")
+        tool = mikrotik_pb2_grpc.MikrotikServiceStub(tool_ch).ConsultarMikrotik
+        assert tool(request, timeout=10).cached is False
+        tool_ms: list[float] = []
+        echo_ms: list[float] = []
+        for i in range(n + 200):
+            t0 = time.perf_counter()
+            reply = tool(request, timeout=10)
+            t1 = time.perf_counter()
+            echo(payload, timeout=10)
+            t2 = time.perf_counter()
+            if i >= 200:  # warm-up
+                assert reply.cached
+                tool_ms.append((t1 - t0) * 1000)
+                echo_ms.append((t2 - t1) * 1000)
+    return tool_ms, echo_ms
 
 
 def row(cells: list[str], widths: list[int]) -> str:
@@ -130,6 +160,7 @@ def main() -> None:
             uncached_ms = timed(uncached.ask, n_lat)
             seed_ms = timed(seed_post, n_lat)
             session_ms = timed(session_post, n_lat)
+            oop_cached_ms, oop_echo_ms = cached_vs_bare_echo(sim.url, n_lat * 2)
         finally:
             uncached.close()
             cached.close()
@@ -163,6 +194,14 @@ def main() -> None:
           f"({percentile(uncached_ms, 50) / percentile(seed_ms, 50):.2f}x)")
     print(f"uncached overhead over a direct keep-alive Session (p50): {overhead_ka:+.3f} ms "
           f"({percentile(uncached_ms, 50) / percentile(session_ms, 50):.2f}x)")
+    print()
+    print(row([f"out of process, interleaved ({len(oop_cached_ms)} pairs), ms", "p50", "p95", "p99"], widths))
+    for label, samples in (("  mikrotik_tool, cached answer (centralita serve)", oop_cached_ms),
+                           ("  bare grpcio unary echo (baseline)", oop_echo_ms)):
+        print(row([label, f"{percentile(samples, 50):.3f}", f"{percentile(samples, 95):.3f}",
+                   f"{percentile(samples, 99):.3f}"], widths))
+    print(f"cached answer / bare echo (p50): {percentile(oop_cached_ms, 50) / percentile(oop_echo_ms, 50):.2f}x "
+          f"(goal <= 1.3x)")
     print(f"cached answer vs direct requests.post (p50): "
           f"{percentile(seed_ms, 50) / percentile(cached_ms, 50):.1f}x faster")
 

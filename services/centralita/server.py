@@ -68,14 +68,21 @@ class _CallStats:
         self.latency = GRPC_LATENCY.labels(method)
         self.by_code: dict[str, Any] = {"OK": GRPC_HANDLED.labels(method, "OK")}
 
-    def record(self, code: str, elapsed: float) -> None:
+    def record(self, code: str, elapsed: float, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Count the call and log its line; with ``loop``, a success's line is written once the
+        loop is free again (after the response went out), so logging is off the latency path."""
         self.latency.observe(elapsed)
         counter = self.by_code.get(code)
         if counter is None:
             counter = self.by_code[code] = GRPC_HANDLED.labels(self.method, code)
         counter.inc()
-        if not self.quiet or code != "OK":
+        if code != "OK":
             log.info("%s %s %.1fms", self.method, code, elapsed * 1000)
+        elif not self.quiet and log.isEnabledFor(logging.INFO):
+            if loop is None:
+                log.info("%s %s %.1fms", self.method, code, elapsed * 1000)
+            else:
+                loop.call_soon(log.info, "%s %s %.1fms", self.method, code, elapsed * 1000)
 
 
 class _LoggingInterceptor(grpc.aio.ServerInterceptor):
@@ -145,7 +152,7 @@ def _async_behaviour(inner, stats: _CallStats):
             code = _failed(stats.method, context, exc)
             raise
         finally:
-            stats.record(code, time.perf_counter() - start)
+            stats.record(code, time.perf_counter() - start, _running_loop())
 
     return behaviour
 
@@ -244,6 +251,13 @@ def _code_name(context) -> str | None:
 
 
 _CODE_NAMES = {status.value[0]: status.name for status in grpc.StatusCode}
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class _LoopThread:
