@@ -30,7 +30,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from centralita.config import env_float, env_int, env_str
-from centralita.metrics import GRPC_HANDLED, GRPC_LATENCY, MetricsServer
+from centralita.metrics import GRPC_HANDLED, GRPC_IN_PROGRESS, GRPC_LATENCY, MetricsServer
 from centralita.schema import DEFAULT_DESCRIPTOR_SET, ToolSpec, load_descriptor_set, tools_from_descriptor_set
 from centralita.tools.v1 import tools_pb2, tools_pb2_grpc
 
@@ -60,12 +60,13 @@ class _CatalogServicer(tools_pb2_grpc.ToolCatalogServiceServicer):
 class _CallStats:
     """Pre-bound metric children of one method (labels() costs a lock and a dict lookup per call)."""
 
-    __slots__ = ("by_code", "latency", "method", "quiet")
+    __slots__ = ("by_code", "in_progress", "latency", "method", "quiet")
 
     def __init__(self, method: str, quiet: bool) -> None:
         self.method = method
         self.quiet = quiet
         self.latency = GRPC_LATENCY.labels(method)
+        self.in_progress = GRPC_IN_PROGRESS.labels(method)
         self.by_code: dict[str, Any] = {"OK": GRPC_HANDLED.labels(method, "OK")}
 
     def record(self, code: str, elapsed: float, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -141,6 +142,7 @@ def _async_behaviour(inner, stats: _CallStats):
         start = time.perf_counter()
         code = "OK"
         context = _AsyncContext(raw_context)
+        stats.in_progress.inc()
         try:
             response = await inner(request, context)
             code = _code_name(context) or "OK"
@@ -152,6 +154,7 @@ def _async_behaviour(inner, stats: _CallStats):
             code = _failed(stats.method, context, exc)
             raise
         finally:
+            stats.in_progress.dec()
             stats.record(code, time.perf_counter() - start, _running_loop())
 
     return behaviour
@@ -214,6 +217,7 @@ def _sync_behaviour(inner, stats: _CallStats):
         start = time.perf_counter()
         code = "OK"
         context = _SyncContext(raw_context, stats, start)
+        stats.in_progress.inc()
         try:
             remaining = context.time_remaining()
             if remaining is not None and remaining <= 0:
@@ -226,6 +230,7 @@ def _sync_behaviour(inner, stats: _CallStats):
             code = _failed(stats.method, context, exc)
             raise
         finally:
+            stats.in_progress.dec()
             if not context.recorded:
                 stats.record(code, time.perf_counter() - start)
 

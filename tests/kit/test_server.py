@@ -13,6 +13,7 @@ import pytest
 from google.protobuf import descriptor_pool, json_format, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from prometheus_client import REGISTRY
 
 from centralita.config import RedactingFormatter, redact
 
@@ -140,21 +141,22 @@ def test_calls_beyond_the_admission_bound_are_refused_at_once(echo_build):
     """GRPC_MAX_CONCURRENT_RPCS (here 3) bounds the calls admitted, running or queued; the next one
     gets RESOURCE_EXHAUSTED at once, and capacity comes back when the others finish."""
     pb2 = echo_build[0]
-    running = _echo_server(echo_build, max_workers=1, max_concurrent_rpcs=3)
+    running = _echo_server(echo_build, max_workers=3, max_concurrent_rpcs=3)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
             call = _misbehave(channel, pb2)
-            busy = [call.future(pb2.MisbehaveRequest(sleep_ms=700), timeout=30) for _ in range(3)]
-            refused = None
+            method = {"method": "/echo.v1.EchoService/Misbehave"}
+            before = REGISTRY.get_sample_value("centralita_grpc_server_in_progress", method) or 0
+            busy = [call.future(pb2.MisbehaveRequest(sleep_ms=2000), timeout=30) for _ in range(3)]
             deadline = time.monotonic() + 10
-            while refused is None and time.monotonic() < deadline:  # the three are admitted in a moment
-                started = time.monotonic()
-                try:
-                    call(pb2.MisbehaveRequest(sleep_ms=0), timeout=10)
-                except grpc.RpcError as exc:
-                    refused = (exc.code(), time.monotonic() - started)
-            assert refused is not None and refused[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
-            assert refused[1] < 1.0
+            while (REGISTRY.get_sample_value("centralita_grpc_server_in_progress", method) or 0) < before + 3:
+                assert time.monotonic() < deadline, "the three calls never ran"
+                time.sleep(0.01)
+            started = time.monotonic()
+            with pytest.raises(grpc.RpcError) as info:
+                call(pb2.MisbehaveRequest(sleep_ms=0), timeout=10)
+            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert time.monotonic() - started < 1.0
             assert [f.result(timeout=30).status for f in busy] == ["ok"] * 3
             assert call(pb2.MisbehaveRequest(sleep_ms=0), timeout=10).status == "ok"
     finally:
@@ -163,15 +165,21 @@ def test_calls_beyond_the_admission_bound_are_refused_at_once(echo_build):
 
 def test_a_call_queued_past_its_deadline_is_not_run(echo_build, caplog):
     """One worker busy for 0.8 s; a call with a 0.2 s deadline waits behind it and is dropped
-    without running (the CPU goes to calls someone still waits for)."""
+    without running (the CPU goes to calls someone still waits for). Under heavy load the first
+    call may itself take long: the second still cannot run before its deadline has passed."""
     pb2 = echo_build[0]
     caplog.set_level(logging.INFO, logger="centralita.server")
     running = _echo_server(echo_build, max_workers=1)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
             call = _misbehave(channel, pb2)
+            method = {"method": "/echo.v1.EchoService/Misbehave"}
+            before = REGISTRY.get_sample_value("centralita_grpc_server_in_progress", method) or 0
             first = call.future(pb2.MisbehaveRequest(sleep_ms=800), timeout=30)
-            time.sleep(0.1)
+            deadline = time.monotonic() + 10
+            while (REGISTRY.get_sample_value("centralita_grpc_server_in_progress", method) or 0) < before + 1:
+                assert time.monotonic() < deadline, "the first call never ran"
+                time.sleep(0.01)
             with pytest.raises(grpc.RpcError) as info:
                 call(pb2.MisbehaveRequest(fail_with="CRASH", message="must not run"), timeout=0.2)
             assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
