@@ -208,7 +208,7 @@ def start_server(
             spec.register(spec.servicer, server)
         tools_pb2_grpc.add_ToolCatalogServiceServicer_to_server(_CatalogServicer(tools), server)
         health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_health.aio.HealthServicer_to_server(health_servicer, server)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         catalog_name = tools_pb2.DESCRIPTOR.services_by_name["ToolCatalogService"].full_name
         for name in ["", *names, catalog_name]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
