@@ -1,7 +1,8 @@
 """Servers in their own processes for the benchmarks, measured from outside like any client.
 
 ``bare_echo_server()`` is the baseline: a bare grpcio unary echo (sync ``grpc.server``, no kit,
-no interceptor, bytes in, bytes out). ``tool_server()`` is the real ``centralita serve`` process.
+no interceptor, bytes in, bytes out); ``bare_echo_server(aio=True)`` the same on ``grpc.aio``.
+``tool_server()`` is the real ``centralita serve`` process.
 """
 
 from __future__ import annotations
@@ -32,6 +33,25 @@ print(port, flush=True)
 sys.stdin.read()
 """
 
+_BARE_AIO_ECHO = """
+import asyncio, sys
+import grpc
+
+async def echo(request, context):
+    return request
+
+async def main():
+    server = grpc.aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(echo)
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(port, flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -40,10 +60,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def bare_echo_server() -> Iterator[int]:
-    """Yields the port of a bare grpcio echo server running in a child process."""
-    proc = subprocess.Popen([sys.executable, "-c", _BARE_ECHO], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
+def bare_echo_server(aio: bool = False) -> Iterator[int]:
+    """Yields the port of a bare grpcio echo server (sync, or ``grpc.aio``) running in a child process."""
+    proc = subprocess.Popen([sys.executable, "-c", _BARE_AIO_ECHO if aio else _BARE_ECHO], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
     try:
         yield int(proc.stdout.readline())
     finally:
