@@ -3,7 +3,10 @@
     .venv/bin/python bench/mikrotik.py [--quick]
 
 Baselines are measured in the same run: the seed's client (a plain ``requests.post`` per question,
-i.e. a new TCP connection each time) and a direct keep-alive ``requests.Session`` to the simulator.
+i.e. a new TCP connection each time), a direct keep-alive ``requests.Session`` to the simulator, and
+for the cached answer a bare grpcio unary echo server. The cached-answer comparison runs both
+servers in their own processes (the real ``centralita serve mikrotik_tool``, logging at INFO to
+/dev/null) and interleaves their samples one by one, so the machine's noise hits both alike.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import requests
+from _procs import bare_echo_server, free_port, tool_server
 
 from centralita.mikrotik.v1 import mikrotik_pb2, mikrotik_pb2_grpc
 from centralita.server import start_server
@@ -50,11 +54,9 @@ class Tool:
     """A mikrotik_tool server in this process and a stub to it."""
 
     def __init__(self, api_url: str, *, ttl: float, pool_size: int = 8) -> None:
-        settings = Settings(api_url=api_url, cache_ttl=ttl, pool_size=pool_size, workers=128)
+        settings = Settings(api_url=api_url, cache_ttl=ttl, pool_size=pool_size)
         self.queries = MikrotikQueries(settings)
-        self.running = start_server(
-            [service_spec(self.queries)], port=0, host="127.0.0.1", max_workers=settings.workers
-        )
+        self.running = start_server([service_spec(self.queries)], port=0, host="127.0.0.1")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.running.port}")
         self.stub = mikrotik_pb2_grpc.MikrotikServiceStub(self.channel)
 
@@ -88,6 +90,33 @@ def concurrent_upstream(sim: MikrotikSimulator, fn: Callable[[], object], n: int
     with ThreadPoolExecutor(n) as pool:
         list(pool.map(one, range(n)))
     return sim.queries - before
+
+
+def cached_vs_bare_echo(api_url: str, n: int) -> dict[str, list[float]]:
+    """Interleaved ms samples, out of process: a cached ``ConsultarMikrotik`` and bare grpcio echoes."""
+    port = free_port()
+    env = {"MIKROTIK_API_URL": api_url, "MIKROTIK_TOOL_PORT": str(port), "MIKROTIK_TOOL_METRICS_PORT": "0",
+           "MIKROTIK_CACHE_TTL": "3600", "LOG_LEVEL": "INFO"}
+    request = mikrotik_pb2.ConsultarMikrotikRequest(question=QUESTION)
+    payload = request.SerializeToString()
+    with bare_echo_server() as sync_port, bare_echo_server(aio=True) as aio_port, \
+            tool_server("mikrotik_tool", env, port), \
+            grpc.insecure_channel(f"127.0.0.1:{sync_port}") as sync_ch, \
+            grpc.insecure_channel(f"127.0.0.1:{aio_port}") as aio_ch, \
+            grpc.insecure_channel(f"127.0.0.1:{port}") as tool_ch:
+        tool = mikrotik_pb2_grpc.MikrotikServiceStub(tool_ch).ConsultarMikrotik
+        assert tool(request, timeout=10).cached is False
+        calls = {"tool": (tool, request), "sync": (sync_ch.unary_unary("/bench.Echo/Echo"), payload),
+                 "aio": (aio_ch.unary_unary("/bench.Echo/Echo"), payload)}
+        samples: dict[str, list[float]] = {name: [] for name in calls}
+        for i in range(n + 200):
+            for name, (fn, arg) in calls.items():
+                t0 = time.perf_counter()
+                fn(arg, timeout=10)
+                if i >= 200:  # warm-up
+                    samples[name].append((time.perf_counter() - t0) * 1000)
+        assert tool(request, timeout=10).cached
+    return samples
 
 
 def row(cells: list[str], widths: list[int]) -> str:
@@ -130,6 +159,7 @@ def main() -> None:
             uncached_ms = timed(uncached.ask, n_lat)
             seed_ms = timed(seed_post, n_lat)
             session_ms = timed(session_post, n_lat)
+            oop = cached_vs_bare_echo(sim.url, n_lat * 2)
         finally:
             uncached.close()
             cached.close()
@@ -163,6 +193,16 @@ def main() -> None:
           f"({percentile(uncached_ms, 50) / percentile(seed_ms, 50):.2f}x)")
     print(f"uncached overhead over a direct keep-alive Session (p50): {overhead_ka:+.3f} ms "
           f"({percentile(uncached_ms, 50) / percentile(session_ms, 50):.2f}x)")
+    print()
+    print(row([f"out of process, interleaved ({len(oop['tool'])} triples), ms", "p50", "p95", "p99"], widths))
+    for label, key in (("  mikrotik_tool, cached answer (centralita serve)", "tool"),
+                       ("  bare grpcio unary echo, sync grpc.server (baseline)", "sync"),
+                       ("  bare grpcio unary echo, grpc.aio server", "aio")):
+        print(row([label, f"{percentile(oop[key], 50):.3f}", f"{percentile(oop[key], 95):.3f}",
+                   f"{percentile(oop[key], 99):.3f}"], widths))
+    tool50 = percentile(oop["tool"], 50)
+    print(f"cached answer / bare sync echo (p50): {tool50 / percentile(oop['sync'], 50):.2f}x (goal <= 1.3x); "
+          f"/ bare aio echo: {tool50 / percentile(oop['aio'], 50):.2f}x")
     print(f"cached answer vs direct requests.post (p50): "
           f"{percentile(seed_ms, 50) / percentile(cached_ms, 50):.1f}x faster")
 

@@ -18,24 +18,58 @@ SERVICES = {
     "legal_search": "legal_search.server",
     "call_gateway": "call_gateway.server",
 }
+# ``module:function`` of each part returning (keep(tool name) -> bool, reason) for the current
+# environment: the same filter its server applies to its tool catalog.
+TOOL_FILTERS = ("mikrotik_tool.server:tool_filter_from_env",)
 log = logging.getLogger("centralita.cli")
 
 
-def _cmd_tools(args: argparse.Namespace) -> int:
-    from centralita.schema import FORMATTERS, tools_from_descriptor_set
+def local_tools():
+    """Tools of the local protos that the services would offer under the current environment.
 
+    Returns (kept specs, [(left-out name, reason)]).
+    """
+    from centralita.schema import tools_from_descriptor_set
+
+    specs = tools_from_descriptor_set()
+    left_out: list[tuple[str, str]] = []
+    for ref in TOOL_FILTERS:
+        module_name, func_name = ref.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # that part is not installed
+            raise
+        keep, reason = getattr(module, func_name)()
+        left_out += [(s.name, reason) for s in specs if not keep(s.name)]
+        specs = [s for s in specs if keep(s.name)]
+    return specs, left_out
+
+
+def _cmd_tools(args: argparse.Namespace) -> int:
+    from centralita.schema import DEFAULT_DESCRIPTOR_SET, FORMATTERS
+
+    # Where the list comes from goes to stderr: stdout stays plain JSON for scripts.
     if args.endpoints:
         from centralita.dispatcher import Dispatcher
 
-        with Dispatcher.connect(args.endpoints.split(","), discover_timeout=args.timeout) as dispatcher:
-            failing = [ep for ep, state in dispatcher.status().items() if state != "ok"]
+        endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
+        with Dispatcher.connect(endpoints, discover_timeout=args.timeout) as dispatcher:
+            status = dispatcher.status()
+            failing = [ep for ep, state in status.items() if state != "ok"]
             for ep in failing:
-                print(f"centralita tools: {ep}: {dispatcher.status()[ep]}", file=sys.stderr)
+                print(f"centralita tools: {ep}: {status[ep]}", file=sys.stderr)
             specs = dispatcher.tools()
             if failing and not specs:
                 return 1
+        print(f"centralita tools: {len(specs)} tool(s) from the live endpoints {', '.join(endpoints)} "
+              "(what each service's catalog offers now)", file=sys.stderr)
     else:
-        specs = tools_from_descriptor_set()
+        specs, left_out = local_tools()
+        note = "; left out: " + ", ".join(f"{name} ({why})" for name, why in left_out) if left_out else ""
+        print(f"centralita tools: {len(specs)} tool(s) from the local protos ({DEFAULT_DESCRIPTOR_SET.name}) "
+              f"under the current environment{note}", file=sys.stderr)
     fmt = FORMATTERS[args.format]
     print(json.dumps([fmt(s, strict=args.strict) for s in specs], ensure_ascii=False, indent=2))
     return 0
@@ -70,7 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="centralita", description="Centralita: telephone AI assistant tools")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    tools = sub.add_parser("tools", help="print the tools' JSON schemas, generated from the protos")
+    tools = sub.add_parser(
+        "tools",
+        help="print the tools the model would be offered (JSON on stdout; where they come from on stderr)",
+    )
     tools.add_argument("--format", choices=["realtime", "chat", "mcp"], default="realtime")
     tools.add_argument("--strict", action="store_true", help="OpenAI strict form (all required, optionals nullable)")
     tools.add_argument("--endpoints", help="ask live services (host:port,...) instead of the local protos")

@@ -7,12 +7,17 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 log = logging.getLogger(__name__)
 
 GRPC_HANDLED = Counter(
     "centralita_grpc_server_handled_total", "gRPC calls finished, by method and status code", ["method", "code"]
+)
+GRPC_IN_PROGRESS = Gauge(
+    "centralita_grpc_server_in_progress",
+    "gRPC calls being handled now, by method (async handlers count while they wait on I/O)",
+    ["method"],
 )
 GRPC_LATENCY = Histogram(
     "centralita_grpc_server_handling_seconds",

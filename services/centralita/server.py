@@ -1,12 +1,21 @@
 """One function builds every gRPC server of the suite: health, reflection, tool catalog, logging and
-metrics interceptor, message-size and connection-age limits, and a graceful SIGTERM drain."""
+metrics interceptor, message-size and connection-age limits, a bound on queued calls, and a graceful
+SIGTERM drain.
+
+The server is ``grpc.aio`` on its own event-loop thread, so a call that waits (single-flight, an
+upstream HTTP answer) holds no thread. Servicers may be async (``async def`` methods run on the loop)
+or plain sync ones (run on a thread pool of ``max_workers``, which is then the CPU queue's width).
+``GRPC_MAX_CONCURRENT_RPCS`` bounds every call admitted at once, running or queued: beyond it the
+server answers RESOURCE_EXHAUSTED at once instead of queueing without limit.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -18,18 +27,19 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from centralita.config import env_float, env_int, env_str
-from centralita.metrics import GRPC_HANDLED, GRPC_LATENCY, MetricsServer
+from centralita.interceptor import APP_MARKER, LoggingInterceptor
+from centralita.metrics import MetricsServer
 from centralita.schema import DEFAULT_DESCRIPTOR_SET, ToolSpec, load_descriptor_set, tools_from_descriptor_set
 from centralita.tools.v1 import tools_pb2, tools_pb2_grpc
 
 log = logging.getLogger("centralita.server")
-# Trailing metadata of a call the servicer ended with context.abort(): its message was written for people.
-APP_MARKER = ("x-centralita-app", "1")
+__all__ = ["APP_MARKER", "RunningServer", "ServiceSpec", "serve", "start_server"]  # APP_MARKER: the dispatcher's
+DEFAULT_MAX_CONCURRENT_RPCS = 2000
 
 
 @dataclass
 class ServiceSpec:
-    """A servicer and how to register it."""
+    """A servicer and how to register it. An ``async def aclose()`` on the servicer runs at stop."""
 
     descriptor: ServiceDescriptor
     servicer: object
@@ -40,59 +50,45 @@ class _CatalogServicer(tools_pb2_grpc.ToolCatalogServiceServicer):
     def __init__(self, tools: Sequence[ToolSpec]) -> None:
         self._response = tools_pb2.ListToolsResponse(tools=[t.to_proto() for t in tools])
 
-    def ListTools(self, request, context):
+    async def ListTools(self, request, context):
         return self._response
 
 
-class _LoggingInterceptor(grpc.ServerInterceptor):
-    """One log line and one histogram sample per call: method, status, milliseconds."""
+class _LoopThread:
+    """An asyncio event loop running in a daemon thread; ``run`` submits a coroutine and waits."""
 
-    _QUIET = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
 
-    def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        method = handler_call_details.method
-        inner = handler.unary_unary
-        quiet = method.startswith(self._QUIET)
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
 
-        def behaviour(request, context):
-            start = time.perf_counter()
-            code = "OK"
-            try:
-                response = inner(request, context)
-                code = _code_name(context) or "OK"
-                return response
-            except Exception:
-                code = _code_name(context) or "UNKNOWN"
-                if _code_name(context) is None:  # a crash, not context.abort(): its text is not for people
-                    log.exception("%s raised", method)
-                else:
-                    context.set_trailing_metadata((APP_MARKER,))
-                raise
-            finally:
-                elapsed = time.perf_counter() - start
-                GRPC_LATENCY.labels(method).observe(elapsed)
-                GRPC_HANDLED.labels(method, code).inc()
-                if not quiet or code != "OK":
-                    log.info("%s %s %.1fms", method, code, elapsed * 1000)
+    def run(self, coro, timeout: float | None = None):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-        return grpc.unary_unary_rpc_method_handler(
-            behaviour,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+            if not self._thread.is_alive():
+                self.loop.close()
 
 
-def _code_name(context) -> str | None:
-    try:
-        code = context.code()
-    except Exception:  # older grpcio without ServicerContext.code()
-        return None
-    if code is None:
-        return None
-    return code.name if isinstance(code, grpc.StatusCode) else str(code)
+class SyncServerHandle:
+    """What ``RunningServer.server`` was when the kit used a sync grpc.Server: ``stop(grace)``."""
+
+    def __init__(self, running: RunningServer) -> None:
+        self._running = running
+
+    def stop(self, grace: float | None) -> threading.Event:
+        """Stop now (no NOT_SERVING delay), letting in-flight calls finish within ``grace``."""
+        self._running.drain_and_stop(grace=grace or 0.0, delay=0.0)
+        done = threading.Event()
+        done.set()
+        return done
 
 
 class RunningServer:
@@ -100,38 +96,65 @@ class RunningServer:
 
     def __init__(
         self,
-        server: grpc.Server,
+        aio_server: grpc.aio.Server,
+        loop_thread: _LoopThread,
+        pool: futures.ThreadPoolExecutor,
         port: int,
-        health_servicer: health.HealthServicer,
+        health_servicer: health.aio.HealthServicer,
         service_names: list[str],
         metrics: MetricsServer | None,
         tools: list[ToolSpec],
+        servicers: Sequence[object] = (),
     ) -> None:
-        self.server = server
+        self.aio_server = aio_server
+        self.server = SyncServerHandle(self)
+        self.loop = loop_thread.loop
+        self._loop_thread = loop_thread
+        self._pool = pool
         self.port = port
         self.health = health_servicer
         self.service_names = service_names
         self.metrics = metrics
         self.metrics_port = metrics.port if metrics else None
         self.tools = tools
+        self._servicers = list(servicers)
         self.draining = False
+        self._lock = threading.Lock()
         self._stopped = threading.Event()
 
     def drain_and_stop(self, grace: float = 5.0, delay: float = 0.0) -> None:
         """Health NOT_SERVING first (so probes and balancers move away), then finish in-flight calls."""
-        if self.draining:
+        with self._lock:
+            if self.draining:
+                first = False
+            else:
+                self.draining = first = True
+        if not first:
             self._stopped.wait()
             return
-        self.draining = True
         log.info("draining: health NOT_SERVING, %.1fs grace for in-flight calls", grace)
-        self.health.enter_graceful_shutdown()
-        if delay > 0:
-            time.sleep(delay)
-        self.server.stop(grace).wait()
-        if self.metrics:
-            self.metrics.stop()
-        self._stopped.set()
+        try:
+            self._loop_thread.run(self._drain(grace, delay), timeout=grace + delay + 10)
+        finally:
+            self._loop_thread.close()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            if self.metrics:
+                self.metrics.stop()
+            self._stopped.set()
         log.info("stopped")
+
+    async def _drain(self, grace: float, delay: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self.aio_server.stop(grace)
+        for servicer in self._servicers:
+            aclose = getattr(servicer, "aclose", None)
+            if aclose is not None and inspect.iscoroutinefunction(aclose):
+                try:
+                    await aclose()
+                except Exception:
+                    log.exception("closing %s failed", type(servicer).__name__)
 
     def wait(self) -> None:
         self._stopped.wait()
@@ -144,11 +167,19 @@ def start_server(
     host: str | None = None,
     metrics_port: int | None = None,
     max_workers: int = 16,
+    max_concurrent_rpcs: int | None = None,
     tool_filter: Callable[[str], bool] | None = None,
     descriptor_set: Path = DEFAULT_DESCRIPTOR_SET,
 ) -> RunningServer:
+    """Build and start the server; returns once it accepts calls.
+
+    ``max_workers`` threads run sync servicers; ``max_concurrent_rpcs`` (default
+    ``GRPC_MAX_CONCURRENT_RPCS``) bounds the calls admitted at once, running or queued.
+    """
     host = host if host is not None else env_str("GRPC_BIND_HOST", "0.0.0.0")
     max_message = env_int("GRPC_MAX_MESSAGE_BYTES", 8 * 1024 * 1024)
+    if max_concurrent_rpcs is None:
+        max_concurrent_rpcs = env_int("GRPC_MAX_CONCURRENT_RPCS", DEFAULT_MAX_CONCURRENT_RPCS)
     options = [
         ("grpc.max_receive_message_length", max_message),
         ("grpc.max_send_message_length", max_message),
@@ -157,43 +188,63 @@ def start_server(
         ("grpc.max_connection_age_grace_ms", env_int("GRPC_MAX_CONNECTION_AGE_GRACE_MS", 10_000)),
         ("grpc.so_reuseport", 0),
     ]
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[_LoggingInterceptor()],
-        options=options,
-    )
     names = [s.descriptor.full_name for s in specs]
     tools = [
         t
         for t in tools_from_descriptor_set(load_descriptor_set(descriptor_set), services=names)
         if tool_filter is None or tool_filter(t.name)
     ]
-    for spec in specs:
-        spec.register(spec.servicer, server)
-    tools_pb2_grpc.add_ToolCatalogServiceServicer_to_server(_CatalogServicer(tools), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    catalog_name = tools_pb2.DESCRIPTOR.services_by_name["ToolCatalogService"].full_name
-    for name in ["", *names, catalog_name]:
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        [*names, catalog_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-        server,
-    )
-    bound = server.add_insecure_port(f"{host}:{port}")
-    if bound == 0:
-        raise OSError(f"cannot bind gRPC port {host}:{port} (in use?)")
-    server.start()
-    running = RunningServer(server, bound, health_servicer, names, None, tools)
+    pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
+    loop_thread = _LoopThread("grpc-aio")
+
+    async def build() -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+        server = grpc.aio.server(
+            migration_thread_pool=pool,
+            interceptors=[LoggingInterceptor()],
+            options=options,
+            maximum_concurrent_rpcs=max_concurrent_rpcs if max_concurrent_rpcs > 0 else None,
+        )
+        for spec in specs:
+            spec.register(spec.servicer, server)
+        tools_pb2_grpc.add_ToolCatalogServiceServicer_to_server(_CatalogServicer(tools), server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        catalog_name = tools_pb2.DESCRIPTOR.services_by_name["ToolCatalogService"].full_name
+        for name in ["", *names, catalog_name]:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        reflection.enable_server_reflection(
+            [*names, catalog_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            server,
+        )
+        try:
+            bound = server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError:
+            bound = 0
+        if bound == 0:
+            raise OSError(f"cannot bind gRPC port {host}:{port} (in use?)")
+        await server.start()
+        return server, health_servicer, bound
+
+    try:
+        server, health_servicer, bound = loop_thread.run(build(), timeout=30)
+    except BaseException:
+        loop_thread.close()
+        pool.shutdown(wait=False)
+        raise
+    running = RunningServer(server, loop_thread, pool, bound, health_servicer, names, None, tools,
+                            [s.servicer for s in specs])
     if metrics_port is not None:
         running.metrics = MetricsServer(host, metrics_port, healthy=lambda: not running.draining).start()
         running.metrics_port = running.metrics.port
     log.info(
-        "serving %s on %s:%d (metrics %s), tools: %s",
+        "serving %s on %s:%d (metrics %s, %d workers, at most %s calls at once), tools: %s",
         ", ".join(names),
         host,
         bound,
         running.metrics_port,
+        max_workers,
+        max_concurrent_rpcs if max_concurrent_rpcs > 0 else "unbounded",
         ", ".join(t.name for t in tools) or "none",
     )
     return running

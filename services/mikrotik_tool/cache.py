@@ -1,20 +1,22 @@
-"""Short-lived answer cache with single-flight.
+"""Short-lived answer cache with single-flight, for one asyncio event loop.
 
 Callers on a phone line ask the same things at the same time ("¿cuántos clientes hay?") and
 the MikroTik API answers slowly (seconds), so:
 - answers are kept ``ttl`` seconds (LRU-bounded), keyed by the caller's normalised question;
 - only successes are stored; a failure is retried by the next caller;
-- concurrent identical questions share one upstream request: the first caller (leader) asks,
-  the others (followers) wait for its result, each no longer than its own budget. A leader's
-  failure is handed to the followers that were waiting, but not kept.
+- concurrent identical questions share one upstream request: the first caller (leader) starts it
+  as a task of its own, and every caller, leader included, awaits that shared future no longer
+  than its own budget. Waiting costs a future, not a thread; a caller that hangs up or gives up
+  does not cancel the request the others are waiting for. A failure reaches everyone waiting at
+  that moment, but is not kept.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -33,17 +35,8 @@ class Lookup(Generic[T]):
     shared: bool = False  # got the result of another caller's in-flight request
 
 
-class _Flight(Generic[T]):
-    __slots__ = ("done", "error", "value")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value: T | None = None
-        self.error: BaseException | None = None
-
-
 class AnswerCache(Generic[T]):
-    """TTL + LRU cache of successes, with per-key single-flight. Thread-safe."""
+    """TTL + LRU cache of successes, with per-key single-flight. Use from one event loop."""
 
     def __init__(
         self, *, ttl: float, max_entries: int = 256, clock: Callable[[], float] = time.monotonic
@@ -51,77 +44,25 @@ class AnswerCache(Generic[T]):
         self.ttl = ttl
         self.max_entries = max(1, max_entries)
         self._clock = clock
-        self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[float, T]] = OrderedDict()
-        self._flights: dict[str, _Flight[T]] = {}
+        self._flights: dict[str, asyncio.Task[T]] = {}
         self.hits = 0
         self.misses = 0
         self.shared = 0
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
+        return len(self._entries)
+
+    @property
+    def in_flight(self) -> int:
+        """Distinct questions being fetched right now."""
+        return len(self._flights)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._entries.clear()
 
     def peek(self, key: str) -> Lookup[T] | None:
         """The fresh cached value for ``key``, if any (no fetch)."""
-        with self._lock:
-            return self._fresh(key)
-
-    def get_or_fetch(self, key: str, fetch: Callable[[], T], *, wait: float | None) -> Lookup[T]:
-        """Cached value, or the value of the in-flight fetch, or fetch it now (as leader).
-
-        ``wait`` bounds how long a follower waits for the leader (``None``: no bound); when it
-        runs out the follower gets ``ApiTimeout``. Exceptions of ``fetch`` propagate to the
-        leader and to every follower waiting at that moment.
-        """
-        with self._lock:
-            hit = self._fresh(key)
-            if hit is not None:
-                self.hits += 1
-                return hit
-            flight = self._flights.get(key)
-            leader = flight is None
-            if leader:
-                flight = _Flight()
-                self._flights[key] = flight
-                self.misses += 1
-            else:
-                self.shared += 1
-        assert flight is not None
-        if leader:
-            return self._lead(key, flight, fetch)
-        if not flight.done.wait(wait):
-            raise ApiTimeout("gave up waiting for an identical question already in flight")
-        if flight.error is not None:
-            raise flight.error
-        return Lookup(value=flight.value, cached=False, age=0.0, shared=True)  # type: ignore[arg-type]
-
-    def _lead(self, key: str, flight: _Flight[T], fetch: Callable[[], T]) -> Lookup[T]:
-        try:
-            value = fetch()
-        except BaseException as exc:
-            flight.error = exc
-            with self._lock:
-                self._flights.pop(key, None)
-            flight.done.set()
-            raise
-        flight.value = value
-        with self._lock:
-            if self.ttl > 0:
-                self._entries[key] = (self._clock(), value)
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
-            self._flights.pop(key, None)
-        flight.done.set()
-        return Lookup(value=value, cached=False, age=0.0)
-
-    def _fresh(self, key: str) -> Lookup[T] | None:
-        """Caller holds the lock."""
         if self.ttl <= 0:
             return None
         entry = self._entries.get(key)
@@ -134,3 +75,44 @@ class AnswerCache(Generic[T]):
             return None
         self._entries.move_to_end(key)
         return Lookup(value=value, cached=True, age=age)
+
+    async def get_or_fetch(self, key: str, fetch: Callable[[], Awaitable[T]], *, wait: float | None) -> Lookup[T]:
+        """Cached value, or the value of the in-flight fetch, or start the fetch now (as leader).
+
+        ``wait`` bounds how long this caller waits (``None``: no bound); when it runs out the
+        caller gets ``ApiTimeout`` and the fetch goes on for the others. Exceptions of ``fetch``
+        reach every caller waiting at that moment.
+        """
+        hit = self.peek(key)
+        if hit is not None:
+            self.hits += 1
+            return hit
+        task = self._flights.get(key)
+        shared = task is not None
+        if task is None:
+            self.misses += 1
+            task = asyncio.ensure_future(fetch())
+            self._flights[key] = task
+            task.add_done_callback(lambda done, key=key: self._landed(key, done))
+        else:
+            self.shared += 1
+        try:
+            # shield: this caller giving up (timeout, cancelled call) must not cancel the fetch.
+            value = await asyncio.wait_for(asyncio.shield(task), wait)
+        except TimeoutError:
+            if shared:
+                raise ApiTimeout("gave up waiting for an identical question already in flight") from None
+            raise ApiTimeout("no answer within the caller's budget") from None
+        return Lookup(value=value, cached=False, age=0.0, shared=shared)
+
+    def _landed(self, key: str, task: asyncio.Task[T]) -> None:
+        """The fetch finished: forget the flight, keep a success."""
+        if self._flights.get(key) is task:
+            del self._flights[key]
+        if task.cancelled() or task.exception() is not None:  # exception() also marks it retrieved
+            return
+        if self.ttl > 0:
+            self._entries[key] = (self._clock(), task.result())
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)

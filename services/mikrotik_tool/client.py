@@ -1,48 +1,36 @@
-"""HTTP client of the MikroTik API: one pooled keep-alive session per process.
+"""HTTP client of the MikroTik API: one asyncio ``httpx.AsyncClient`` per process.
 
-The seed opened a new TCP connection per question (plain ``requests.post``). Here one
-``requests.Session`` with an ``HTTPAdapter`` pool keeps up to ``pool_size`` idle connections
-alive; more concurrent calls still proceed (extra connections are opened and dropped) so a
-slow or hung API can never make unrelated callers queue for a pooled connection.
+The seed opened a new TCP connection per question (plain ``requests.post``). Here one pooled
+client keeps up to ``pool_size`` idle connections alive, and at most ``max_connections``
+questions are on the wire at once: that is the real capacity of the API, so more questions wait
+(a future each, no thread) for a free connection, and only when ``max_waiting`` are already
+waiting is a question refused at once (``ApiBusy``). ``GET /health`` does not queue behind
+questions: it has connections of its own above that bound.
 
 Every call gets a total budget in seconds (already capped by the caller's gRPC deadline): it
-bounds the connect, each socket read and the whole body read. Failures become the typed errors
-of ``errors`` and never leak the URL or library messages to the caller.
+bounds the wait for a connection, the connect, the headers and the whole body. Failures become
+the typed errors of ``errors`` and never leak the URL or library messages to the caller.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
 import logging
 import math
 import time
 from dataclasses import dataclass
-from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
-from urllib3.util.retry import Retry
+import httpx
 
-from .errors import ApiBadResponse, ApiFailed, ApiHttpError, ApiTimeout, ApiUnreachable, MikrotikError
+from .errors import ApiBadResponse, ApiBusy, ApiFailed, ApiHttpError, ApiTimeout, ApiUnreachable, MikrotikError
 
 log = logging.getLogger(__name__)
 
-
-class _QuietPoolFull(logging.Filter):
-    """Extra connections beyond the pool are dropped on purpose (see module doc): not a warning."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Connection pool is full")
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(_QuietPoolFull())
-
 MAX_BODY_BYTES = 1 << 20
-_CHUNK = 16 * 1024
+HEALTH_CONNECTIONS = 2  # beyond max_connections, so a saturated API can still be probed
 
 
 @dataclass(frozen=True)
@@ -75,36 +63,67 @@ def safe_url(url: str) -> str:
 
 
 class MikrotikClient:
-    """Talks to one MikroTik API base URL; thread-safe, share one instance per process."""
+    """Talks to one MikroTik API base URL; share one instance per process, use it from one event loop."""
 
-    def __init__(self, base_url: str, *, pool_size: int = 8, connect_timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        pool_size: int = 8,
+        connect_timeout: float = 3.0,
+        max_connections: int = 32,
+        max_waiting: int = 1000,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.connect_timeout = connect_timeout
         self.pool_size = pool_size
-        session = requests.Session()
-        # No environment proxies or .netrc: the API lives on the ISP's LAN.
-        session.trust_env = False
-        # No library retries: a failed question is retried by the caller (the model), not behind its
-        # back. The one exception is in ``_exchange``: a dropped keep-alive connection.
-        retry = Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0, raise_on_status=False)
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=False, max_retries=retry)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.headers.update({"Accept": "application/json", "User-Agent": "centralita-mikrotik-tool/1"})
-        self._session = session
+        self.max_connections = max(1, max_connections)
+        self.max_waiting = max(0, max_waiting)
+        self.waiting = 0  # questions waiting for a free connection right now
+        self.in_use = 0  # questions on the wire right now
+        self._slots = asyncio.Semaphore(self.max_connections)
+        self._http: httpx.AsyncClient | None = None
 
-    def close(self) -> None:
-        self._session.close()
+    def _client(self) -> httpx.AsyncClient:
+        """Created on first use, inside the event loop that will drive it."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                # No environment proxies or .netrc: the API lives on the ISP's LAN.
+                trust_env=False,
+                follow_redirects=False,  # a redirect is not an answer (and would turn the POST into a GET)
+                limits=httpx.Limits(
+                    max_connections=self.max_connections + HEALTH_CONNECTIONS,
+                    max_keepalive_connections=self.pool_size,
+                ),
+                headers={"Accept": "application/json", "User-Agent": "centralita-mikrotik-tool/2"},
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+
+    def forget(self) -> None:
+        """Drop the client without awaiting (its loop may be gone); its sockets close with it."""
+        self._http = None
 
     # -- public calls -------------------------------------------------------------------------
 
-    def query(self, question: str, *, timeout: float) -> ApiAnswer:
+    async def query(self, question: str, *, timeout: float) -> ApiAnswer:
         """``POST /query``; ``timeout`` is the total budget in seconds. Raises ``MikrotikError``."""
         if timeout <= 0:
             raise ApiTimeout("no time left before the caller's deadline")
         started = time.monotonic()
+        deadline = started + timeout
         payload = {"question": question, "timeout": max(1, math.floor(timeout))}
-        status, body = self._exchange("POST", "/query", timeout, json_body=payload)
+        await self._take_slot(deadline)
+        try:
+            status, body = await self._exchange("POST", "/query", deadline, json_body=payload)
+        finally:
+            self.in_use -= 1
+            self._slots.release()
         if not 200 <= status < 300:
             raise ApiHttpError(status)
         data = _parse_json_object(body)
@@ -116,7 +135,7 @@ class MikrotikClient:
             raise ApiBadResponse("answer lacks success:true or a string response")
         return ApiAnswer(response=response, upstream_ms=(time.monotonic() - started) * 1000.0)
 
-    def health(self, *, timeout: float) -> HealthReport:
+    async def health(self, *, timeout: float) -> HealthReport:
         """``GET /health``; never raises, a failure is reported in the result."""
         started = time.monotonic()
 
@@ -126,7 +145,7 @@ class MikrotikClient:
         try:
             if timeout <= 0:
                 raise ApiTimeout("no time left before the caller's deadline")
-            status, body = self._exchange("GET", "/health", timeout)
+            status, body = await self._exchange("GET", "/health", started + timeout)
             if not 200 <= status < 300:
                 raise ApiHttpError(status)
             data = _parse_json_object(body)
@@ -143,114 +162,116 @@ class MikrotikClient:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _exchange(
-        self, method: str, path: str, budget: float, *, json_body: dict[str, Any] | None = None
+    async def _take_slot(self, deadline: float) -> None:
+        """A connection slot, waited for until ``deadline``; refused at once when the queue is full."""
+        if self._slots.locked():
+            if self.waiting >= self.max_waiting:
+                raise ApiBusy(
+                    f"{self.max_connections} questions on the wire and {self.waiting} waiting for a connection"
+                )
+            self.waiting += 1
+            try:
+                async with asyncio.timeout_at(_loop_time(deadline)):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise ApiTimeout("no connection to the API became free within the budget") from None
+            finally:
+                self.waiting -= 1
+        else:
+            await self._slots.acquire()
+        self.in_use += 1
+
+    async def _exchange(
+        self, method: str, path: str, deadline: float, *, json_body: dict[str, Any] | None = None
     ) -> tuple[int, bytes]:
-        """One HTTP exchange bounded by ``budget`` seconds in total; returns (status, body)."""
-        deadline = time.monotonic() + budget
+        """One HTTP exchange finished by ``deadline`` (monotonic); returns (status, body)."""
         for attempt in (1, 2):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ApiTimeout("no time left for the request")
             try:
-                resp = self._send(method, path, remaining, json_body)
-                break
-            except ApiUnreachable as exc:
+                return await self._send(method, path, deadline, json_body)
+            except _StaleConnection as exc:
                 # A pooled keep-alive connection the server closed just as we reused it fails at
                 # once with a disconnect; one immediate retry on a fresh connection covers it.
-                if attempt == 2 or not _is_stale_disconnect(exc.__cause__):
-                    raise
+                if attempt == 2:
+                    raise ApiUnreachable(f"connection failed: {exc.reason}") from None
                 log.debug("retrying once after a dropped keep-alive connection")
-        try:
-            body = self._read_body(resp, deadline)
-        finally:
-            resp.close()
-        return resp.status_code, body
+        raise AssertionError("unreachable")
 
-    def _send(self, method: str, path: str, budget: float, json_body: dict[str, Any] | None) -> requests.Response:
-        """Send the request and read the headers within ``budget``; the body is left to stream."""
-        deadline = time.monotonic() + budget
-        connect = min(self.connect_timeout, budget)
+    async def _send(
+        self, method: str, path: str, deadline: float, json_body: dict[str, Any] | None
+    ) -> tuple[int, bytes]:
+        remaining = deadline - time.monotonic()
+        connect = min(self.connect_timeout, remaining)
+        timeout = httpx.Timeout(remaining, connect=connect, pool=remaining)
+        client = self._client()
+        request = client.build_request(method, path, json=json_body, timeout=timeout)
+        headers_seen = False
         try:
-            return self._session.request(
-                method, self.base_url + path, json=json_body, timeout=(connect, budget), stream=True,
-                allow_redirects=False,  # a redirect is not an answer (and would turn the POST into a GET)
-            )
-        except requests.exceptions.ConnectTimeout as exc:
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                response = await client.send(request, stream=True)
+                headers_seen = True
+                try:
+                    return response.status_code, await _read_body(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise ApiTimeout(
+                "the answer did not arrive before the deadline" if headers_seen
+                else f"no answer within {remaining:.2f} s"
+            ) from None
+        except httpx.ConnectTimeout:
             if time.monotonic() >= deadline - 0.01:
-                raise ApiTimeout(f"connect did not finish within the budget of {budget:.2f} s") from exc
-            raise ApiUnreachable(f"connect timed out after {connect:.2f} s") from exc
-        except requests.exceptions.ReadTimeout as exc:
-            raise ApiTimeout(f"no answer within {budget:.2f} s") from exc
-        except requests.exceptions.ConnectionError as exc:
-            if isinstance(_root(exc), TimeoutError):  # a read timeout reported as "connection aborted"
-                raise ApiTimeout(f"no answer within {budget:.2f} s") from exc
-            raise ApiUnreachable(f"connection failed: {_reason(exc)}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise ApiUnreachable(f"request failed: {type(exc).__name__}") from exc
-
-    @staticmethod
-    def _read_body(resp: requests.Response, deadline: float) -> bytes:
-        """Read the whole body, never past ``deadline`` and never more than ``MAX_BODY_BYTES``."""
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ApiTimeout("the answer's body did not arrive before the deadline")
-                _shrink_socket_timeout(resp, remaining)
-                # read1: whatever has arrived, so a trickling body cannot outlive the deadline.
-                chunk = resp.raw.read1(_CHUNK, decode_content=True)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise ApiBadResponse(f"body larger than {MAX_BODY_BYTES} bytes")
-                chunks.append(chunk)
-        except (ReadTimeoutError, TimeoutError) as exc:
-            raise ApiTimeout("the answer's body stopped arriving") from exc
-        except (ProtocolError, ConnectionError, OSError) as exc:
-            raise ApiUnreachable(f"connection lost mid-response: {type(exc).__name__}") from exc
-        return b"".join(chunks)
+                raise ApiTimeout(f"connect did not finish within the budget of {remaining:.2f} s") from None
+            raise ApiUnreachable(f"connect timed out after {connect:.2f} s") from None
+        except httpx.TimeoutException:
+            raise ApiTimeout(f"no answer within {remaining:.2f} s") from None
+        except httpx.ConnectError as exc:
+            raise ApiUnreachable(f"connection failed: {_reason(exc)}") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if not headers_seen:
+                raise _StaleConnection(_reason(exc)) from None
+            raise ApiUnreachable(f"connection lost mid-response: {_reason(exc)}") from None
+        except httpx.HTTPError as exc:
+            raise ApiUnreachable(f"request failed: {type(exc).__name__}") from None
 
 
-def _shrink_socket_timeout(resp: requests.Response, remaining: float) -> None:
-    """Bound the next socket read by the time left (urllib3 resets it on the next request)."""
-    conn = getattr(resp.raw, "connection", None)
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.settimeout(max(remaining, 0.001))
+class _StaleConnection(Exception):
+    """The server dropped the connection before answering anything (retried once)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
-def _root(exc: BaseException | None) -> BaseException | None:
-    """The innermost cause (requests wraps urllib3, which wraps the socket error)."""
-    seen = exc
-    for _ in range(10):
-        if seen is None:
-            return None
-        nxt = seen.__cause__ or seen.__context__
-        if nxt is None and seen.args and isinstance(seen.args[-1], BaseException):
-            nxt = seen.args[-1]
-        reason = getattr(seen, "reason", None)
-        if nxt is None and isinstance(reason, BaseException):
-            nxt = reason
-        if nxt is None or nxt is seen:
-            return seen
-        seen = nxt
-    return seen
+async def _read_body(response: httpx.Response) -> bytes:
+    """The whole body, never more than ``MAX_BODY_BYTES`` (the deadline is the caller's timeout)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiBadResponse(f"body larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
-def _is_stale_disconnect(exc: BaseException | None) -> bool:
-    """The server dropped a connection before answering anything (not a refusal or a timeout)."""
-    root = _root(exc)
-    return isinstance(root, (RemoteDisconnected, ConnectionResetError, BrokenPipeError))
+def _loop_time(deadline: float) -> float:
+    """A ``time.monotonic`` deadline on the running loop's clock."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (deadline - time.monotonic())
 
 
 def _reason(exc: BaseException) -> str:
     """Innermost exception type name: enough for a log line, no URL."""
-    return type(_root(exc) or exc).__name__
+    seen: BaseException = exc
+    for _ in range(10):
+        nxt = seen.__cause__ or seen.__context__
+        if nxt is None or nxt is seen:
+            break
+        seen = nxt
+    return type(seen).__name__
 
 
 def _parse_json_object(body: bytes) -> dict[str, Any]:

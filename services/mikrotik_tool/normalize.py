@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
+@lru_cache(maxsize=4096)  # callers repeat the same questions (that is why there is a cache)
 def normalize_question(question: str) -> str:
     """Lower case, no accents, punctuation as spaces, single spaces.
 

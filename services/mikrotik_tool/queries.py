@@ -8,13 +8,12 @@ timeout sentence instead of hitting its own deadline first.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
 from .cache import AnswerCache
 from .client import ApiAnswer, HealthReport, MikrotikClient
-from .errors import ApiBusy, ApiTimeout, InvalidQuestion, MikrotikError
+from .errors import ApiTimeout, InvalidQuestion, MikrotikError
 from .metrics import CACHE_LOOKUPS, UPSTREAM_REQUESTS, UPSTREAM_SECONDS
 from .normalize import normalize_question
 from .settings import Settings
@@ -48,17 +47,24 @@ class MikrotikQueries:
                  cache: AnswerCache[ApiAnswer] | None = None) -> None:
         self.settings = settings
         self.client = client if client is not None else MikrotikClient(
-            settings.api_url, pool_size=settings.pool_size, connect_timeout=settings.connect_timeout
+            settings.api_url, pool_size=settings.pool_size, connect_timeout=settings.connect_timeout,
+            max_connections=settings.max_connections, max_waiting=settings.max_waiting,
         )
         self.cache: AnswerCache[ApiAnswer] = cache if cache is not None else AnswerCache(
             ttl=settings.cache_ttl, max_entries=settings.cache_size
         )
-        self._pending = threading.BoundedSemaphore(settings.pending_limit)
+        self._hit = CACHE_LOOKUPS.labels("hit")
+        self._shared = CACHE_LOOKUPS.labels("shared")
+        self._miss = CACHE_LOOKUPS.labels("miss")
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
     def close(self) -> None:
-        self.client.close()
+        """For sync callers: the kit already closed the client (``aclose``) when the server stopped."""
+        self.client.forget()
 
-    def ask(self, question: str, *, timeout: int | None = None, remaining: float | None = None) -> Answer:
+    async def ask(self, question: str, *, timeout: int | None = None, remaining: float | None = None) -> Answer:
         """Answer ``question``; raises a ``MikrotikError`` subclass on any failure."""
         started = time.monotonic()
         question = question.strip()
@@ -73,7 +79,7 @@ class MikrotikQueries:
             raise InvalidQuestion("question without letters or digits")
         hit = self.cache.peek(key)
         if hit is not None:  # served even when the deadline is nearly spent
-            CACHE_LOOKUPS.labels("hit").inc()
+            self._hit.inc()
             return Answer(response=hit.value.response, cached=True, age_seconds=round(hit.age, 3), upstream_ms=0.0)
         usable = None if remaining is None else remaining - reply_margin(remaining)
         budget = effective_timeout(
@@ -86,21 +92,16 @@ class MikrotikQueries:
         try:
             if budget <= 0:
                 raise ApiTimeout("the caller's deadline leaves no time for the API")
-            # Bulkhead: callers waiting on the API never take every gRPC worker, so health checks
-            # and cached answers are still served while the API hangs.
-            if not self._pending.acquire(blocking=False):
-                raise ApiBusy(f"{self.settings.pending_limit} questions already waiting for the API")
-            try:
-                got = self.cache.get_or_fetch(key, lambda: self._upstream(question, budget), wait=budget)
-            finally:
-                self._pending.release()
+            # Waiting (for an identical question in flight, or for a free connection) holds a
+            # future, not a thread; the client refuses only when its waiting queue is full.
+            got = await self.cache.get_or_fetch(key, lambda: self._upstream(question, budget), wait=budget)
         except MikrotikError as exc:
             log.warning(
                 "consulta fallida kind=%s detail=%s budget_s=%.2f elapsed_ms=%.0f",
                 exc.kind, exc.detail, budget, (time.monotonic() - started) * 1000,
             )
             raise
-        CACHE_LOOKUPS.labels("hit" if got.cached else "shared" if got.shared else "miss").inc()
+        (self._hit if got.cached else self._shared if got.shared else self._miss).inc()
         answer = got.value
         return Answer(
             response=answer.response,
@@ -109,12 +110,12 @@ class MikrotikQueries:
             upstream_ms=0.0 if got.cached else round(answer.upstream_ms, 1),
         )
 
-    def _upstream(self, question: str, budget: float) -> ApiAnswer:
+    async def _upstream(self, question: str, budget: float) -> ApiAnswer:
         """One POST /query, counted and timed."""
         started = time.monotonic()
         outcome = "ok"
         try:
-            return self.client.query(question, timeout=budget)
+            return await self.client.query(question, timeout=budget)
         except MikrotikError as exc:
             outcome = exc.kind
             raise
@@ -122,9 +123,9 @@ class MikrotikQueries:
             UPSTREAM_REQUESTS.labels(outcome).inc()
             UPSTREAM_SECONDS.observe(time.monotonic() - started)
 
-    def health(self, *, remaining: float | None = None) -> HealthReport:
+    async def health(self, *, remaining: float | None = None) -> HealthReport:
         """The API's ``GET /health``, bounded by the health timeout and the caller's deadline."""
         budget = self.settings.health_timeout
         if remaining is not None:
             budget = min(budget, remaining - reply_margin(remaining))
-        return self.client.health(timeout=budget)
+        return await self.client.health(timeout=budget)

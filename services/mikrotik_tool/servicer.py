@@ -54,14 +54,18 @@ class MikrotikServicer(mikrotik_pb2_grpc.MikrotikServiceServicer):
     def __init__(self, queries: MikrotikQueries) -> None:
         self.queries = queries
 
-    def ConsultarMikrotik(
+    async def aclose(self) -> None:
+        """Called by the kit when the server stops: closes the HTTP client on its own loop."""
+        await self.queries.aclose()
+
+    async def ConsultarMikrotik(
         self, request: mikrotik_pb2.ConsultarMikrotikRequest, context: grpc.ServicerContext
     ) -> mikrotik_pb2.ConsultarMikrotikResponse:
         timeout = request.timeout if request.HasField("timeout") else None
         try:
-            answer = self.queries.ask(request.question, timeout=timeout, remaining=context.time_remaining())
+            answer = await self.queries.ask(request.question, timeout=timeout, remaining=context.time_remaining())
         except MikrotikError as exc:
-            context.abort(status_for(exc), exc.sentence)
+            await context.abort(status_for(exc), exc.sentence)
         return mikrotik_pb2.ConsultarMikrotikResponse(
             response=answer.response,
             cached=answer.cached,
@@ -69,10 +73,10 @@ class MikrotikServicer(mikrotik_pb2_grpc.MikrotikServiceServicer):
             upstream_ms=answer.upstream_ms,
         )
 
-    def GetApiHealth(
+    async def GetApiHealth(
         self, request: mikrotik_pb2.GetApiHealthRequest, context: grpc.ServicerContext
     ) -> mikrotik_pb2.GetApiHealthResponse:
-        report = self.queries.health(remaining=context.time_remaining())
+        report = await self.queries.health(remaining=context.time_remaining())
         return mikrotik_pb2.GetApiHealthResponse(
             healthy=report.healthy,
             status=report.status,

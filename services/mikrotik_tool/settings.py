@@ -24,8 +24,8 @@ class Settings:
     query_timeout: float = 10.0  # simple questions (seed: 10 s)
     broad_query_timeout: float = 25.0  # "todos" / "completo" (seed: 25 s)
     health_timeout: float = 3.0
-    workers: int = 32  # gRPC worker threads
-    max_pending: int = 0  # questions waiting for the API at once; 0 = workers - 4
+    max_connections: int = 32  # questions on the wire to the API at once (its real capacity)
+    max_waiting: int = 1000  # questions allowed to wait for a free connection; more get RESOURCE_EXHAUSTED
     port: int = 50051
     metrics_port: int = 9101
     bind_host: str = "0.0.0.0"
@@ -44,14 +44,9 @@ class Settings:
             query_timeout=env_float("MIKROTIK_QUERY_TIMEOUT", 10.0, env=env),
             broad_query_timeout=env_float("MIKROTIK_BROAD_QUERY_TIMEOUT", 25.0, env=env),
             health_timeout=env_float("MIKROTIK_HEALTH_TIMEOUT", 3.0, env=env),
-            workers=max(2, env_int("MIKROTIK_TOOL_WORKERS", 32, env=env)),
-            max_pending=max(0, env_int("MIKROTIK_MAX_PENDING", 0, env=env)),
+            max_connections=max(1, env_int("MIKROTIK_MAX_CONNECTIONS", 32, env=env)),
+            max_waiting=max(0, env_int("MIKROTIK_MAX_WAITING", 1000, env=env)),
             port=env_int("MIKROTIK_TOOL_PORT", 50051, env=env),
             metrics_port=env_int("MIKROTIK_TOOL_METRICS_PORT", 9101, env=env),
             bind_host=env_str("GRPC_BIND_HOST", "0.0.0.0", env=env),
         )
-
-    @property
-    def pending_limit(self) -> int:
-        """Questions allowed to wait for the API at once; the other workers stay free."""
-        return self.max_pending or max(1, self.workers - 4)

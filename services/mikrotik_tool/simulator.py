@@ -174,6 +174,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, {"success": False, "response": "Cuerpo de la petición inválido."})
             return
         sim._record(question, timeout)
+        sim._enter()
+        try:
+            self._answer_query(question)
+        finally:
+            sim._leave()
+
+    def _answer_query(self, question: str) -> None:
+        sim = self.server.sim
         cfg = sim.config
         if cfg.latency and not sim._sleep(cfg.latency):
             return
@@ -291,6 +299,8 @@ class MikrotikSimulator:
         self._counters = {"query": 0, "health": 0, "faults": 0, "connections": 0}
         self._open: set[socket.socket] = set()
         self._peak_open = 0
+        self._in_flight = 0  # /query requests being answered right now
+        self._peak_in_flight = 0
         self.questions: deque[tuple[str, Any]] = deque(maxlen=2000)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -361,6 +371,7 @@ class MikrotikSimulator:
             for key in self._counters:
                 self._counters[key] = 0
             self._peak_open = len(self._open)
+            self._peak_in_flight = self._in_flight
             self.questions.clear()
 
     # -- counters -----------------------------------------------------------------------------
@@ -381,6 +392,12 @@ class MikrotikSimulator:
         with self._lock:
             return self._counters["connections"]
 
+    @property
+    def peak_in_flight(self) -> int:
+        """Most /query requests being answered at the same time since start or ``reset``."""
+        with self._lock:
+            return self._peak_in_flight
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {
@@ -391,6 +408,8 @@ class MikrotikSimulator:
                 "connections": self._counters["connections"],
                 "open_connections": len(self._open),
                 "peak_open_connections": self._peak_open,
+                "in_flight_queries": self._in_flight,
+                "peak_in_flight_queries": self._peak_in_flight,
             }
 
     def _count(self, name: str) -> None:
@@ -400,6 +419,15 @@ class MikrotikSimulator:
     def _record(self, question: str, timeout: Any) -> None:
         with self._lock:
             self.questions.append((question, timeout))
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _on_connection(self, conn: socket.socket) -> None:
         with self._lock:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import urllib.request
 
 import grpc
+import pytest
 from google.protobuf import descriptor_pool, json_format, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from prometheus_client import REGISTRY
 
 from centralita.config import RedactingFormatter, redact
 
@@ -101,3 +104,88 @@ def test_secrets_are_redacted(monkeypatch):
         "x", logging.INFO, __file__, 1, "connecting with %s", (os.environ["ASTERISK_PASSWORD"],), None
     )
     assert "s3cr3t-pass" not in RedactingFormatter("%(message)s").format(record)
+
+
+def _echo_server(echo_build, **kwargs):
+    from centralita.server import ServiceSpec, start_server
+    from tests.kit.echo_service import make_servicer
+
+    pb2, pb2_grpc, descriptor_set = echo_build
+    spec = ServiceSpec(pb2.DESCRIPTOR.services_by_name["EchoService"], make_servicer(pb2, pb2_grpc),
+                       pb2_grpc.add_EchoServiceServicer_to_server)
+    return start_server([spec], port=0, host="127.0.0.1", descriptor_set=descriptor_set, **kwargs)
+
+
+def _misbehave(channel, pb2):
+    return channel.unary_unary(
+        "/echo.v1.EchoService/Misbehave",
+        request_serializer=pb2.MisbehaveRequest.SerializeToString,
+        response_deserializer=pb2.MisbehaveResponse.FromString,
+    )
+
+
+def test_200_concurrent_calls_to_a_sync_servicer_queue_and_are_all_answered(echo_build):
+    """Four worker threads, 200 calls of 20 ms at once: they wait their turn, none is refused."""
+    pb2 = echo_build[0]
+    running = _echo_server(echo_build, max_workers=4)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            call = _misbehave(channel, pb2)
+            futures = [call.future(pb2.MisbehaveRequest(sleep_ms=20), timeout=60) for _ in range(200)]
+            assert [f.result(timeout=90).status for f in futures] == ["ok"] * 200
+    finally:
+        running.drain_and_stop(grace=0.5)
+
+
+def test_calls_beyond_the_admission_bound_are_refused_at_once(echo_build):
+    """GRPC_MAX_CONCURRENT_RPCS (here 3) bounds the calls admitted, running or queued; the next one
+    gets RESOURCE_EXHAUSTED at once, and capacity comes back when the others finish."""
+    pb2 = echo_build[0]
+    running = _echo_server(echo_build, max_workers=3, max_concurrent_rpcs=3)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            call = _misbehave(channel, pb2)
+            method = {"method": "/echo.v1.EchoService/Misbehave"}
+            before = REGISTRY.get_sample_value("centralita_grpc_server_in_progress", method) or 0
+            busy = [call.future(pb2.MisbehaveRequest(sleep_ms=2000), timeout=30) for _ in range(3)]
+            deadline = time.monotonic() + 10
+            while (REGISTRY.get_sample_value("centralita_grpc_server_in_progress", method) or 0) < before + 3:
+                assert time.monotonic() < deadline, "the three calls never ran"
+                time.sleep(0.01)
+            started = time.monotonic()
+            with pytest.raises(grpc.RpcError) as info:
+                call(pb2.MisbehaveRequest(sleep_ms=0), timeout=10)
+            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert time.monotonic() - started < 1.0
+            assert [f.result(timeout=30).status for f in busy] == ["ok"] * 3
+            assert call(pb2.MisbehaveRequest(sleep_ms=0), timeout=10).status == "ok"
+    finally:
+        running.drain_and_stop(grace=0.5)
+
+
+def test_a_call_queued_past_its_deadline_is_not_run(echo_build, caplog):
+    """One worker busy for 0.8 s; a call with a 0.2 s deadline waits behind it and is dropped
+    without running (the CPU goes to calls someone still waits for). Under heavy load the first
+    call may itself take long: the second still cannot run before its deadline has passed."""
+    pb2 = echo_build[0]
+    caplog.set_level(logging.INFO, logger="centralita.server")
+    running = _echo_server(echo_build, max_workers=1)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            call = _misbehave(channel, pb2)
+            method = {"method": "/echo.v1.EchoService/Misbehave"}
+            before = REGISTRY.get_sample_value("centralita_grpc_server_in_progress", method) or 0
+            first = call.future(pb2.MisbehaveRequest(sleep_ms=800), timeout=30)
+            deadline = time.monotonic() + 10
+            while (REGISTRY.get_sample_value("centralita_grpc_server_in_progress", method) or 0) < before + 1:
+                assert time.monotonic() < deadline, "the first call never ran"
+                time.sleep(0.01)
+            with pytest.raises(grpc.RpcError) as info:
+                call(pb2.MisbehaveRequest(fail_with="CRASH", message="must not run"), timeout=0.2)
+            assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert first.result(timeout=30).status == "ok"
+            # The worker is free now: a call still queued would run at once. Give it the chance.
+            assert call(pb2.MisbehaveRequest(sleep_ms=0), timeout=10).status == "ok"
+    finally:
+        running.drain_and_stop(grace=0.5)
+    assert not any("raised" in r.getMessage() for r in caplog.records)  # the crashing call never ran

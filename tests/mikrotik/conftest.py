@@ -75,14 +75,13 @@ def sim() -> Iterator[MikrotikSimulator]:
 def make_service(sim: MikrotikSimulator) -> Iterator[Callable[..., Service]]:
     started: list[Service] = []
 
-    def factory(*, max_workers: int = 32, metrics: bool = False, clock: Callable[[], float] | None = None,
-                **overrides) -> Service:
-        settings = replace(TEST_SETTINGS, **{"api_url": sim.url, "workers": max_workers, **overrides})
+    def factory(*, metrics: bool = False, clock: Callable[[], float] | None = None, **overrides) -> Service:
+        settings = replace(TEST_SETTINGS, **{"api_url": sim.url, **overrides})
         cache = None
         if clock is not None:
             cache = AnswerCache(ttl=settings.cache_ttl, max_entries=settings.cache_size, clock=clock)
         queries = MikrotikQueries(settings, cache=cache)
-        running = start_server([service_spec(queries)], port=0, host="127.0.0.1", max_workers=settings.workers,
+        running = start_server([service_spec(queries)], port=0, host="127.0.0.1", max_workers=2,
                                tool_filter=tool_filter(settings), metrics_port=0 if metrics else None)
         channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
         service = Service(running=running, channel=channel, queries=queries, settings=settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
+from centralita.mikrotik.v1 import mikrotik_pb2
 from mikrotik_tool.cache import AnswerCache
 from mikrotik_tool.errors import ApiHttpError, ApiTimeout
 
@@ -47,7 +49,7 @@ def test_concurrent_distinct_questions_keep_at_most_pool_size_connections_alive(
 
 
 def test_100_concurrent_identical_questions_make_one_upstream_request(make_service, sim):
-    service = make_service(max_workers=128)
+    service = make_service()
     sim.configure(latency=0.5)
     barrier = threading.Barrier(100)
 
@@ -62,9 +64,28 @@ def test_100_concurrent_identical_questions_make_one_upstream_request(make_servi
     assert service.queries.cache.misses == 1
 
 
+def test_500_concurrent_distinct_questions_are_all_answered_within_the_connection_bound(make_service, sim):
+    """Waiting for a connection holds no thread: 500 callers, 16 connections, everyone answered,
+    and the API (counted at the simulator) never sees more than 16 questions at once."""
+    service = make_service(cache_ttl=0, max_connections=16, pool_size=16)
+    sim.configure(latency=0.2)
+    futures = [
+        service.stub.ConsultarMikrotik.future(
+            mikrotik_pb2.ConsultarMikrotikRequest(question=f"¿Cuántos clientes activos hay en router-146? ({i})"),
+            timeout=60,
+        )
+        for i in range(500)
+    ]
+    replies = [f.result(timeout=90) for f in futures]
+    assert all("221" in r.response and r.cached is False for r in replies)
+    assert sim.queries == 500
+    assert 8 <= sim.peak_in_flight <= 16
+    assert sim.connections_accepted <= 16 + 2  # the pool, plus the health probe's own
+
+
 def test_single_flight_without_cache(make_service, sim):
     """TTL 0 disables the cache, not the sharing of an in-flight request."""
-    service = make_service(cache_ttl=0, max_workers=64)
+    service = make_service(cache_ttl=0)
     sim.configure(latency=0.6)
     barrier = threading.Barrier(50)
 
@@ -82,7 +103,7 @@ def test_single_flight_without_cache(make_service, sim):
 
 
 def test_followers_get_the_leaders_failure_and_it_is_not_cached(make_service, sim):
-    service = make_service(max_workers=64)
+    service = make_service()
     sim.configure(fault="500", latency=0.5)  # the 500 comes after 0.5 s: everyone joins the flight
     barrier = threading.Barrier(20)
 
@@ -155,31 +176,45 @@ def test_cache_zero_ttl_disables_it(make_service, sim):
 # -- the cache on its own, with an injected clock --------------------------------------------
 
 
+def _value(value: str):
+    async def fetch() -> str:
+        return value
+
+    return fetch
+
+
 def test_cache_ttl_and_age_with_a_fake_clock():
     clock = FakeClock()
     cache: AnswerCache[str] = AnswerCache(ttl=30, clock=clock)
     calls = []
 
-    def fetch():
+    async def fetch():
         calls.append(1)
         return f"v{len(calls)}"
 
-    assert cache.get_or_fetch("k", fetch, wait=1).value == "v1"
-    clock.now += 29.5
-    hit = cache.get_or_fetch("k", fetch, wait=1)
-    assert (hit.value, hit.cached, hit.age) == ("v1", True, 29.5)
-    clock.now += 0.5
-    miss = cache.get_or_fetch("k", fetch, wait=1)
-    assert (miss.value, miss.cached) == ("v2", False)
+    async def scenario():
+        assert (await cache.get_or_fetch("k", fetch, wait=1)).value == "v1"
+        clock.now += 29.5
+        hit = await cache.get_or_fetch("k", fetch, wait=1)
+        assert (hit.value, hit.cached, hit.age) == ("v1", True, 29.5)
+        clock.now += 0.5
+        miss = await cache.get_or_fetch("k", fetch, wait=1)
+        assert (miss.value, miss.cached) == ("v2", False)
+
+    asyncio.run(scenario())
     assert len(calls) == 2
 
 
 def test_cache_is_lru_bounded():
     cache: AnswerCache[str] = AnswerCache(ttl=30, max_entries=2, clock=FakeClock())
-    for key in ("a", "b"):
-        cache.get_or_fetch(key, lambda k=key: k, wait=1)
-    cache.get_or_fetch("a", lambda: "never", wait=1)  # touch a: b is now the oldest
-    cache.get_or_fetch("c", lambda: "c", wait=1)
+
+    async def scenario():
+        for key in ("a", "b"):
+            await cache.get_or_fetch(key, _value(key), wait=1)
+        await cache.get_or_fetch("a", _value("never"), wait=1)  # touch a: b is now the oldest
+        await cache.get_or_fetch("c", _value("c"), wait=1)
+
+    asyncio.run(scenario())
     assert len(cache) == 2
     assert cache.peek("b") is None
     assert cache.peek("a").value == "a" and cache.peek("c").value == "c"
@@ -188,26 +223,67 @@ def test_cache_is_lru_bounded():
 def test_cache_does_not_keep_failures():
     cache: AnswerCache[str] = AnswerCache(ttl=30, clock=FakeClock())
 
-    def boom():
+    async def boom():
         raise ApiHttpError(500)
 
-    with pytest.raises(ApiHttpError):
-        cache.get_or_fetch("k", boom, wait=1)
-    assert cache.peek("k") is None
-    assert cache.get_or_fetch("k", lambda: "ok", wait=1).value == "ok"
+    async def scenario():
+        with pytest.raises(ApiHttpError):
+            await cache.get_or_fetch("k", boom, wait=1)
+        assert cache.peek("k") is None
+        assert (await cache.get_or_fetch("k", _value("ok"), wait=1)).value == "ok"
+
+    asyncio.run(scenario())
 
 
-def test_follower_waits_no_longer_than_its_own_budget():
+def test_follower_waits_no_longer_than_its_own_budget_and_the_fetch_goes_on():
     cache: AnswerCache[str] = AnswerCache(ttl=30)
-    release = threading.Event()
-    leader = threading.Thread(target=cache.get_or_fetch, args=("k", lambda: release.wait(5) and "late"),
-                              kwargs={"wait": 5})
-    leader.start()
-    time.sleep(0.05)
-    started = time.monotonic()
-    with pytest.raises(ApiTimeout):
-        cache.get_or_fetch("k", lambda: "never called", wait=0.2)
-    assert 0.15 < time.monotonic() - started < 1.0
-    release.set()
-    leader.join(5)
-    assert cache.peek("k").value == "late"
+
+    async def scenario():
+        release = asyncio.Event()
+
+        async def slow():
+            await release.wait()
+            return "late"
+
+        leader = asyncio.ensure_future(cache.get_or_fetch("k", slow, wait=5))
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        with pytest.raises(ApiTimeout):
+            await cache.get_or_fetch("k", _value("never called"), wait=0.2)
+        took = time.monotonic() - started
+        assert 0.15 < took < 2.0
+        release.set()
+        got = await asyncio.wait_for(leader, 5)
+        assert (got.value, got.shared) == ("late", False)
+        assert cache.peek("k").value == "late"
+        assert (cache.misses, cache.shared) == (1, 1)
+
+    asyncio.run(scenario())
+
+
+def test_a_leader_that_gives_up_does_not_cancel_the_shared_request():
+    """The first caller hangs up (its call is cancelled): the others still get the answer."""
+    cache: AnswerCache[str] = AnswerCache(ttl=30)
+    fetched = []
+
+    async def scenario():
+        release = asyncio.Event()
+
+        async def slow():
+            await release.wait()
+            fetched.append(1)
+            return "answer"
+
+        leader = asyncio.ensure_future(cache.get_or_fetch("k", slow, wait=5))
+        await asyncio.sleep(0)
+        follower = asyncio.ensure_future(cache.get_or_fetch("k", _value("never"), wait=5))
+        await asyncio.sleep(0)
+        leader.cancel()
+        release.set()
+        got = await asyncio.wait_for(follower, 5)
+        assert (got.value, got.shared) == ("answer", True)
+        assert leader.cancelled()
+
+    asyncio.run(scenario())
+    assert fetched == [1]
+    assert cache.in_flight == 0

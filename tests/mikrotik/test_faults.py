@@ -154,27 +154,47 @@ def test_connect_cut_short_by_the_deadline_is_a_timeout(make_service, blackhole)
     assert took < 1.0
 
 
-def test_bulkhead_keeps_workers_free_while_the_api_hangs(make_service, sim):
-    """More hung questions than gRPC workers: the extra ones are refused at once, and health
-    checks and cached answers still find a free worker."""
-    service = make_service(max_workers=6)  # at most 2 questions may wait for the API
-    assert service.settings.pending_limit == 2
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_waiting_queue_is_bounded_and_refusal_is_immediate(make_service, sim):
+    """The API hangs: MIKROTIK_MAX_CONNECTIONS questions are on the wire, MIKROTIK_MAX_WAITING more
+    wait for a connection (each no longer than its own deadline), the rest are refused at once;
+    health checks and cached answers are served meanwhile."""
+    service = make_service(max_connections=2, max_waiting=2)
     service.ask(CACHED)
     sim.configure(fault="hang")
-    with ThreadPoolExecutor(10) as pool:
-        pending = [pool.submit(_faulty_call, service, i) for i in range(10)]
-        time.sleep(0.2)
-        for _ in range(5):
-            t0 = time.monotonic()
-            assert service.serving(deadline=1.0)
-            assert service.ask(CACHED, deadline=1.0).cached is True
-            assert time.monotonic() - t0 < 0.6
-        results = [f.result() for f in pending]
-    codes = sorted(r[0].name for r in results)
-    assert codes == ["DEADLINE_EXCEEDED"] * 2 + ["RESOURCE_EXHAUSTED"] * 8
-    busy = [r for r in results if r[0] == Code.RESOURCE_EXHAUSTED]
-    assert all("muy ocupado" in text and took < 0.8 for _, text, took in busy)
-    assert sim.queries == 1 + 2  # the priming question and the two that were let through
+    ask = service.stub.ConsultarMikrotik
+
+    def request(i: int):
+        return mikrotik_pb2.ConsultarMikrotikRequest(question=f"¿Cuál es el tráfico de la interfaz WAN? ({i})")
+
+    on_wire = [ask.future(request(i), timeout=6.0) for i in range(2)]
+    _wait_for(lambda: sim.stats()["in_flight_queries"] == 2)
+    waiting = [ask.future(request(i), timeout=3.0) for i in range(2, 4)]  # they give up before a slot frees
+    _wait_for(lambda: service.queries.client.waiting == 2)
+    refused = []
+    for i in range(4, 10):
+        error, took = service.fail(f"¿Cuál es el tráfico de la interfaz WAN? ({i})", deadline=4.0)
+        refused.append((error.code(), details(error), took))
+    for _ in range(5):
+        t0 = time.monotonic()
+        assert service.serving(deadline=1.0)
+        assert service.ask(CACHED, deadline=1.0).cached is True
+        assert time.monotonic() - t0 < 0.6
+    assert all(code == Code.RESOURCE_EXHAUSTED and "muy ocupado" in text and took < 0.8
+               for code, text, took in refused), refused
+    for future in waiting:
+        assert future.exception(timeout=5).code() == Code.DEADLINE_EXCEEDED
+        assert TIMEOUT in future.exception().details()
+    for future in on_wire:
+        assert future.exception(timeout=10).code() == Code.DEADLINE_EXCEEDED
+    assert sim.queries == 1 + 2  # the priming question and the two on the wire
+    assert sim.peak_in_flight == 2
 
 
 def test_a_dropped_connection_is_retried_exactly_once(make_service, sim):

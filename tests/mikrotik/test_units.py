@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -79,11 +80,15 @@ def test_no_time_left_is_a_timeout_without_calling_the_api(service, sim):
 
 def test_client_refuses_a_spent_budget(sim):
     client = MikrotikClient(sim.url)
-    with pytest.raises(ApiTimeout):
-        client.query("¿Qué routers?", timeout=0)
-    assert client.health(timeout=0).healthy is False
+
+    async def scenario():
+        with pytest.raises(ApiTimeout):
+            await client.query("¿Qué routers?", timeout=0)
+        assert (await client.health(timeout=0)).healthy is False
+        await client.aclose()
+
+    asyncio.run(scenario())
     assert sim.requests_served == 0
-    client.close()
 
 
 def test_settings_from_env():
@@ -94,14 +99,18 @@ def test_settings_from_env():
             "MIKROTIK_CACHE_TTL": "0",
             "MIKROTIK_POOL_SIZE": "3",
             "MIKROTIK_TOOL_PORT": "6000",
+            "MIKROTIK_MAX_CONNECTIONS": "12",
+            "MIKROTIK_MAX_WAITING": "40",
         }
     )
+    assert (settings.max_connections, settings.max_waiting) == (12, 40)
     assert settings.api_url == "http://10.0.0.5:5050" and settings.api_url_set
     assert settings.enable_tools is False and settings.cache_ttl == 0 and settings.pool_size == 3
     assert settings.port == 6000 and settings.metrics_port == 9101
     defaults = Settings.from_env({})
     assert defaults.api_url == "http://192.168.1.100:5050" and not defaults.api_url_set
     assert defaults.enable_tools and defaults.cache_ttl == 30 and defaults.pool_size == 8
+    assert (defaults.max_connections, defaults.max_waiting) == (32, 1000)
     with pytest.raises(ValueError, match="MIKROTIK_CACHE_TTL"):
         Settings.from_env({"MIKROTIK_CACHE_TTL": "soon"})
 

