@@ -372,6 +372,17 @@ def _estimate_changes(index_dir: Path, wanted: list[dict[str, str]]) -> int:
     return todo
 
 
+def size(index_dir: Path, shards: int) -> int:
+    """Live documents in the index (0 when it does not exist yet)."""
+    total = 0
+    for s in range(shards):
+        d = shard_dir(Path(index_dir), s)
+        if windex.exists_in(str(d)):
+            with windex.open_dir(str(d)).reader() as reader:
+                total += reader.doc_count()
+    return total
+
+
 def check(engine: Engine, index_dir: Path, shards: int) -> tuple[int, int]:
     """(rows missing or stale in the index, orphan entries): (0, 0) means SQL and index agree."""
     wanted: list[dict[str, str]] = [{} for _ in range(shards)]
