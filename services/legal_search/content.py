@@ -194,7 +194,7 @@ def _hits(engine: Engine, hits: list[tuple[float, str]], terms: set[str], total:
         if row is None:  # deleted between index and database reads
             continue
         out.results.append(Hit(row.id, row.municipality, row.type, row.number, row.year, row.title, row.url,
-                               round(score, 4), snippet(row.body, terms)))
+                               round(score, 4), snippet(row.body, terms, key=row.body_key)))
     return out
 
 

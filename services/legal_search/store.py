@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from legal_search.models import Normativa
 from legal_search.records import Record
+from legal_search.snippets import search_key
 
 _CHUNK = 500
 
@@ -113,6 +114,7 @@ class HitRow:
     url: str
     content: str
     body: str
+    body_key: str | None = None   # snippets.search_key(body): snippets are found with str.find
     lead_terms: Any = None   # feedback's term counts of the lead (content.related), filled on first use
 
 
@@ -159,8 +161,9 @@ def load_hits(engine: Engine, ids: Sequence[str]) -> dict[str, HitRow]:
                 out[rid] = row
         if missing:
             for r in conn.execute(_HITS_OF, {"ids": missing}):
+                body = body_text(r)
                 row = HitRow(r.id, r.municipality, r.type, r.number, r.year, r.title, r.url, r.content or "",
-                             body_text(r))
+                             body, search_key(body))
                 _hit_cache.put((r.id, r.digest), row)
                 out[r.id] = row
     return out
