@@ -22,10 +22,10 @@ from typing import Any
 from whoosh.analysis import Analyzer, Token
 from whoosh.fields import ID, NUMERIC, TEXT, Schema
 from whoosh.formats import Frequency
-from whoosh.system import pack_uint
 from whoosh.lang import stopwords_for_language
 from whoosh.lang.snowball.spanish import SpanishStemmer
 from whoosh.support.charset import accent_map
+from whoosh.system import pack_uint
 
 ANALYZER_VERSION = "es-4"  # es-4: year and date are column-stored (filter masks)
 _WORD = re.compile(r"\w+")

@@ -159,3 +159,26 @@ def test_control_characters_are_removed_on_ingest(fresh, tmp_path):
     assert report.new == 1 and not report.bad
     row = store.load(engine, [doc["id"]])[doc["id"]]
     assert "\x00" not in row.title and "\x07" not in row.title and "\t" in row.content
+
+
+def test_big_ingest_in_several_segments_replaces_across_them(fresh, tmp_path, monkeypatch):
+    from whoosh import index as windex
+
+    engine, index_dir, schema = fresh
+    monkeypatch.setenv("LEGAL_INDEX_SEGMENT_DOCS", "500")
+    docs = _docs(2400)
+    path = _write_jsonl(tmp_path / "a.jsonl", [json.dumps(d) for d in docs])
+    first = ingest_paths(engine, index_dir, [path], shards=2, schema_name=schema, progress=False)
+    assert (first.new, first.indexed) == (2400, 2400)
+    segments = windex.open_dir(str(index.shard_dir(index_dir, 0))).reader().leaf_readers()
+    assert len(segments) >= 2
+    changed = [dict(d, title=d["title"] + " zanahoria") for d in docs[100:1300]]
+    upd = _write_jsonl(tmp_path / "b.jsonl", [json.dumps(d) for d in changed])
+    rep = ingest_paths(engine, index_dir, [upd], shards=2, schema_name=schema, progress=False)
+    assert (rep.changed, rep.indexed) == (1200, 1200)
+    assert index.check(engine, index_dir, 2) == (0, 0)
+    svc = LegalSearch(engine, index_dir, shards=2, schema=schema)
+    try:
+        assert svc.search_content("zanahoria", build(), 50).total_hits == 1200
+    finally:
+        svc.searcher.close()
