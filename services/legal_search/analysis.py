@@ -27,7 +27,9 @@ from whoosh.lang.snowball.spanish import SpanishStemmer
 from whoosh.support.charset import accent_map
 from whoosh.system import pack_uint
 
-ANALYZER_VERSION = "es-4"  # es-4: year and date are column-stored (filter masks)
+# es-4: year and date column-stored; es-5: the schema (pickled in the index) names CountedFrequency, which
+# older code cannot load: the version change makes either side rebuild instead of failing.
+ANALYZER_VERSION = "es-5"
 _WORD = re.compile(r"\w+")
 # Whoosh's Spanish stop words plus the formula every norm repeats ("VISTO … CONSIDERANDO … Comuníquese,
 # publíquese, dese al Registro Oficial y archívese"): words in every document rank nothing and were a
