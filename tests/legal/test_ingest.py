@@ -182,3 +182,27 @@ def test_big_ingest_in_several_segments_replaces_across_them(fresh, tmp_path, mo
         assert svc.search_content("zanahoria", build(), 50).total_hits == 1200
     finally:
         svc.searcher.close()
+
+
+def test_a_changed_row_is_shown_as_it_is_now_and_small_indexes_search_in_process(fresh, tmp_path):
+    """Hit rows are cached by (id, digest): a changed row has another digest, so its new text shows."""
+    from legal_search.searcher import LocalSearcher
+
+    engine, index_dir, schema = fresh
+    docs = _docs(30)
+    ingest_paths(engine, index_dir, [_write_jsonl(tmp_path / "a.jsonl", [json.dumps(d) for d in docs])], shards=2,
+                 schema_name=schema, progress=False)
+    svc = LegalSearch(engine, index_dir, shards=2, schema=schema, processes=True, processes_min_docs=1000)
+    try:
+        assert isinstance(svc.searcher, LocalSearcher)  # 30 documents: shard processes would cost more
+        first = svc.search_content(docs[3]["title"], build(), 1).results[0]
+        assert first.id == docs[3]["id"]
+        changed = dict(docs[3], title=docs[3]["title"] + " (texto ordenado)")
+        ingest_paths(engine, index_dir, [_write_jsonl(tmp_path / "b.jsonl", [json.dumps(changed)])], shards=2,
+                     schema_name=schema, progress=False)
+        svc.sync(progress=False)
+        time.sleep(1.1)  # searchers look for a new index generation at most once a second
+        again = svc.search_content(docs[3]["title"], build(), 1).results[0]
+        assert (again.id, again.title) == (docs[3]["id"], changed["title"])
+    finally:
+        svc.close()
