@@ -60,16 +60,18 @@ def _matches(text: str, terms: set[str], key: str | None = None) -> list[tuple[i
     terms = {t for t in terms if _WORD.fullmatch(t)}  # index terms are words; anything else matches nothing
     if not terms:
         return []
-    lower = text.lower()
-    if len(lower) != len(text):  # a character lower-cased to several: positions would shift
-        lower = text
-    if key is not None and len(key) == len(text):
+    if key is not None and len(key) == len(text):  # lower-casing keeps positions: only found words are lowered
+        lower = None
         spans = ((s, _WORD_TAIL.match(key, s).end()) for s in _starts(key, terms))
     else:
+        lower = text.lower()
+        if len(lower) != len(text):  # a character lower-cased to several: positions would shift
+            lower = text
         spans = (m.span() for m in _pattern(frozenset(terms)).finditer(lower))
     out = []
     for start, end in spans:
-        for t in word_terms(lower[start:end]):
+        word = text[start:end].lower() if lower is None else lower[start:end]
+        for t in word_terms(word):
             if t in terms:
                 out.append((start, end, t))
                 break
