@@ -193,9 +193,8 @@ def _hits(engine: Engine, hits: list[tuple[float, str]], terms: set[str], total:
         row = rows.get(doc_id)
         if row is None:  # deleted between index and database reads
             continue
-        body = store.body_text(row)
         out.results.append(Hit(row.id, row.municipality, row.type, row.number, row.year, row.title, row.url,
-                               round(score, 4), snippet(body, terms)))
+                               round(score, 4), snippet(row.body, terms, key=row.body_key)))
     return out
 
 
@@ -209,6 +208,15 @@ _CALENDAR = """enero febrero marzo abril mayo junio julio agosto septiembre seti
     lunes martes miércoles jueves viernes sábado domingo"""
 _CALENDAR_TERMS = frozenset(t for w in _CALENDAR.split() for t in word_terms(w))
 _DIGIT = re.compile(r"\d")
+
+
+def lead_terms(row: store.HitRow) -> Counter[str]:
+    """Term counts of a norm's title and lead (VISTO, considerandos, first articles), kept with the row."""
+    if row.lead_terms is None:
+        lead = f"{row.title}\n{row.content[:FEEDBACK_CHARS]}"
+        row.lead_terms = Counter(t for m in _WORD.finditer(lead.lower())
+                                 for t in word_terms(m.group(0)) if not _DIGIT.search(t))
+    return row.lead_terms
 
 
 def related(engine: Engine, searcher, groups: list[TermGroup], spec: FilterSpec, found: ShardHits,
@@ -229,9 +237,7 @@ def related(engine: Engine, searcher, groups: list[TermGroup], spec: FilterSpec,
     tf: Counter[str] = Counter()
     docs_with: Counter[str] = Counter()
     for row in rows.values():
-        lead = f"{row.title}\n{(row.content or '')[:FEEDBACK_CHARS]}"  # VISTO, considerandos, first articles
-        terms = Counter(t for m in _WORD.finditer(lead.lower())
-                        for t in word_terms(m.group(0)) if not _DIGIT.search(t))
+        terms = lead_terms(row)
         tf.update(terms)
         docs_with.update(terms.keys())
     need = min(2, len(rows))

@@ -56,6 +56,50 @@ def writer_mb() -> int:
         return 1024
 
 
+def segment_docs() -> int:
+    """Documents per index segment written by a big ingest or rebuild (LEGAL_INDEX_SEGMENT_DOCS, default
+    10,000). A writer keeps every posting of its segment in memory until the commit; past the writer
+    buffer it spills sorted runs to disk and merges them back one posting at a time in Python. Committing
+    every N documents as its own segment (not merged: Whoosh's policy only merges small ones) keeps each
+    sort in memory; the searcher reads a term's postings segment by segment either way."""
+    try:
+        return max(500, int(os.environ.get("LEGAL_INDEX_SEGMENT_DOCS", "10000")))
+    except ValueError:
+        return 10_000
+
+
+class SegmentedWriter:
+    """A shard writer that commits every `segment_docs()` added documents as a segment of its own and
+    carries on with a new writer (deleting by document number stays valid: unmerged segments keep their
+    numbers, and an id is added at most once per run)."""
+
+    def __init__(self, ix) -> None:
+        self.ix = ix
+        self.per_segment = segment_docs()
+        self.writer = self._open()
+        self.pending = 0
+
+    def _open(self):
+        return self.ix.writer(timeout=120.0, delay=0.25, limitmb=writer_mb())
+
+    def delete_document(self, docnum: int) -> None:
+        self.writer.delete_document(docnum)
+
+    def add_document(self, **doc) -> None:
+        self.writer.add_document(**doc)
+        self.pending += 1
+        if self.pending >= self.per_segment:
+            self.writer.commit(merge=False)
+            self.writer = self._open()
+            self.pending = 0
+
+    def commit(self) -> None:
+        self.writer.commit()  # Whoosh's default policy: merges only small segments (many small ingests)
+
+    def cancel(self) -> None:
+        self.writer.cancel()
+
+
 def shard_of(doc_id: str, shards: int) -> int:
     """Stable shard of an id (crc32, not hash(): the latter changes between processes)."""
     return zlib.crc32(doc_id.encode()) % shards
@@ -139,11 +183,11 @@ def sync_shard(db_url: str, schema_name: str | None, index_dir: str, shard: int,
     from legal_search.db import make_engine  # local: this runs in spawned writer processes too
 
     ix = windex.open_dir(str(shard_dir(Path(index_dir), shard)))
-    writer = ix.writer(timeout=120.0, delay=0.25, limitmb=writer_mb())
+    writer = SegmentedWriter(ix)
     stats = SyncStats()
     engine = None
     try:
-        with writer.reader() as reader:
+        with writer.writer.reader() as reader:
             have = indexed_digests(reader)
             numbers = docnums_by_id(reader)
         stale = [i for i, d in have.items() if wanted.get(i) != d]
@@ -188,13 +232,13 @@ def _pipeline_worker(index_dir: str, shard: int, inbox: mp.Queue, out: mp.Queue,
     if the ingest process disappears: the next sync rebuilds from SQL whatever was not committed."""
     try:
         ix = windex.open_dir(str(shard_dir(Path(index_dir), shard)))
-        writer = ix.writer(timeout=120.0, delay=0.25, limitmb=writer_mb())
+        writer = SegmentedWriter(ix)
     except BaseException as exc:
         out.put(("error", shard, f"{type(exc).__name__}: {exc}"))
         return
     count = 0
     try:
-        with writer.reader() as reader:
+        with writer.writer.reader() as reader:
             numbers = docnums_by_id(reader)
         while True:
             try:
@@ -370,6 +414,17 @@ def _estimate_changes(index_dir: Path, wanted: list[dict[str, str]]) -> int:
             have = indexed_digests(reader)
         todo += sum(1 for i, d in want.items() if have.get(i) != d)
     return todo
+
+
+def size(index_dir: Path, shards: int) -> int:
+    """Live documents in the index (0 when it does not exist yet)."""
+    total = 0
+    for s in range(shards):
+        d = shard_dir(Path(index_dir), s)
+        if windex.exists_in(str(d)):
+            with windex.open_dir(str(d)).reader() as reader:
+                total += reader.doc_count()
+    return total
 
 
 def check(engine: Engine, index_dir: Path, shards: int) -> tuple[int, int]:

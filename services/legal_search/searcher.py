@@ -123,6 +123,8 @@ class Postings:
         self.date = self._column("date")
         self._terms: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
         self._derived: dict[str, tuple[str, ...]] = {}
+        self._df: dict[tuple[str, str], int] = {}
+        self._keys: dict[tuple[str, str], np.ndarray] = {}   # term dictionary lookups cost ~15 µs each in Whoosh
 
     def _column(self, fname: str) -> np.ndarray | None:
         """Per-document values of a column-stored numeric field (None in an index built without it).
@@ -138,13 +140,13 @@ class Postings:
         if filters.municipalities:
             any_of = np.zeros(self.n, dtype=bool)
             for m in filters.municipalities:
-                any_of[self._read("municipality", m)[0]] = True
+                any_of[self._key_docs("municipality", m)] = True
             mask &= any_of
         for name in ("type", "number", "status"):
             value = getattr(filters, name)
             if value:
                 one = np.zeros(self.n, dtype=bool)
-                one[self._read(name, value)[0]] = True
+                one[self._key_docs(name, value)] = True
                 mask &= one
         if filters.year is not None or filters.date_from is not None or filters.date_to is not None:
             if self.year is None or self.date is None:  # layouts before es-4 are rebuilt at start (index.py)
@@ -156,6 +158,17 @@ class Postings:
             if filters.date_to is not None:
                 mask &= self.date <= filters.date_to
         return mask
+
+    def _key_docs(self, fname: str, text: str) -> np.ndarray:
+        """Documents having one filter key (municipality, type, number, status), cached per generation:
+        a new filter combination then costs a few vector operations instead of reading postings."""
+        key = (fname, text)
+        hit = self._keys.get(key)
+        if hit is None:
+            if len(self._keys) > 4096:
+                self._keys.clear()
+            hit = self._keys[key] = self._read(fname, text)[0]
+        return hit
 
     def _read(self, fname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(docnums, weights) of one term, block by block (the public matcher API is per posting)."""
@@ -220,7 +233,17 @@ class Postings:
 
     def doc_frequency(self, group: TermGroup) -> int:
         """Postings a group would read (from the term dictionary: no postings are read)."""
-        return sum(self.reader.doc_frequency(f, t) for t in group.terms() for f in self.FIELDS)
+        return sum(self.df(f, t) for t in group.terms() for f in self.FIELDS)
+
+    def df(self, fname: str, text: str) -> int:
+        """Documents (live or deleted) having a term, from the term dictionary, cached per generation."""
+        key = (fname, text)
+        hit = self._df.get(key)
+        if hit is None:
+            if len(self._df) > 100_000:
+                self._df.clear()
+            hit = self._df[key] = self.reader.doc_frequency(fname, text)
+        return hit
 
 
 class ShardSearcher:
@@ -327,7 +350,7 @@ class ShardSearcher:
         """(live documents, documents having each term in the body) of this shard."""
         self._refresh()
         post = self.postings
-        return post.live_count, [self.searcher.doc_frequency("body", t) for t in terms]
+        return post.live_count, [post.df("body", t) for t in terms]
 
     def close(self) -> None:
         self.searcher.close()

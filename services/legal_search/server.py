@@ -30,7 +30,8 @@ def main() -> None:
     setup_logging("legal_search")
     settings = Settings.from_env()
     log.info("database %s, index %s (%d shards, %s)", settings.db_url.split("@")[-1], settings.index_dir,
-             settings.shards, "search processes" if settings.search_processes else "in-process search")
+             settings.shards, f"search processes from {settings.processes_min_docs} docs" if settings.search_processes
+             else "in-process search")
     try:
         service = LegalSearch.open(settings)
     except SQLAlchemyError as exc:

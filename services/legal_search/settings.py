@@ -18,6 +18,9 @@ class Settings:
     shards: int
     search_processes: bool
     migrate_on_start: bool = True  # false where a Job owns migrations (no race during a rolling update)
+    # Below this many indexed documents the shards are searched in process even with search_processes:
+    # a pipe round trip per shard costs more than searching a small shard.
+    processes_min_docs: int = 20_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -27,4 +30,5 @@ class Settings:
         shards = max(1, min(16, env_int("LEGAL_INDEX_SHARDS", 2)))
         search_processes = env_bool("LEGAL_SEARCH_PROCESSES", True)
         migrate = env_bool("LEGAL_MIGRATE_ON_START", True)
-        return cls(data_dir, db_url, index_dir, shards, search_processes, migrate)
+        min_docs = max(0, env_int("LEGAL_SEARCH_PROCESSES_MIN_DOCS", 20_000))
+        return cls(data_dir, db_url, index_dir, shards, search_processes, migrate, min_docs)

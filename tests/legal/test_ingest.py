@@ -159,3 +159,50 @@ def test_control_characters_are_removed_on_ingest(fresh, tmp_path):
     assert report.new == 1 and not report.bad
     row = store.load(engine, [doc["id"]])[doc["id"]]
     assert "\x00" not in row.title and "\x07" not in row.title and "\t" in row.content
+
+
+def test_big_ingest_in_several_segments_replaces_across_them(fresh, tmp_path, monkeypatch):
+    from whoosh import index as windex
+
+    engine, index_dir, schema = fresh
+    monkeypatch.setenv("LEGAL_INDEX_SEGMENT_DOCS", "500")
+    docs = _docs(2400)
+    path = _write_jsonl(tmp_path / "a.jsonl", [json.dumps(d) for d in docs])
+    first = ingest_paths(engine, index_dir, [path], shards=2, schema_name=schema, progress=False)
+    assert (first.new, first.indexed) == (2400, 2400)
+    segments = windex.open_dir(str(index.shard_dir(index_dir, 0))).reader().leaf_readers()
+    assert len(segments) >= 2
+    changed = [dict(d, title=d["title"] + " zanahoria") for d in docs[100:1300]]
+    upd = _write_jsonl(tmp_path / "b.jsonl", [json.dumps(d) for d in changed])
+    rep = ingest_paths(engine, index_dir, [upd], shards=2, schema_name=schema, progress=False)
+    assert (rep.changed, rep.indexed) == (1200, 1200)
+    assert index.check(engine, index_dir, 2) == (0, 0)
+    svc = LegalSearch(engine, index_dir, shards=2, schema=schema)
+    try:
+        assert svc.search_content("zanahoria", build(), 50).total_hits == 1200
+    finally:
+        svc.searcher.close()
+
+
+def test_a_changed_row_is_shown_as_it_is_now_and_small_indexes_search_in_process(fresh, tmp_path):
+    """Hit rows are cached by (id, digest): a changed row has another digest, so its new text shows."""
+    from legal_search.searcher import LocalSearcher
+
+    engine, index_dir, schema = fresh
+    docs = _docs(30)
+    ingest_paths(engine, index_dir, [_write_jsonl(tmp_path / "a.jsonl", [json.dumps(d) for d in docs])], shards=2,
+                 schema_name=schema, progress=False)
+    svc = LegalSearch(engine, index_dir, shards=2, schema=schema, processes=True, processes_min_docs=1000)
+    try:
+        assert isinstance(svc.searcher, LocalSearcher)  # 30 documents: shard processes would cost more
+        first = svc.search_content(docs[3]["title"], build(), 1).results[0]
+        assert first.id == docs[3]["id"]
+        changed = dict(docs[3], title=docs[3]["title"] + " (texto ordenado)")
+        ingest_paths(engine, index_dir, [_write_jsonl(tmp_path / "b.jsonl", [json.dumps(changed)])], shards=2,
+                     schema_name=schema, progress=False)
+        svc.sync(progress=False)
+        time.sleep(1.1)  # searchers look for a new index generation at most once a second
+        again = svc.search_content(docs[3]["title"], build(), 1).results[0]
+        assert (again.id, again.title) == (docs[3]["id"], changed["title"])
+    finally:
+        svc.close()

@@ -41,3 +41,13 @@ def test_text_whose_folding_changes_length():
 def test_empty_and_regex_characters():
     assert snippet("", terms("tasa")) == ""
     assert snippet("tasa (a) [b] * + ?", terms("tasa") | {"a)", "*"}) == "**tasa** (a) [b] * + ?"
+
+
+def test_kept_search_key_gives_the_same_snippets():
+    from legal_search.snippets import search_key
+
+    for text, words in ((LONG, ("habilitación", "comercios")), (LONG, ("zapallo",)),
+                        ("La habilitación del local.", ("habilitacion",)),
+                        ("Straße Ærø: habilitación", ("habilitación",)),
+                        ("tasa (a) [b] * + ?", ("tasa",))):
+        assert snippet(text, terms(*words), key=search_key(text)) == snippet(text, terms(*words))
