@@ -131,10 +131,10 @@ def start_http(gw: Gateway, host: str, port: int, chat=None) -> ThreadingHTTPSer
 
 def build_gateway(settings: GatewaySettings) -> Gateway:
     """The production wiring: profiles file, tool dispatcher, Realtime sessions."""
-    from call_gateway.profiles import load_profiles
     from call_gateway.realtime import RealtimeSession, RealtimeSettings
     from centralita.config import env_list
     from centralita.dispatcher import Dispatcher
+    from centralita.profiles import load_profiles
 
     profiles = load_profiles(settings.profiles_path or None)
     dispatcher = Dispatcher.connect(env_list("TOOL_ENDPOINTS", "127.0.0.1:50051,127.0.0.1:50052"))

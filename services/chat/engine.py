@@ -220,7 +220,7 @@ class ChatEngine:
         cls, dispatcher: Dispatcher, profile: str | None = None, settings: ChatSettings | None = None, **kw: Any
     ) -> ChatEngine:
         """Instructions and tool allow-list of a voice profile (default ``CHAT_PROFILE``, the legal one)."""
-        from call_gateway.profiles import ProfileError, load_profiles
+        from centralita.profiles import ProfileError, load_profiles
 
         name = profile or env_str("CHAT_PROFILE", DEFAULT_PROFILE)
         try:

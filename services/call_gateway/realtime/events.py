@@ -17,7 +17,7 @@ from openai.types.realtime.response_cancel_event_param import ResponseCancelEven
 from openai.types.realtime.response_create_event_param import ResponseCreateEventParam
 from openai.types.realtime.session_update_event_param import SessionUpdateEventParam
 
-from call_gateway.profiles import Profile
+from centralita.profiles import Profile
 
 PCMU = {"type": "audio/pcmu"}
 PCMU_BYTES_PER_MS = 8  # G.711 u-law, 8 kHz, one byte per sample

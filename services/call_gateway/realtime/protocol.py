@@ -46,7 +46,6 @@ import binascii
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from call_gateway.profiles import Profile
 from call_gateway.realtime import events as ev
 from call_gateway.realtime.metrics import CallMetrics
 from call_gateway.realtime.state import (
@@ -67,12 +66,13 @@ from call_gateway.realtime.state import (
     ToolCall,
     ToolInfo,
 )
+from centralita.profiles import Profile
 
 __all__ = [
     "AbandonTool", "Action", "End", "FollowUp", "Gate", "Interrupt", "Log", "Pause", "Play", "RealtimeProtocol",
     "Renew", "ResponseTurn", "Resume", "RunTool", "Send", "ToolCall", "ToolInfo",
 ]
-from centralita.dispatcher import ToolResult
+from centralita.tool_types import ToolResult
 
 # Error codes after which the session cannot go on.
 FATAL_ERROR_CODES = frozenset(

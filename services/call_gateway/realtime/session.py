@@ -24,7 +24,6 @@ from urllib.parse import urlencode
 import websocket
 
 from call_gateway.audio import AudioSink
-from call_gateway.profiles import Profile
 from call_gateway.realtime import events as ev
 from call_gateway.realtime.metrics import CallMetrics
 from call_gateway.realtime.protocol import (
@@ -45,6 +44,7 @@ from call_gateway.realtime.protocol import (
 from call_gateway.realtime.voice import VoiceMeter
 from centralita.config import ConfigError, env_bool, env_float, env_int, env_str, redact
 from centralita.dispatcher import Dispatcher, ToolResult
+from centralita.profiles import Profile
 from centralita.schema import realtime_tool
 
 log = logging.getLogger("call_gateway.realtime")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from call_gateway.realtime.events import PCMU_BYTES_PER_MS
-from centralita.dispatcher import ToolResult
+from centralita.tool_types import ToolResult
 
 # ------------------------------------------------------------------ actions
 
