@@ -16,7 +16,7 @@ PART_CLIS = ("mikrotik_tool.cli", "legal_search.cli", "call_gateway.cli", "chat.
 SERVICES = {
     "mikrotik_tool": "mikrotik_tool.server",
     "legal_search": "legal_search.server",
-    "call_gateway": "call_gateway.server",
+    "call_gateway": "centralita.compose",  # the gateway with the chat mounted (issue 17)
 }
 log = logging.getLogger("centralita.cli")
 
