@@ -14,9 +14,11 @@ from .packet import (
     parse,
 )
 from .playout import PlayoutQueue
+from .transport import RtpTransport
 
 __all__ = [
     "FRAME_BYTES", "PT_PCMU", "InboundFilter", "MalformedPacket", "MediaEngine", "MediaProcess", "MediaStats",
     "OutboundStream", "PlayoutQueue", "PortAllocator", "PortsExhausted", "RemoteEndpoint", "RtpEndpoint", "RtpPacket",
+    "RtpTransport",
     "build", "parse",
 ]
