@@ -104,11 +104,12 @@ def _gate_ms(value: int) -> int:
 
 @dataclass
 class Timings:
-    """Raw latency samples for the benchmark (seconds). P8: arguments done → output written, minus the tool's
-    own time (submit → result); P7: speech_started received → sink emptied."""
+    """Raw latency samples for ``bench/realtime.py`` (seconds)."""
 
-    tool_overhead: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # P8
-    barge_in: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # P7
+    # arguments done → output written, minus the tool's own time (submit → result)
+    tool_overhead: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))
+    # speech_started received → sink emptied
+    barge_in: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))
     gate_pause: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # paused → resumed
 
 
@@ -447,7 +448,8 @@ class RealtimeSession:
 
     def _send_direct(self, sends: list[Send]) -> None:
         """Write a tool's output (and the follow-up) from the tool's own thread, saving the hop to the sender
-        (P8). Only when nothing is queued, so the order of client events is kept; never under the core lock
+        (the tool overhead ``bench/realtime.py`` measures). Only when nothing is queued, so the order of
+        client events is kept; never under the core lock
         (unless a tool resolved synchronously inside ``submit``), so a slow socket cannot stall the session."""
         if not sends:
             return

@@ -19,7 +19,7 @@ from centralita.tool_types import ToolResult
 @dataclass(frozen=True, slots=True)
 class Send:
     event: Mapping[str, Any]
-    call_id: str | None = None  # set on function_call_output (the driver times P8 with it)
+    call_id: str | None = None  # set on function_call_output (the driver times the tool overhead with it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -332,9 +332,6 @@ class MediaProcess:
             sock.close()            # the child holds its own copy of the very same socket
         return ep
 
-    def add(self, ep) -> None:       # endpoints are registered by open_endpoint
-        return None
-
     def forget(self, ep: RemoteEndpoint) -> None:
         with self._lock:
             self._endpoints.pop(ep.key, None)
