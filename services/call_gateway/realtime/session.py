@@ -25,6 +25,7 @@ import websocket
 
 from call_gateway.audio import AudioSink
 from call_gateway.realtime import events as ev
+from call_gateway.realtime import server_events
 from call_gateway.realtime.metrics import CallMetrics
 from call_gateway.realtime.protocol import (
     AbandonTool,
@@ -238,12 +239,23 @@ class RealtimeSession:
                 err = event.get("error") or {}
                 detail = redact(str(err.get("message")))
                 raise RealtimeError(f"Realtime refused the session: {err.get('code')}: {detail}")
+            checked = server_events.validate(event) if isinstance(event, dict) else server_events.Rejected("json")
+            if isinstance(checked, server_events.Rejected):
+                self._rejected(checked)
+                continue
             for action in core.receive(event, self._clock()):
                 if isinstance(action, Send):
                     ws.send(json.dumps(action.event))
                 else:
                     with self._lock:
                         self._execute([action], self._clock())
+
+    def _rejected(self, rejected: server_events.Rejected) -> None:
+        """A frame that is no valid server event: counted, logged for an invalid known type, never fatal."""
+        self.metrics.dropped_events += 1
+        if rejected.why == "invalid":
+            log.warning("call %s: server event %s does not match the SDK model (%s): dropped", self.call_id or "-",
+                        rejected.type, rejected.detail)
 
     def _abort_start(self, reason: str) -> None:
         self._ended = True
@@ -264,13 +276,9 @@ class RealtimeSession:
                     self._lost(None, gen)
                     return
                 continue
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                self.metrics.dropped_events += 1
-                continue
-            if not isinstance(event, dict):
-                self.metrics.dropped_events += 1
+            event = server_events.parse(raw)
+            if isinstance(event, server_events.Rejected):
+                self._rejected(event)
                 continue
             with self._lock:
                 if self._ended or gen != self._gen:
