@@ -47,7 +47,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from call_gateway.realtime import events as ev
+from call_gateway.realtime import gate, prompts
 from call_gateway.realtime.metrics import CallMetrics
+from call_gateway.realtime.renewal import SessionLimit
 from call_gateway.realtime.state import (
     AbandonTool,
     Action,
@@ -66,6 +68,7 @@ from call_gateway.realtime.state import (
     ToolCall,
     ToolInfo,
 )
+from call_gateway.realtime.transcript import ASSISTANT, CALLER, Transcript
 from centralita.profiles import Profile
 
 __all__ = [
@@ -84,10 +87,6 @@ BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_alre
 MAX_RESPONSE_RETRIES = 3
 AUDIO_DELTA_TYPES = ("response.output_audio.delta", "response.audio.delta")  # second: legacy name, accepted
 AUDIO_DONE_TYPES = ("response.output_audio.done", "response.audio.done")
-GATE_CAP_S = 0.4  # an open gate decides by then whatever the meter says (issue 14: 400 ms)
-GATE_RECHECK_S = 0.04  # undecided at the window's end: look again after two more caller frames
-TRANSCRIPT_TURNS = 40  # what a renewed session is told about the call so far
-TRANSCRIPT_CHARS = 6000
 
 
 class RealtimeProtocol:
@@ -131,7 +130,8 @@ class RealtimeProtocol:
         self.turn_pending = False  # a caller turn is over and owed an answer (we create responses ourselves)
         self.renew_requested = False
         self.renew_check_at: float | None = None
-        self.transcript: list[tuple[str, str]] = []
+        self.limit = SessionLimit(session_limit, session_margin, renew)
+        self.transcript = Transcript()
 
         self.state = "new"  # new → configuring → ready → ending → ended
         self.end_reason = ""
@@ -269,9 +269,10 @@ class RealtimeProtocol:
         actions: list[Action] = []
         g = self.gate
         if g is not None and g.state == "open" and now >= g.deadline:
-            if caller_voice in ("sounding", "unsure") and now < g.opened_at + GATE_CAP_S:
-                g.deadline = now + GATE_RECHECK_S  # the caller's audio lags (a loaded machine): wait for it
-            elif caller_voice in ("speech", "sounding"):
+            decision = gate.at_deadline(g, now, caller_voice)
+            if decision == "wait":
+                g.deadline = now + gate.GATE_RECHECK_S  # the caller's audio lags (a loaded machine): wait for it
+            elif decision == "interrupt":
                 actions += self._gate_interrupt(g, now)  # a sound still going at the cap: the caller talks
             else:
                 g.state, g.decided_at = "resumed", now
@@ -324,12 +325,7 @@ class RealtimeProtocol:
 
     def renewed_context(self) -> str:
         """The call so far, for the instructions of the session that replaces this one."""
-        lines = [f"{who}: {text}" for who, text in self.transcript[-TRANSCRIPT_TURNS:]]
-        body = "\n".join(lines)[-TRANSCRIPT_CHARS:]
-        return (
-            "La llamada ya está en curso (la sesión se renovó): no saludes de nuevo y continúa la conversación "
-            "con naturalidad." + (f" Esto es lo último que se dijo:\n{body}" if body else "")
-        )
+        return prompts.renewed_session(self.transcript.recent())
 
     @property
     def in_flight(self) -> ResponseTurn | None:
@@ -349,7 +345,7 @@ class RealtimeProtocol:
             return []
         self.state = "ready"
         if self.profile.greeting and self.greet:
-            instructions = f"{self.profile.instructions}\n\n{ev.say_exactly(self.profile.greeting)}"
+            instructions = f"{self.profile.instructions}\n\n{prompts.say_exactly(self.profile.greeting)}"
             return self._request("greeting", now, instructions=instructions)
         return []
 
@@ -465,15 +461,12 @@ class RealtimeProtocol:
 
     def _on_assistant_transcript(self, event: dict[str, Any], now: float) -> list[Action]:
         turn = self.by_response.get(event.get("response_id", ""))
-        text = (event.get("transcript") or "").strip()
-        if text and (turn is None or not turn.out_of_band):
-            self.transcript.append(("Asistente", text))
+        if turn is None or not turn.out_of_band:
+            self.transcript.add(ASSISTANT, event.get("transcript") or "")
         return []
 
     def _on_caller_transcript(self, event: dict[str, Any], now: float) -> list[Action]:
-        text = (event.get("transcript") or "").strip()
-        if text:
-            self.transcript.append(("Cliente", text))
+        self.transcript.add(CALLER, event.get("transcript") or "")
         return []
 
     def _on_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
@@ -629,7 +622,7 @@ class RealtimeProtocol:
             if self.apology_requested:
                 return []
             self.apology_requested = True
-            return self._request("apology", now, instructions=ev.say_exactly(self.profile.end_apology),
+            return self._request("apology", now, instructions=prompts.say_exactly(self.profile.end_apology),
                                  out_of_band=True)
         if self.caller_speaking:
             return []
@@ -654,8 +647,8 @@ class RealtimeProtocol:
                     call.held = True
             phrase = next((self.tools[c.name].holding_phrase for c in slow if self.tools[c.name].holding_phrase), "")
             self.metrics.record_holding_phrase()
-            return self._request("holding", now, instructions=ev.say_exactly(phrase or self.profile.holding_phrase),
-                                 out_of_band=True)
+            instructions = prompts.say_exactly(phrase or self.profile.holding_phrase)
+            return self._request("holding", now, instructions=instructions, out_of_band=True)
         return []
 
     def _followup_instructions(self, fu: FollowUp) -> str | None:
@@ -663,11 +656,7 @@ class RealtimeProtocol:
         says = [r.say for r in failed if r is not None and not r.ok and r.say and r.code != "CANCELLED"]
         if not says:
             return None  # the session instructions apply
-        sentences = " ".join(dict.fromkeys(says))
-        return (
-            f"{self.profile.instructions}\n\nUna consulta no pudo completarse. Discúlpate con el cliente "
-            f"diciendo: «{sentences}» No inventes el resultado."
-        )
+        return prompts.tool_apology(self.profile.instructions, " ".join(dict.fromkeys(says)))
 
     def _audio_turns(self) -> list[ResponseTurn]:
         return [t for t in self.turns[-4:] if t.audio_bytes]
@@ -676,11 +665,11 @@ class RealtimeProtocol:
 
     def _renew_at(self) -> float:
         assert self.session_started_at is not None
-        return self.session_started_at + self.session_limit - self.session_margin
+        return self.limit.renew_at(self.session_started_at)
 
     def _hard_end_at(self) -> float:
-        """Without renewal: end at the renewal point. With it: keep looking for a pause for 3/4 of the margin."""
-        return self._renew_at() + (0.75 * self.session_margin if self.renew else 0.0)
+        assert self.session_started_at is not None
+        return self.limit.hard_end_at(self.session_started_at)
 
     def _idle(self) -> bool:
         busy_calls = any(not c.output_sent for c in self.calls.values())
