@@ -16,8 +16,8 @@ from call_gateway.audio import AudioSink
 class CallMedia(AudioSink, Protocol):
     """One call's media endpoint: model audio out (``AudioSink``), caller audio in (``on_caller_audio``)."""
 
-    port: int                                            # where Asterisk sends the caller's audio
-    on_caller_audio: Callable[[bytes], None] | None      # u-law in batches; None until the voice engine runs
+    port: int  # where Asterisk sends the caller's audio
+    on_caller_audio: Callable[[bytes], None] | None  # u-law in batches; None until the voice engine runs
 
     def set_remote(self, host: str, port: int) -> None:
         """Where Asterisk expects our audio, when externalMedia told us (else learnt from its first packet)."""

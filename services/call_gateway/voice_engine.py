@@ -31,5 +31,6 @@ class VoiceEngine(Protocol):
 class VoiceEngineFactory(Protocol):
     """Builds the engine of one call; ``on_end(reason)`` is called once if the engine ends by itself."""
 
-    def __call__(self, *, profile: Profile, sink: AudioSink, on_end: Callable[[str], None],
-                 call_id: str) -> VoiceEngine: ...
+    def __call__(
+        self, *, profile: Profile, sink: AudioSink, on_end: Callable[[str], None], call_id: str
+    ) -> VoiceEngine: ...

@@ -37,8 +37,8 @@ from chat.engine import (
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
-    check_messages,
 )
+from chat.messages import check_messages
 
 log = logging.getLogger("chat.http")
 PATH = "/v1/chat"

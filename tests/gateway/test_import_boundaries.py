@@ -37,25 +37,47 @@ SANS_IO = [
 
 # Third-party I/O and RPC libraries, and our own modules that open sockets or threads.
 FORBIDDEN = [
-    "grpc", "websocket", "websockets", "httpx", "requests", "aiohttp",
-    "centralita.dispatcher", "centralita.channels", "centralita.server",
-    "call_gateway.realtime.session", "call_gateway.rtp.endpoint", "call_gateway.rtp.engine",
-    "call_gateway.rtp.media_process", "call_gateway.ari.rest", "call_gateway.ari.events",
-    "call_gateway.app", "call_gateway.call_session",
+    "grpc",
+    "websocket",
+    "websockets",
+    "httpx",
+    "requests",
+    "aiohttp",
+    "centralita.dispatcher",
+    "centralita.channels",
+    "centralita.server",
+    "call_gateway.realtime.session",
+    "call_gateway.rtp.endpoint",
+    "call_gateway.rtp.engine",
+    "call_gateway.rtp.media_process",
+    "call_gateway.ari.rest",
+    "call_gateway.ari.events",
+    "call_gateway.app",
+    "call_gateway.call_session",
 ]
 # Standard-library I/O a core must not import itself (other stdlib modules, e.g. logging, may).
-FORBIDDEN_DIRECT = {"socket", "threading", "selectors", "subprocess", "asyncio", "queue", "grpc", "websocket",
-                    "httpx", "requests", "centralita.dispatcher"}
+FORBIDDEN_DIRECT = {
+    "socket",
+    "threading",
+    "selectors",
+    "subprocess",
+    "asyncio",
+    "queue",
+    "grpc",
+    "websocket",
+    "httpx",
+    "requests",
+    "centralita.dispatcher",
+}
 
 
 def _loaded_after_import(module: str) -> list[str]:
     code = (
-        "import json, sys\n"
-        f"import {module}\n"
-        f"print(json.dumps(sorted(n for n in {FORBIDDEN!r} if n in sys.modules)))\n"
+        f"import json, sys\nimport {module}\nprint(json.dumps(sorted(n for n in {FORBIDDEN!r} if n in sys.modules)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -73,8 +95,9 @@ def _direct_imports(path: Path) -> set[str]:
 def test_sans_io_core_imports_no_io_library(module):
     assert _loaded_after_import(module) == [], f"{module} pulls in I/O or RPC modules"
     path = SERVICES / (module.replace(".", "/") + ".py")
-    direct = {name for name in _direct_imports(path) if name.split(".")[0] in FORBIDDEN_DIRECT
-              or name in FORBIDDEN_DIRECT}
+    direct = {
+        name for name in _direct_imports(path) if name.split(".")[0] in FORBIDDEN_DIRECT or name in FORBIDDEN_DIRECT
+    }
     assert direct == set(), f"{module} imports {sorted(direct)} itself"
 
 
@@ -85,8 +108,10 @@ def _imports_of_package(package: str) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize(("package", "other"), [("call_gateway", "chat"), ("chat", "call_gateway")])
 def test_gateway_and_chat_are_independent(package, other):
-    offenders = {path: sorted(n for n in names if n == other or n.startswith(other + "."))
-                 for path, names in _imports_of_package(package).items()}
+    offenders = {
+        path: sorted(n for n in names if n == other or n.startswith(other + "."))
+        for path, names in _imports_of_package(package).items()
+    }
     offenders = {p: n for p, n in offenders.items() if n}
     assert offenders == {}, f"{package} imports {other}: compose them in centralita.compose"
 

@@ -40,7 +40,7 @@ MODELS: dict[str, type[BaseModel]] = _models()
 class Rejected:
     """A frame that is not a usable server event; ``why`` is short and carries no payload."""
 
-    why: str   # "json", "not_an_object", "unknown_type", "invalid"
+    why: str  # "json", "not_an_object", "unknown_type", "invalid"
     type: str = ""
     detail: str = ""
 

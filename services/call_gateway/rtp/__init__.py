@@ -13,16 +13,32 @@ _EXPORTS = {
     **dict.fromkeys(("PortAllocator", "PortsExhausted", "RtpEndpoint"), "call_gateway.rtp.endpoint"),
     **dict.fromkeys(("MediaEngine", "MediaStats"), "call_gateway.rtp.engine"),
     **dict.fromkeys(("MediaProcess", "RemoteEndpoint"), "call_gateway.rtp.media_process"),
-    **dict.fromkeys(("FRAME_BYTES", "PT_PCMU", "InboundFilter", "MalformedPacket", "OutboundStream", "RtpPacket",
-                     "build", "parse"), "call_gateway.rtp.packet"),
+    **dict.fromkeys(
+        ("FRAME_BYTES", "PT_PCMU", "InboundFilter", "MalformedPacket", "OutboundStream", "RtpPacket", "build", "parse"),
+        "call_gateway.rtp.packet",
+    ),
     "PlayoutQueue": "call_gateway.rtp.playout",
     "RtpTransport": "call_gateway.rtp.transport",
 }
 
 __all__ = [
-    "FRAME_BYTES", "PT_PCMU", "InboundFilter", "MalformedPacket", "MediaEngine", "MediaProcess", "MediaStats",
-    "OutboundStream", "PlayoutQueue", "PortAllocator", "PortsExhausted", "RemoteEndpoint", "RtpEndpoint", "RtpPacket",
-    "RtpTransport", "build", "parse",
+    "FRAME_BYTES",
+    "PT_PCMU",
+    "InboundFilter",
+    "MalformedPacket",
+    "MediaEngine",
+    "MediaProcess",
+    "MediaStats",
+    "OutboundStream",
+    "PlayoutQueue",
+    "PortAllocator",
+    "PortsExhausted",
+    "RemoteEndpoint",
+    "RtpEndpoint",
+    "RtpPacket",
+    "RtpTransport",
+    "build",
+    "parse",
 ]
 
 

@@ -12,8 +12,9 @@ from .media_process import MediaProcess
 class RtpTransport:
     """Per-call RTP endpoints for ARI externalMedia (``encapsulation=rtp``, ``transport=udp``)."""
 
-    def __init__(self, ports: PortAllocator, media: MediaEngine | MediaProcess, *, batch_frames: int,
-                 external_media_host: str) -> None:
+    def __init__(
+        self, ports: PortAllocator, media: MediaEngine | MediaProcess, *, batch_frames: int, external_media_host: str
+    ) -> None:
         self.ports = ports
         self.media = media
         self.batch_frames = batch_frames
@@ -24,8 +25,9 @@ class RtpTransport:
             sock = self.ports.allocate()
         except PortsExhausted as exc:
             raise MediaUnavailable(str(exc)) from exc
-        return self.media.open_endpoint(sock, call_id=call_id, batch_frames=self.batch_frames,
-                                        release=self.ports.release)
+        return self.media.open_endpoint(
+            sock, call_id=call_id, batch_frames=self.batch_frames, release=self.ports.release
+        )
 
     def in_use(self) -> int:
         return self.ports.in_use()
