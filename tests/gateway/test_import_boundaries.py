@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, require
 
 SERVICES = REPO_ROOT / "services"
 
@@ -119,3 +119,12 @@ def test_gateway_and_chat_are_independent(package, other):
 def test_call_session_does_not_import_the_gateway():
     names = _direct_imports(SERVICES / "call_gateway" / "call_session.py")
     assert "call_gateway.app" not in names and "call_gateway.server" not in names
+
+
+def test_import_linter_contracts_hold():
+    """The contracts of ``.importlinter`` (independence of the parts, kit below them, sans-IO cores)."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    require(lint.exists(), "import-linter is not installed (make setup installs the dev extras)")
+    out = subprocess.run([str(lint), str(REPO_ROOT / ".importlinter"), "--no-cache"], capture_output=True, text=True,
+                         timeout=120, cwd=REPO_ROOT)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
