@@ -86,7 +86,7 @@ class CallSession:
         self.state = "new"                       # new → setup → active → ending → ended
         self.outcome = ""
         self.endpoint: CallMedia | None = None
-        self.session: VoiceEngine | None = None
+        self.voice: VoiceEngine | None = None
         self.media_ready = threading.Event()     # set by the router on the media channel's StasisStart
         self.caller_gone = threading.Event()     # set by the router at once, before the mailbox runs
         self.media_created = False
@@ -132,11 +132,11 @@ class CallSession:
             self._attach_media()
             self._check_alive()
             self.profile = gw.profiles.for_exten(self.exten)
-            self.session = gw.session_factory(profile=self.profile, sink=self.endpoint,
+            self.voice = gw.session_factory(profile=self.profile, sink=self.endpoint,
                                               on_end=self._on_session_end, call_id=self.call_id)
-            self.session.start()
+            self.voice.start()
             self._check_alive()
-            self.endpoint.on_caller_audio = self.session.send_caller_audio
+            self.endpoint.on_caller_audio = self.voice.send_caller_audio
         except _CallGone as gone:
             self.teardown(gone.reason)
             return
@@ -222,9 +222,9 @@ class CallSession:
             end = time.monotonic() + self.gw.settings.drain_audio_timeout
             while self.endpoint.pending_ms() > 0 and time.monotonic() < end and not self.caller_gone.is_set():
                 time.sleep(0.02)
-        if self.session is not None:
+        if self.voice is not None:
             try:
-                self.session.close(reason)
+                self.voice.close(reason)
             except Exception:
                 log.exception("call %s: closing the Realtime session failed", self.call_id)
         if apology is not None and apology.kind == "prompt" and previous == "active" and self._start_prompt(
