@@ -13,7 +13,7 @@ live in a small child process (only ``call_gateway.rtp`` imported) that holds th
 * ``pause``/``resume`` (barge-in gate) are one-way messages: the child holds or releases the frames.
 * The child exits when the control socket closes (the gateway died or stopped).
 
-Messages (SOCK_SEQPACKET, one per datagram): 1 byte opcode, 4 bytes endpoint key, then the body.
+Messages: ``media_link.py`` (named opcodes, one SOCK_SEQPACKET datagram each).
 """
 
 from __future__ import annotations
@@ -33,17 +33,12 @@ from collections.abc import Callable
 
 from .endpoint import RtpEndpoint
 from .engine import MediaEngine, MediaStats
+from .media_link import Op, message, split
 from .packet import DROP_REASONS
 
 log = logging.getLogger(__name__)
-_KEY = struct.Struct("!I")
-_KEY_REQ = struct.Struct("!II")
 _MAX_MSG = 60000
 _UPDATE_S = 0.25
-
-
-def _msg(op: bytes, key: int, body: bytes = b"") -> bytes:
-    return op + _KEY.pack(key) + body
 
 
 # ============================================================================ child process
@@ -82,13 +77,12 @@ class _Child:
                 "pending": ep.pending_ms(), "dropped": ep.dropped, "received": ep.received, "sent": ep.sent}
 
     def _handle(self, data: bytes, fds: list[int]) -> None:
-        op, (key,) = data[:1], _KEY.unpack_from(data, 1)
-        body = data[5:]
-        if op == b"A":
+        op, key, body = split(data)
+        if op == Op.ADD:
             sock = socket.socket(fileno=fds[0])
             sock.setblocking(False)
             ep = RtpEndpoint(sock, call_id=str(key), batch_frames=body[0])
-            ep.on_caller_audio = lambda chunk, key=key: self.send(_msg(b"a", key, chunk))
+            ep.on_caller_audio = lambda chunk, key=key: self.send(message(Op.CALLER_AUDIO, key, chunk))
             with self.lock:
                 self.endpoints[key] = ep
                 self.tags[key] = []
@@ -96,14 +90,14 @@ class _Child:
             return
         for fd in fds:
             os.close(fd)
-        if op == b"S":
+        if op == Op.STATS:
             st = self.engine.stats
             payload = {**st.__dict__, "endpoints": self.engine.endpoints(),
                        "priority_granted": self.engine.priority_granted}
-            self.send(_msg(b"s", key, json.dumps(payload).encode()))
+            self.send(message(Op.STATS_REPLY, key, json.dumps(payload).encode()))
             return
         ep = self.endpoints.get(key)
-        if op == b"P" and ep is not None:
+        if op == Op.PLAY and ep is not None:
             (n,) = struct.unpack_from("!H", body)
             tag = body[2:2 + n].decode()
             tags = self.tags[key]
@@ -111,19 +105,19 @@ class _Child:
                 tags.append(tag)
                 del tags[:-32]
             ep.play(body[2 + n:], tag)
-        elif op == b"H" and ep is not None:
+        elif op == Op.PAUSE and ep is not None:
             ep.pause()
-        elif op == b"G" and ep is not None:
+        elif op == Op.RESUME and ep is not None:
             ep.resume()
-        elif op == b"R" and ep is not None:
+        elif op == Op.REMOTE and ep is not None:
             (port,) = struct.unpack_from("!H", body)
             ep.set_remote(body[2:].decode(), port)
-        elif op == b"C":
+        elif op == Op.CLEAR:
             (req,) = struct.unpack_from("!I", body)
             dropped = ep.clear() if ep is not None else 0
             snap = self._snapshot(key, ep) if ep is not None else {}
-            self.send(_msg(b"c", key, struct.pack("!II", req, dropped) + json.dumps(snap).encode()))
-        elif op == b"X":
+            self.send(message(Op.CLEARED, key, struct.pack("!II", req, dropped) + json.dumps(snap).encode()))
+        elif op == Op.CLOSE:
             (req,) = struct.unpack_from("!I", body)
             with self.lock:
                 self.endpoints.pop(key, None)
@@ -132,8 +126,8 @@ class _Child:
             if ep is not None:
                 snap = self._snapshot(key, ep)
                 ep.close()
-                self.send(_msg(b"U", key, json.dumps(snap).encode()))
-            self.send(_msg(b"x", key, struct.pack("!I", req)))
+                self.send(message(Op.UPDATE, key, json.dumps(snap).encode()))
+            self.send(message(Op.CLOSED, key, struct.pack("!I", req)))
 
     def _updates(self) -> None:
         while True:
@@ -146,7 +140,7 @@ class _Child:
                 if self.last.get(key) == mark:
                     continue
                 self.last[key] = mark
-                self.send(_msg(b"U", key, json.dumps(self._snapshot(key, ep)).encode()))
+                self.send(message(Op.UPDATE, key, json.dumps(self._snapshot(key, ep)).encode()))
 
 
 def child_main(fd: int, priority: int = 0) -> None:
@@ -197,12 +191,12 @@ class RemoteEndpoint:
             part = ulaw[i:i + _MAX_MSG]
             with self._lock:
                 self._queued_bytes += len(part)
-            self._proc.send(_msg(b"P", self.key, struct.pack("!H", len(raw)) + raw + part))
+            self._proc.send(message(Op.PLAY, self.key, struct.pack("!H", len(raw)) + raw + part))
 
     def clear(self) -> int:
         if self._closed:
             return 0
-        reply = self._proc.request(b"C", self.key)
+        reply = self._proc.request(Op.CLEAR, self.key)
         if reply is None:
             return 0
         dropped, snap = struct.unpack_from("!I", reply)[0], json.loads(reply[4:] or b"{}")
@@ -212,11 +206,11 @@ class RemoteEndpoint:
     def pause(self) -> None:
         """Fire and forget: the child holds the frames from its next tick (``clear`` reports exact played ms)."""
         if not self._closed:
-            self._proc.send(_msg(b"H", self.key))
+            self._proc.send(message(Op.PAUSE, self.key))
 
     def resume(self) -> None:
         if not self._closed:
-            self._proc.send(_msg(b"G", self.key))
+            self._proc.send(message(Op.RESUME, self.key))
 
     def played_ms(self, tag: str) -> int:
         with self._lock:
@@ -230,7 +224,7 @@ class RemoteEndpoint:
     # -- wiring -------------------------------------------------------------------------------------
     def set_remote(self, host: str, port: int) -> None:
         self.remote = (host, port)
-        self._proc.send(_msg(b"R", self.key, struct.pack("!H", port) + host.encode()))
+        self._proc.send(message(Op.REMOTE, self.key, struct.pack("!H", port) + host.encode()))
 
     @property
     def closed(self) -> bool:
@@ -253,7 +247,7 @@ class RemoteEndpoint:
             return
         self._closed = True
         self.on_caller_audio = None
-        self._proc.request(b"X", self.key)
+        self._proc.request(Op.CLOSE, self.key)
         self._proc.forget(self)
         if self._release is not None:
             self._release(self.port)
@@ -327,7 +321,7 @@ class MediaProcess:
             ep = RemoteEndpoint(self, key, port, call_id, release)
             self._endpoints[key] = ep
         try:
-            socket.send_fds(self._ctl, [_msg(b"A", key, bytes([max(1, min(255, batch_frames))]))], [sock.fileno()])
+            socket.send_fds(self._ctl, [message(Op.ADD, key, bytes([max(1, min(255, batch_frames))]))], [sock.fileno()])
         finally:
             sock.close()            # the child holds its own copy of the very same socket
         return ep
@@ -353,7 +347,7 @@ class MediaProcess:
             self._next_req += 1
             slot = [threading.Event(), None]
             self._waiters[req] = slot
-        self.send(_msg(op, key, struct.pack("!I", req)))
+        self.send(message(op, key, struct.pack("!I", req)))
         if not slot[0].wait(self._timeout):
             with self._lock:
                 self._waiters.pop(req, None)
@@ -377,21 +371,20 @@ class MediaProcess:
                 break
             if not data:
                 break
-            op, (key,) = data[:1], _KEY.unpack_from(data, 1)
-            body = data[5:]
+            op, key, body = split(data)
             with self._lock:
                 ep = self._endpoints.get(key)
             try:
-                if op == b"a":
+                if op == Op.CALLER_AUDIO:
                     target = ep.on_caller_audio if ep is not None else None
                     if target is not None:
                         target(body)
-                elif op == b"U" and ep is not None:
+                elif op == Op.UPDATE and ep is not None:
                     ep._apply(json.loads(body))
-                elif op in (b"c", b"x"):
+                elif op in (Op.CLEARED, Op.CLOSED):
                     (req,) = struct.unpack_from("!I", body)
                     self._resolve(req, body[4:])
-                elif op == b"s":
+                elif op == Op.STATS_REPLY:
                     self._resolve(-key, body)
             except Exception:
                 log.exception("media process link: bad message %r", op)
@@ -415,7 +408,7 @@ class MediaProcess:
             self._next_req += 1
             slot = [threading.Event(), None]
             self._waiters[-req] = slot
-        self.send(_msg(b"S", req))
+        self.send(message(Op.STATS, req))
         st = MediaStats()
         if slot[0].wait(self._timeout) and slot[1]:
             data = json.loads(slot[1])
