@@ -31,6 +31,7 @@ SANS_IO = [
     "call_gateway.realtime.server_events",
     "call_gateway.realtime.voice",
     "call_gateway.rtp.packet",
+    "call_gateway.rtp.media_link",
     "centralita.tool_types",
     "centralita.profiles",
 ]

@@ -15,7 +15,7 @@ _EXPORTS = {
     "ResponseTurn": "call_gateway.realtime.protocol",
     "RealtimeError": "call_gateway.realtime.session",
     "RealtimeSession": "call_gateway.realtime.session",
-    "RealtimeSettings": "call_gateway.realtime.session",
+    "RealtimeSettings": "call_gateway.realtime.settings",
 }
 
 __all__ = ["CallMetrics", "RealtimeError", "RealtimeProtocol", "RealtimeSession", "RealtimeSettings", "ResponseTurn"]
