@@ -32,6 +32,7 @@ SANS_IO = [
     "call_gateway.realtime.voice",
     "call_gateway.rtp.packet",
     "call_gateway.rtp.media_link",
+    "call_gateway.ari.connection",
     "centralita.tool_types",
     "centralita.profiles",
 ]
