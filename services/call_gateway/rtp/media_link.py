@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 KEY = struct.Struct("!I")
+MAX_CHUNK = 60000  # audio bytes per PLAY message (a datagram stays well under the socket buffers)
 HEADER_BYTES = 1 + KEY.size
 
 
