@@ -3,7 +3,7 @@
 Three processes, so that the measuring side does not steal the GIL from what it measures:
   * this one: the fake Asterisk (ARI HTTP + WebSocket) and the fake RTP peers, which timestamp every
     packet the gateway sends the moment it arrives;
-  * the gateway itself (``python -m call_gateway.server``), whose CPU and RSS are read from /proc;
+  * the gateway itself (``python -m centralita.compose``), whose CPU and RSS are read from /proc;
   * a fake Realtime server (``--realtime-server``): per call a greeting, then a long answer streamed
     faster than real time, interrupted by ``speech_started`` (barge-in) after a while (the calls'
     barge-ins spread over 2 s).
@@ -285,7 +285,7 @@ def main() -> int:
            # these callers send no voice with their scripted speech_started: measure the ungated barge-in
            # (bench/turns.py measures the gated one with real speech)
            "REALTIME_BARGE_IN_GATE_MS": "0"}
-    gw = subprocess.Popen([sys.executable, "-m", "call_gateway.server"], env=env, cwd=ROOT,
+    gw = subprocess.Popen([sys.executable, "-m", "centralita.compose"], env=env, cwd=ROOT,
                           stderr=open(tmp / "gateway.log", "w"))  # noqa: SIM115
     rows = []
     try:

@@ -4,7 +4,7 @@ long a noise burst pauses the answer, at 1 and at 50 concurrent calls, on loopba
 Three processes, as in ``bench/calls.py`` (the measuring side does not steal the gateway's GIL):
   * this one: the fake Asterisk and the phone-side RTP peers. Each caller says a real Spanish question
     (espeak-ng, ~1.2 s), waits for the answer, and 600 ms into it makes a 160 ms noise burst;
-  * the gateway (``python -m call_gateway.server``) with the shipped profiles and its barge-in gate;
+  * the gateway (``python -m centralita.compose``) with the shipped profiles and its barge-in gate;
   * a fake Realtime server (``--realtime-server``) running the turn detection the gateway configured
     (``FakeVad``): for each finished turn it logs when it sent ``speech_stopped``, and answers the
     gateway's ``response.create`` after ``--model-delay`` with 2.5 s of audio (faster than real time).
@@ -206,7 +206,7 @@ def main() -> int:
            "OPENAI_API_KEY": "sk-test-fake-realtime-0123456789", "TOOL_ENDPOINTS": "127.0.0.1:9",
            "LOG_LEVEL": os.environ.get("BENCH_GATEWAY_LOG_LEVEL", "WARNING"), "GATEWAY_CHAT_ENABLED": "false",
            "GATEWAY_DRAIN_SECONDS": "1", "CENTRALITA_ENV_FILE": "/nonexistent"}
-    gw = subprocess.Popen([sys.executable, "-m", "call_gateway.server"], env=env, cwd=ROOT,
+    gw = subprocess.Popen([sys.executable, "-m", "centralita.compose"], env=env, cwd=ROOT,
                           stderr=open(tmp / "gateway.log", "w"))  # noqa: SIM115
     rows = []
     gate = "?"

@@ -1,6 +1,6 @@
 """The seam between the media side (RTP, part 2) and the Realtime session (part 1).
 
-The Realtime session only knows these two interfaces, so it can be tested with an in-process fake
+The voice engine only knows this interface, so it can be tested with an in-process fake
 sink and the RTP endpoint can be tested without a model.
 """
 
@@ -30,9 +30,3 @@ class AudioSink(Protocol):
     def pending_ms(self) -> int:
         """Milliseconds queued and not yet sent."""
 
-
-class CallerAudio(Protocol):
-    """Where caller audio goes (the Realtime session implements it)."""
-
-    def send_caller_audio(self, ulaw: bytes) -> None:
-        """Caller audio, G.711 u-law at 8 kHz, any length (typically 160-byte frames)."""

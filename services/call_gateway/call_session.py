@@ -27,16 +27,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from call_gateway.ari import AriError
-from call_gateway.audio import AudioSink
+from call_gateway.ari import AriError, AriRest
 from call_gateway.fallbacks import Apology
+from call_gateway.media_transport import CallMedia, MediaTransport, MediaUnavailable
 from call_gateway.prompts import Prompt
-from call_gateway.rtp import PortsExhausted, RemoteEndpoint, RtpEndpoint
-
-if TYPE_CHECKING:
-    from call_gateway.app import Gateway
+from call_gateway.settings import GatewaySettings
+from call_gateway.voice_engine import VoiceEngine, VoiceEngineFactory
+from centralita.profiles import ProfileBook
 
 log = logging.getLogger("call_gateway.call")
 
@@ -46,19 +45,35 @@ APOLOGY_REASONS = frozenset({"realtime_connection_lost"})
 APOLOGY_TAG = "gateway-apology"          # playout tag of the prompt on the call's RTP endpoint
 
 
-class VoiceSession(Protocol):
-    """What the call needs of a Realtime session (``call_gateway.realtime.RealtimeSession``)."""
+class CallHost(Protocol):
+    """What a call needs of the gateway that hosts it (``call_gateway.app.Gateway`` is the one).
 
-    def start(self) -> None: ...
-    def send_caller_audio(self, ulaw: bytes) -> None: ...
-    def close(self, reason: str = "hangup") -> None: ...
+    A narrow seam instead of the whole ``Gateway``: ARI, settings, the media transport and the voice
+    engine factory, the call's mailbox and registry, id naming, counters.
+    """
 
+    settings: GatewaySettings
+    rest: AriRest
+    transport: MediaTransport
+    profiles: ProfileBook
+    session_factory: VoiceEngineFactory
+    accepting: bool
+    stopping: bool
 
-SessionFactory = Callable[..., VoiceSession]   # (profile=, sink=, on_end=, call_id=) -> VoiceSession
+    def media_channel_id(self, short: str) -> str: ...
+    def bridge_id(self, short: str) -> str: ...
+    def playback_id(self, short: str) -> str: ...
+    def apology_for(self, profile: Any) -> Apology: ...
+    def post(self, call: CallSession, fn: Callable[[], None]) -> None: ...
+    def register_media(self, call: CallSession) -> None: ...
+    def register_bridge(self, call: CallSession) -> None: ...
+    def forget(self, call: CallSession) -> None: ...
+    def count_call_started(self, call: CallSession) -> None: ...
+    def refuse(self, channel_id: str, why: str) -> None: ...
 
 
 class CallSession:
-    def __init__(self, gateway: Gateway, channel: dict[str, Any]) -> None:
+    def __init__(self, gateway: CallHost, channel: dict[str, Any]) -> None:
         self.gw = gateway
         self.caller_id: str = channel["id"]
         self.exten: str = (channel.get("dialplan") or {}).get("exten", "")
@@ -70,8 +85,8 @@ class CallSession:
         self.apology_id = gateway.playback_id(short)
         self.state = "new"                       # new → setup → active → ending → ended
         self.outcome = ""
-        self.endpoint: RtpEndpoint | RemoteEndpoint | None = None
-        self.session: VoiceSession | None = None
+        self.endpoint: CallMedia | None = None
+        self.voice: VoiceEngine | None = None
         self.media_ready = threading.Event()     # set by the router on the media channel's StasisStart
         self.caller_gone = threading.Event()     # set by the router at once, before the mailbox runs
         self.media_created = False
@@ -92,14 +107,12 @@ class CallSession:
             self._refuse("draining")
             return
         try:
-            sock = gw.ports.allocate()
-        except PortsExhausted:
+            self.endpoint = gw.transport.open(self.call_id)
+        except MediaUnavailable:
             log.warning("call %s: RTP ports exhausted (%d in use): refusing caller %s", self.call_id,
-                        gw.ports.in_use(), self.caller_id)
+                        gw.transport.in_use(), self.caller_id)
             self._refuse("no_rtp_port")
             return
-        self.endpoint = gw.media.open_endpoint(sock, call_id=self.call_id, batch_frames=gw.settings.rtp_batch_frames,
-                                               release=gw.ports.release)
         log.info("call %s: caller %s dialled %r; RTP on port %d", self.call_id, self.caller_id, self.exten,
                  self.endpoint.port)
         try:
@@ -109,7 +122,7 @@ class CallSession:
             gw.register_media(self)
             self.media_created = True     # before the request: if its answer is lost, teardown still hangs it up
             media = rest.external_media(app=gw.settings.ari_app, channel_id=self.media_id,
-                                        external_host=f"{gw.settings.external_media_host}:{self.endpoint.port}",
+                                        external_host=gw.transport.external_host(self.endpoint),
                                         data=self.call_id)
             self._learn_remote(media)
             gw.register_bridge(self)
@@ -119,11 +132,11 @@ class CallSession:
             self._attach_media()
             self._check_alive()
             self.profile = gw.profiles.for_exten(self.exten)
-            self.session = gw.session_factory(profile=self.profile, sink=self.endpoint,
+            self.voice = gw.session_factory(profile=self.profile, sink=self.endpoint,
                                               on_end=self._on_session_end, call_id=self.call_id)
-            self.session.start()
+            self.voice.start()
             self._check_alive()
-            self.endpoint.on_caller_audio = self.session.send_caller_audio
+            self.endpoint.on_caller_audio = self.voice.send_caller_audio
         except _CallGone as gone:
             self.teardown(gone.reason)
             return
@@ -209,9 +222,9 @@ class CallSession:
             end = time.monotonic() + self.gw.settings.drain_audio_timeout
             while self.endpoint.pending_ms() > 0 and time.monotonic() < end and not self.caller_gone.is_set():
                 time.sleep(0.02)
-        if self.session is not None:
+        if self.voice is not None:
             try:
-                self.session.close(reason)
+                self.voice.close(reason)
             except Exception:
                 log.exception("call %s: closing the Realtime session failed", self.call_id)
         if apology is not None and apology.kind == "prompt" and previous == "active" and self._start_prompt(
@@ -326,4 +339,4 @@ def _ignore_gone(fn: Callable[[str], None], ident: str) -> None:
             raise
 
 
-__all__ = ["AudioSink", "CallSession", "SessionFactory", "VoiceSession"]
+__all__ = ["CallHost", "CallSession"]

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from call_gateway.ari import AriError, AriRest
-from call_gateway.profiles import Profile, ProfileError, check_apology_media
 from call_gateway.prompts import Prompt, PromptLibrary
 from centralita.config import ConfigError
+from centralita.profiles import Profile, ProfileError, check_apology_media
 
 log = logging.getLogger("call_gateway.fallbacks")
 

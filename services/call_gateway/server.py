@@ -1,4 +1,5 @@
-"""``centralita serve call_gateway``: the ARI loop plus HTTP /healthz, /readyz and /metrics.
+"""The gateway process: the ARI loop plus HTTP /healthz, /readyz and /metrics (``centralita serve call_gateway``
+runs it through ``centralita.compose``, which also mounts the text chat on the same port).
 
 SIGTERM/SIGINT: /readyz turns 503 and new calls are refused at once, active calls get
 ``GATEWAY_DRAIN_SECONDS`` to finish, then whatever is left is torn down cleanly.
@@ -11,6 +12,8 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -20,6 +23,27 @@ from call_gateway.app import Gateway, GatewaySettings
 from centralita.config import ConfigError
 
 log = logging.getLogger("call_gateway.server")
+
+
+def _nothing() -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """A POST route another part mounts on the gateway's HTTP port (the text chat's ``/v1/chat``).
+
+    The gateway does not know what is mounted: the composition root (``centralita.compose``) builds the
+    routes, so ``call_gateway`` never imports ``chat``.
+    """
+
+    path: str
+    handle: Callable[[BaseHTTPRequestHandler], None]   # serves one request (method and path checked)
+    close: Callable[[], None] = _nothing
+
+
+# Builds a route once the gateway (and its dispatcher) exists; None = not mounted.
+RouteFactory = Callable[["Gateway"], HttpRoute | None]
 
 
 class GatewayCollector:
@@ -81,8 +105,9 @@ class GatewayCollector:
                                 value=1 if getattr(gw.media, "priority_granted", False) else 0)
 
 
-def start_http(gw: Gateway, host: str, port: int, chat=None) -> ThreadingHTTPServer:
-    """Health, readiness and metrics; plus ``POST /v1/chat`` when a ``chat.http_api.ChatService`` is given."""
+def start_http(gw: Gateway, host: str, port: int, routes: Sequence[HttpRoute] = ()) -> ThreadingHTTPServer:
+    """Health, readiness and metrics; plus the POST ``routes`` mounted by the composition root."""
+    posts = {route.path: route.handle for route in routes}
     registry = CollectorRegistry()
     registry.register(GatewayCollector(gw))
 
@@ -115,10 +140,9 @@ def start_http(gw: Gateway, host: str, port: int, chat=None) -> ThreadingHTTPSer
                 self._send(404, b"not found\n")
 
         def do_POST(self):
-            from chat.http_api import PATH, handle_chat
-
-            if chat is not None and self.path.split("?", 1)[0] == PATH:
-                handle_chat(self, chat)
+            handle = posts.get(self.path.split("?", 1)[0])
+            if handle is not None:
+                handle(self)
             else:
                 self._send(404, b"not found\n")
 
@@ -131,10 +155,10 @@ def start_http(gw: Gateway, host: str, port: int, chat=None) -> ThreadingHTTPSer
 
 def build_gateway(settings: GatewaySettings) -> Gateway:
     """The production wiring: profiles file, tool dispatcher, Realtime sessions."""
-    from call_gateway.profiles import load_profiles
     from call_gateway.realtime import RealtimeSession, RealtimeSettings
     from centralita.config import env_list
     from centralita.dispatcher import Dispatcher
+    from centralita.profiles import load_profiles
 
     profiles = load_profiles(settings.profiles_path or None)
     dispatcher = Dispatcher.connect(env_list("TOOL_ENDPOINTS", "127.0.0.1:50051,127.0.0.1:50052"))
@@ -150,7 +174,8 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     return gw
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, mounts: Sequence[RouteFactory] = ()) -> int:
+    """Run the gateway; ``mounts`` add POST routes on its HTTP port (see ``centralita.compose``)."""
     from centralita.config import setup_logging
 
     setup_logging("call_gateway")
@@ -166,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     if not env_str("OPENAI_API_KEY", ""):
         log.warning("OPENAI_API_KEY is not set: every call will fail to start its Realtime session")
     gw = build_gateway(settings)
-    chat = _chat_service(gw)
-    httpd = start_http(gw, settings.http_host, settings.http_port, chat=chat)
+    routes = [route for route in (mount(gw) for mount in mounts) if route is not None]
+    httpd = start_http(gw, settings.http_host, settings.http_port, routes)
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -184,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         gw.start()
     except ConfigError as exc:
         log.error("refusing to start: %s", exc)
-        _close(gw, httpd, chat)
+        _close(gw, httpd, routes)
         raise
     log.info("call gateway up: ARI %s app %s, HTTP :%d, RTP %s:%d-%d", settings.ari_url, settings.ari_app,
              httpd.server_address[1], settings.rtp_bind_host, settings.rtp_port_min, settings.rtp_port_max)
@@ -192,36 +217,20 @@ def main(argv: list[str] | None = None) -> int:
         if gw.fatal:                   # a fallback found unplayable once ARI answered: refuse to run
             break
     gw.shutdown(grace=0 if gw.fatal else None)
-    _close(gw, httpd, chat)
+    _close(gw, httpd, routes)
     if gw.fatal:
         raise ConfigError(gw.fatal)
     return 0
 
 
-def _close(gw: Gateway, httpd: ThreadingHTTPServer, chat) -> None:
+def _close(gw: Gateway, httpd: ThreadingHTTPServer, routes: Sequence[HttpRoute]) -> None:
     httpd.shutdown()
     httpd.server_close()
-    if chat is not None:
-        chat.close()
+    for route in routes:
+        route.close()
     dispatcher = getattr(gw, "dispatcher", None)
     if dispatcher is not None:
         dispatcher.close()
-
-
-def _chat_service(gw: Gateway):
-    """The text chat on the same port and the same tools (seed 003's route handler), unless disabled."""
-    from centralita.config import env_bool
-
-    if not env_bool("GATEWAY_CHAT_ENABLED", True):
-        return None
-    from chat.engine import ChatError
-    from chat.http_api import ChatService
-
-    try:
-        return ChatService(gw.dispatcher)
-    except ChatError as exc:
-        log.warning("POST /v1/chat disabled: %s", exc)
-        return None
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ PART_CLIS = ("mikrotik_tool.cli", "legal_search.cli", "call_gateway.cli", "chat.
 SERVICES = {
     "mikrotik_tool": "mikrotik_tool.server",
     "legal_search": "legal_search.server",
-    "call_gateway": "call_gateway.server",
+    "call_gateway": "centralita.compose",  # the gateway with the chat mounted (issue 17)
 }
 # ``module:function`` of each part returning (keep(tool name) -> bool, reason) for the current
 # environment: the same filter its server applies to its tool catalog.

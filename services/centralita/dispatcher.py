@@ -8,14 +8,12 @@ A call never raises: bad arguments, unknown tools, timeouts and dead services al
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pool, message_factory
@@ -26,43 +24,11 @@ from centralita.channels import open_channel
 from centralita.config import env_list
 from centralita.schema import ToolSpec
 from centralita.server import APP_MARKER
+from centralita.tool_types import SAY, SAY_DEFAULT, ToolResult  # noqa: F401  (re-exported: callers import them from here)
 from centralita.tools.v1 import tools_pb2, tools_pb2_grpc
 
 log = logging.getLogger("centralita.dispatcher")
 DEFAULT_ENDPOINTS = "127.0.0.1:50051,127.0.0.1:50052"
-
-# What the caller hears when the tool service gave no sentence of its own.
-SAY = {
-    "INVALID_ARGUMENT": "Perdón, no pude entender bien la consulta. ¿Podés repetirla con otras palabras?",
-    "DEADLINE_EXCEEDED": "Lo siento, la consulta tardó demasiado. ¿Querés que lo intente de nuevo?",
-    "UNAVAILABLE": "Lo siento, el sistema de consultas no está disponible en este momento.",
-    "NOT_FOUND": "No encontré información sobre eso.",
-    "UNKNOWN_TOOL": "Lo siento, esa consulta no está disponible en este momento.",
-    "CANCELLED": "La consulta se canceló.",
-    "RESOURCE_EXHAUSTED": "El sistema está muy ocupado en este momento. Probemos de nuevo en unos segundos.",
-}
-SAY_DEFAULT = "Lo siento, ocurrió un error al hacer la consulta. ¿Puedes repetir tu pregunta?"
-
-
-@dataclass
-class ToolResult:
-    """The outcome of one tool call, ready to hand back to the model."""
-
-    name: str
-    ok: bool
-    output: dict[str, Any]
-    code: str = "OK"
-    say: str | None = None
-    elapsed_ms: float = 0.0
-
-    def output_json(self) -> str:
-        return json.dumps(self.output, ensure_ascii=False, separators=(",", ":"))
-
-    @classmethod
-    def failure(cls, name: str, code: str, message: str, say: str | None = None, elapsed_ms: float = 0.0) -> ToolResult:
-        say = say or SAY.get(code, SAY_DEFAULT)
-        return cls(name, False, {"error": {"code": code, "message": message, "say": say}}, code, say, elapsed_ms)
-
 
 @dataclass
 class _Route:

@@ -10,7 +10,6 @@ tool message and the model answers anyway. Endpoint problems raise ``ChatError``
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,25 +18,18 @@ from typing import Any
 
 import httpx
 
-from centralita.config import env_float, env_int, env_str, redact
+from centralita.config import env_float, env_int, env_str
 from centralita.dispatcher import Dispatcher, ToolResult
 from centralita.schema import ToolSpec, chat_tool
+from chat.completions import PendingCall, Reply, stream_completion
+from chat.errors import ChatError
+from chat.messages import check_messages
 
 log = logging.getLogger("chat.engine")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4.1-mini"
 DEFAULT_PROFILE = "informacion_legal"
-ROLES = {"system", "developer", "user", "assistant", "tool"}
-
-
-class ChatError(Exception):
-    """The answer could not be produced. ``kind``: config, unreachable, model or protocol."""
-
-    def __init__(self, message: str, kind: str = "model", status: int | None = None) -> None:
-        super().__init__(redact(message))
-        self.kind = kind
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -116,83 +108,6 @@ class Finished:
 ChatEvent = TextDelta | ToolCallStarted | ToolCallFinished | Finished
 
 
-# ---------------------------------------------------------------- messages
-
-
-_KEYS = {
-    "system": {"role", "content", "name"},
-    "developer": {"role", "content", "name"},
-    "user": {"role", "content", "name"},
-    "assistant": {"role", "content", "name", "tool_calls", "refusal"},
-    "tool": {"role", "content", "tool_call_id"},
-}
-
-
-def _check_tool_calls(calls: Any, where: str) -> None:
-    if not isinstance(calls, list) or not calls:
-        raise ValueError(f"{where}.tool_calls must be a non-empty list")
-    for j, call in enumerate(calls):
-        fn = call.get("function") if isinstance(call, dict) else None
-        if not (isinstance(call, dict) and set(call) == {"id", "type", "function"} and isinstance(call["id"], str)
-                and call["type"] == "function" and isinstance(fn, dict) and set(fn) == {"name", "arguments"}
-                and isinstance(fn["name"], str) and isinstance(fn["arguments"], str)):
-            raise ValueError(f'{where}.tool_calls[{j}] must be {{"id", "type": "function", '
-                             f'"function": {{"name", "arguments"}}}} with string values')
-
-
-def check_messages(raw: Any) -> list[dict[str, Any]]:
-    """Validate caller-supplied history; raises ``ValueError`` with a readable reason.
-
-    Accepts what ``ChatAnswer.messages`` hands back (so a front end can replay it) and plain
-    user/assistant turns; anything else is refused before it reaches the model.
-    """
-    if not isinstance(raw, list) or not raw:
-        raise ValueError("messages must be a non-empty list")
-    out = []
-    for i, msg in enumerate(raw):
-        where = f"messages[{i}]"
-        if not isinstance(msg, dict):
-            raise ValueError(f"{where} must be an object")
-        role = msg.get("role")
-        if role not in ROLES:
-            raise ValueError(f"{where}.role must be one of {sorted(ROLES)}")
-        unknown = set(msg) - _KEYS[role]
-        if unknown:
-            raise ValueError(f"{where} ({role}) has unknown fields: {', '.join(sorted(map(str, unknown)))}")
-        content = msg.get("content")
-        if role in {"user", "system", "developer"} and not (isinstance(content, str) and content.strip()):
-            raise ValueError(f"{where}.content must be a non-empty string")
-        if role == "tool" and not (isinstance(msg.get("tool_call_id"), str) and isinstance(content, str)):
-            raise ValueError(f"{where} (tool) needs tool_call_id and content strings")
-        if role == "assistant":
-            if content is not None and not isinstance(content, str):
-                raise ValueError(f"{where}.content must be a string or null")
-            if "tool_calls" in msg:
-                _check_tool_calls(msg["tool_calls"], where)
-            elif not isinstance(content, str):
-                raise ValueError(f"{where} (assistant) needs content or tool_calls")
-        if "name" in msg and not isinstance(msg["name"], str):
-            raise ValueError(f"{where}.name must be a string")
-        out.append(dict(msg))
-    if out[-1]["role"] not in {"user", "tool"}:
-        raise ValueError("the last message must be from the user")
-    return out
-
-
-@dataclass
-class _PendingCall:
-    call_id: str = ""
-    name: str = ""
-    arguments: str = ""
-
-
-@dataclass
-class _Reply:
-    text: str = ""
-    calls: dict[int, _PendingCall] = field(default_factory=dict)
-    finish_reason: str | None = None
-
-
 # ---------------------------------------------------------------- engine
 
 
@@ -220,7 +135,7 @@ class ChatEngine:
         cls, dispatcher: Dispatcher, profile: str | None = None, settings: ChatSettings | None = None, **kw: Any
     ) -> ChatEngine:
         """Instructions and tool allow-list of a voice profile (default ``CHAT_PROFILE``, the legal one)."""
-        from call_gateway.profiles import ProfileError, load_profiles
+        from centralita.profiles import ProfileError, load_profiles
 
         name = profile or env_str("CHAT_PROFILE", DEFAULT_PROFILE)
         try:
@@ -276,7 +191,7 @@ class ChatEngine:
         try:
             while True:
                 with_tools = tools if rounds < self.settings.max_tool_roundtrips else []
-                reply = _Reply()
+                reply = Reply()
                 requests += 1
                 for delta in self._complete(conversation + new, with_tools, reply, usage):
                     text_parts.append(delta)
@@ -324,7 +239,7 @@ class ChatEngine:
     # ------------------------------------------------------------ tools
 
     def _run_tools(
-        self, round_no: int, calls: list[_PendingCall], offered: set[str], new: list[dict[str, Any]]
+        self, round_no: int, calls: list[PendingCall], offered: set[str], new: list[dict[str, Any]]
     ) -> Iterator[ChatEvent]:
         """Start every call of the round at once; notices in completion order, messages in call order."""
         results: dict[int, ToolResult] = {}
@@ -356,7 +271,7 @@ class ChatEngine:
             new.append({"role": "tool", "tool_call_id": call.call_id, "content": results[i].output_json()})
 
     @staticmethod
-    def _finished(round_no: int, call: _PendingCall, result: ToolResult) -> ToolCallFinished:
+    def _finished(round_no: int, call: PendingCall, result: ToolResult) -> ToolCallFinished:
         return ToolCallFinished(round_no, call.call_id, call.name, result.ok, result.code, result.elapsed_ms,
                                 result.output_json())
 
@@ -380,38 +295,14 @@ class ChatEngine:
         return body
 
     def _complete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], reply: _Reply, usage: dict[str, int]
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], reply: Reply, usage: dict[str, int]
     ) -> Iterator[str]:
         """One streamed request: yields text deltas, fills ``reply`` and ``usage``."""
-        url = f"{self.settings.base_url.rstrip('/')}/chat/completions"
-        headers = {"Authorization": f"Bearer {self.settings.api_key}", "Accept": "text/event-stream"}
-        try:
-            with self._http.stream("POST", url, json=self._body(messages, tools), headers=headers) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise ChatError(_http_error(response), "model", response.status_code)
-                done = False
-                for data in _sse_data(response.iter_lines()):
-                    if done:  # read to the end of the body so the connection is reused for the next request
-                        continue
-                    if data == "[DONE]":
-                        done = True
-                        continue
-                    yield from _apply_chunk(data, reply, usage)
-                if not done and reply.finish_reason is None:
-                    raise ChatError("the model's stream ended before the answer was complete", "protocol")
-        except httpx.TimeoutException as exc:
-            raise ChatError(f"the chat endpoint {self.settings.base_url} did not answer in time ({type(exc).__name__})",
-                            "unreachable") from None
-        except httpx.RemoteProtocolError as exc:
-            raise ChatError(f"the chat endpoint {self.settings.base_url} ended the stream before the answer was "
-                            f"complete: {exc}", "protocol") from None
-        except httpx.TransportError as exc:
-            raise ChatError(f"cannot reach the chat endpoint {self.settings.base_url}: {type(exc).__name__}: {exc}",
-                            "unreachable") from None
+        yield from stream_completion(self._http, self.settings.base_url, self.settings.api_key,
+                                     self._body(messages, tools), reply, usage)
 
 
-def _assistant_message(content: str, calls: list[_PendingCall]) -> dict[str, Any]:
+def _assistant_message(content: str, calls: list[PendingCall]) -> dict[str, Any]:
     return {
         "role": "assistant",
         "content": content or None,
@@ -422,60 +313,3 @@ def _assistant_message(content: str, calls: list[_PendingCall]) -> dict[str, Any
     }
 
 
-def _sse_data(lines: Iterable[str]) -> Iterator[str]:
-    """The ``data`` payload of each server-sent event (comments and other fields ignored)."""
-    buffer: list[str] = []
-    for line in lines:
-        if line == "":
-            if buffer:
-                yield "\n".join(buffer)
-                buffer = []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        if name == "data":
-            buffer.append(value[1:] if value.startswith(" ") else value)
-    if buffer:
-        yield "\n".join(buffer)
-
-
-def _apply_chunk(data: str, reply: _Reply, usage: dict[str, int]) -> Iterator[str]:
-    try:
-        chunk = json.loads(data)
-    except json.JSONDecodeError:
-        raise ChatError(f"the model's stream sent something that is not JSON: {data[:200]!r}", "protocol") from None
-    if not isinstance(chunk, dict):
-        raise ChatError("the model's stream sent a chunk that is not an object", "protocol")
-    if "error" in chunk:
-        err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
-        raise ChatError(f"model error: {err.get('message') or err}", "model")
-    for key, value in (chunk.get("usage") or {}).items():
-        if key in usage and isinstance(value, int):
-            usage[key] += value
-    for choice in chunk.get("choices") or []:
-        if choice.get("index", 0) != 0:
-            continue
-        delta = choice.get("delta") or {}
-        content = delta.get("content")
-        if content:
-            reply.text += content
-            yield content
-        for tc in delta.get("tool_calls") or []:
-            pending = reply.calls.setdefault(int(tc.get("index", 0)), _PendingCall())
-            pending.call_id = tc.get("id") or pending.call_id
-            function = tc.get("function") or {}
-            pending.name = function.get("name") or pending.name
-            pending.arguments += function.get("arguments") or ""
-        if choice.get("finish_reason"):
-            reply.finish_reason = choice["finish_reason"]
-
-
-def _http_error(response: httpx.Response) -> str:
-    try:
-        payload = response.json()
-        err = payload.get("error") if isinstance(payload, dict) else None
-        message = (err.get("message") if isinstance(err, dict) else err) or payload
-    except ValueError:
-        message = response.text[:300] or response.reason_phrase
-    return f"model error (HTTP {response.status_code}): {message}"

@@ -37,8 +37,8 @@ from chat.engine import (
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
-    check_messages,
 )
+from chat.messages import check_messages
 
 log = logging.getLogger("chat.http")
 PATH = "/v1/chat"
@@ -50,8 +50,8 @@ class ChatService:
 
     def __init__(self, dispatcher: Dispatcher, settings: ChatSettings | None = None,
                  profiles_path: str | None = None) -> None:
-        from call_gateway.profiles import ProfileError, load_profiles
         from centralita.config import env_str
+        from centralita.profiles import ProfileError, load_profiles
 
         self.dispatcher = dispatcher
         self.settings = settings or ChatSettings.from_env()

@@ -18,8 +18,8 @@ from chat.engine import (
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
-    check_messages,
 )
+from chat.messages import check_messages
 from tests.fakes import fake_chat
 from tests.fakes.fake_chat import API_KEY, FakeChat
 from tests.helpers import free_port

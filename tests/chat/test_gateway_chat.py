@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import httpx
 
 from call_gateway.server import start_http
+from centralita.compose import chat_route
 from chat.engine import ChatSettings
 from chat.http_api import ChatService
 from tests.chat.test_http_api import post_stream
@@ -24,7 +25,7 @@ def test_gateway_port_serves_chat_and_health(dispatcher):
     with FakeChat() as fake:
         settings = ChatSettings(base_url=fake.base_url, model="fake-model", api_key=API_KEY, timeout=10)
         service = ChatService(dispatcher, settings)
-        httpd = start_http(_gateway_stub(), "127.0.0.1", 0, chat=service)
+        httpd = start_http(_gateway_stub(), "127.0.0.1", 0, [chat_route(service)])
         base = f"http://127.0.0.1:{httpd.server_address[1]}"
         try:
             fake.add(

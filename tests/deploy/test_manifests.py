@@ -230,7 +230,7 @@ def test_gateway_statefulset_names_its_ari_app_and_drains_calls(rendered):
 
 
 def test_config_references_resolve_and_profiles_parse(rendered):
-    from call_gateway.profiles import load_profiles
+    from centralita.profiles import load_profiles
 
     for tree, docs in rendered.items():
         names = {(d["kind"], d["metadata"]["name"]) for d in docs}

@@ -14,7 +14,6 @@ import sys
 import pytest
 
 from call_gateway.fallbacks import resolve_apologies
-from call_gateway.profiles import DEFAULT_END_APOLOGY, Profile, load_profiles
 from call_gateway.prompts import PACKAGE_DIR, PromptError, PromptLibrary, normalise
 from call_gateway.prompts.generate import (
     REPO_PROFILES,
@@ -22,6 +21,7 @@ from call_gateway.prompts.generate import (
     default_profile_files,
     tool_versions,
 )
+from centralita.profiles import DEFAULT_END_APOLOGY, Profile, load_profiles
 from tests.helpers import REPO_ROOT, require
 
 MANIFEST = json.loads((PACKAGE_DIR / "manifest.json").read_text(encoding="utf-8"))

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from call_gateway.profiles import DEFAULT_END_APOLOGY, EXAMPLE_PATH, load_profiles
+from centralita.profiles import DEFAULT_END_APOLOGY, EXAMPLE_PATH, load_profiles
 
 from . import BYTES_PER_SECOND, MANIFEST, PACKAGE_DIR, PromptError, normalise, text_key
 

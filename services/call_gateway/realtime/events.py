@@ -17,7 +17,8 @@ from openai.types.realtime.response_cancel_event_param import ResponseCancelEven
 from openai.types.realtime.response_create_event_param import ResponseCreateEventParam
 from openai.types.realtime.session_update_event_param import SessionUpdateEventParam
 
-from call_gateway.profiles import Profile
+from call_gateway.realtime.prompts import say_exactly  # noqa: F401  (re-exported: builders and tests use ev.)
+from centralita.profiles import Profile
 
 PCMU = {"type": "audio/pcmu"}
 PCMU_BYTES_PER_MS = 8  # G.711 u-law, 8 kHz, one byte per sample
@@ -87,11 +88,3 @@ def truncate(item_id: str, audio_end_ms: int, event_id: str) -> ConversationItem
         "content_index": 0,
         "audio_end_ms": int(audio_end_ms),
     }
-
-
-def say_exactly(sentence: str) -> str:
-    """Instructions that make the model speak one sentence verbatim."""
-    return (
-        "Di en voz alta exactamente la siguiente frase, en español, sin añadir nada antes ni después "
-        f"y sin llamar a ninguna herramienta: «{sentence}»"
-    )

@@ -46,9 +46,12 @@ import binascii
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from call_gateway.profiles import Profile
 from call_gateway.realtime import events as ev
+from call_gateway.realtime import gate, prompts
+from call_gateway.realtime.barge_in import BargeIn
+from call_gateway.realtime.ending import Ending
 from call_gateway.realtime.metrics import CallMetrics
+from call_gateway.realtime.renewal import SessionLimit
 from call_gateway.realtime.state import (
     AbandonTool,
     Action,
@@ -67,30 +70,22 @@ from call_gateway.realtime.state import (
     ToolCall,
     ToolInfo,
 )
+from call_gateway.realtime.tool_calls import ToolCalls
+from call_gateway.realtime.transcript import ASSISTANT, CALLER, Transcript
+from centralita.profiles import Profile
 
 __all__ = [
     "AbandonTool", "Action", "End", "FollowUp", "Gate", "Interrupt", "Log", "Pause", "Play", "RealtimeProtocol",
     "Renew", "ResponseTurn", "Resume", "RunTool", "Send", "ToolCall", "ToolInfo",
 ]
-from centralita.dispatcher import ToolResult
+from centralita.tool_types import ToolResult
 
-# Error codes after which the session cannot go on.
-FATAL_ERROR_CODES = frozenset(
-    {"session_expired", "beta_api_shape_disabled", "invalid_api_key", "insufficient_quota", "session_terminated"}
-)
-FATAL_ERROR_TYPES = frozenset({"server_error"})
-# Harmless errors our own (racing) requests may provoke.
-BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
 MAX_RESPONSE_RETRIES = 3
 AUDIO_DELTA_TYPES = ("response.output_audio.delta", "response.audio.delta")  # second: legacy name, accepted
 AUDIO_DONE_TYPES = ("response.output_audio.done", "response.audio.done")
-GATE_CAP_S = 0.4  # an open gate decides by then whatever the meter says (issue 14: 400 ms)
-GATE_RECHECK_S = 0.04  # undecided at the window's end: look again after two more caller frames
-TRANSCRIPT_TURNS = 40  # what a renewed session is told about the call so far
-TRANSCRIPT_CHARS = 6000
 
 
-class RealtimeProtocol:
+class RealtimeProtocol(ToolCalls, BargeIn, Ending):
     def __init__(
         self,
         profile: Profile,
@@ -131,7 +126,8 @@ class RealtimeProtocol:
         self.turn_pending = False  # a caller turn is over and owed an answer (we create responses ourselves)
         self.renew_requested = False
         self.renew_check_at: float | None = None
-        self.transcript: list[tuple[str, str]] = []
+        self.limit = SessionLimit(session_limit, session_margin, renew)
+        self.transcript = Transcript()
 
         self.state = "new"  # new → configuring → ready → ending → ended
         self.end_reason = ""
@@ -196,68 +192,6 @@ class RealtimeProtocol:
         actions = handler(event, now)
         return actions + self._schedule(now)
 
-    def tool_finished(self, call_id: str, result: ToolResult, now: float) -> list[Action]:
-        """A tool run by ``RunTool`` resolved."""
-        call = self.calls.get(call_id)
-        if call is None or call.output_sent or call.state != "running" or self.state == "ended":
-            return []  # cancelled or timed out meanwhile: its output was already sent
-        return [*self._output(call, result), *self._schedule(now)]
-
-    def interrupted(self, played_ms: Mapping[str, int], now: float) -> list[Action]:
-        """The sink was emptied after ``Interrupt``; ``played_ms`` is what it actually sent, per item."""
-        actions: list[Action] = []
-        cut = self.active is not None
-        for turn in self._audio_turns():
-            if turn.interrupted:
-                continue
-            for item_id in turn.audio_bytes:
-                received = turn.audio_ms(item_id)
-                played = max(0, min(int(played_ms.get(item_id, 0)), received))
-                turn.played_ms[item_id] = played
-                unheard = played < received or (turn.active and item_id not in turn.audio_done)
-                cut = cut or unheard
-                if turn.out_of_band or played <= 0 or not unheard:
-                    continue  # out-of-band items are not in the conversation; nothing played: no truncate
-                turn.truncated_ms[item_id] = played
-                self.metrics.truncates += 1
-                actions.append(Send(ev.truncate(item_id, played, self._eid("tr"))))
-            turn.interrupted = True
-        if cut:
-            self.metrics.record_barge_in()  # the caller talked over the assistant, not merely after it
-        if self.active is not None and not self.active.cancel_sent:
-            self.active.cancel_sent = True
-            # with interrupt_response the server cancels an in-band response itself on speech start; a cancel
-            # of ours would race it and earn response_cancel_not_active
-            if not (self.server_interrupts and not self.active.out_of_band):
-                actions.append(Send(ev.response_cancel(self._eid("cancel"), self.active.response_id or None)))
-        return actions
-
-    def caller_voice(self, verdict: str, now: float, *, heard: bool = False,
-                     audio_pending_ms: int | None = None) -> list[Action]:
-        """The gateway's own meter on the caller's line (``VoiceMeter.verdict``) while a gate is open or
-        watching. ``heard``: the meter heard voice since the gate opened. ``audio_pending_ms`` is given once,
-        right after ``Pause``: with nothing to protect (sink empty, nothing in flight) the gate stands aside."""
-        g = self.gate
-        if g is None or g.state == "interrupted" or self.state == "ended":
-            return []
-        g.voice_heard = g.voice_heard or heard or verdict in ("sounding", "speech")
-        if audio_pending_ms is not None and g.state == "open" and audio_pending_ms <= 0 and self.in_flight is None:
-            g.state, g.protecting, g.decided_at = "free", False, now  # nothing said to protect: a plain turn
-            return [Resume()]
-        if verdict == "speech" and g.state in ("open", "resumed"):
-            return self._gate_interrupt(g, now)
-        if verdict == "quiet" and g.state == "open":
-            g.state, g.decided_at = "resumed", now
-            return [Resume()]
-        return []
-
-    def _gate_interrupt(self, g: Gate, now: float) -> list[Action]:
-        g.state, g.decided_at = "interrupted", now
-        if self.requested is not None:
-            self.requested.cancel_on_created = True
-        items = tuple(i for t in self._audio_turns() if not t.interrupted for i in t.audio_bytes)
-        return [Interrupt(items)]
-
     def tick(self, now: float, audio_pending_ms: int = 0, caller_voice: str = "quiet") -> list[Action]:
         """Timers: tool guard deadlines, session limit, ending deadline, holding phrases.
 
@@ -269,9 +203,10 @@ class RealtimeProtocol:
         actions: list[Action] = []
         g = self.gate
         if g is not None and g.state == "open" and now >= g.deadline:
-            if caller_voice in ("sounding", "unsure") and now < g.opened_at + GATE_CAP_S:
-                g.deadline = now + GATE_RECHECK_S  # the caller's audio lags (a loaded machine): wait for it
-            elif caller_voice in ("speech", "sounding"):
+            decision = gate.at_deadline(g, now, caller_voice)
+            if decision == "wait":
+                g.deadline = now + gate.GATE_RECHECK_S  # the caller's audio lags (a loaded machine): wait for it
+            elif decision == "interrupt":
                 actions += self._gate_interrupt(g, now)  # a sound still going at the cap: the caller talks
             else:
                 g.state, g.decided_at = "resumed", now
@@ -322,15 +257,6 @@ class RealtimeProtocol:
             times.append(self.ending_deadline)
         return min(times) if times else None
 
-    def renewed_context(self) -> str:
-        """The call so far, for the instructions of the session that replaces this one."""
-        lines = [f"{who}: {text}" for who, text in self.transcript[-TRANSCRIPT_TURNS:]]
-        body = "\n".join(lines)[-TRANSCRIPT_CHARS:]
-        return (
-            "La llamada ya está en curso (la sesión se renovó): no saludes de nuevo y continúa la conversación "
-            "con naturalidad." + (f" Esto es lo último que se dijo:\n{body}" if body else "")
-        )
-
     @property
     def in_flight(self) -> ResponseTurn | None:
         return self.requested or self.active
@@ -349,7 +275,7 @@ class RealtimeProtocol:
             return []
         self.state = "ready"
         if self.profile.greeting and self.greet:
-            instructions = f"{self.profile.instructions}\n\n{ev.say_exactly(self.profile.greeting)}"
+            instructions = f"{self.profile.instructions}\n\n{prompts.say_exactly(self.profile.greeting)}"
             return self._request("greeting", now, instructions=instructions)
         return []
 
@@ -387,33 +313,6 @@ class RealtimeProtocol:
         if "conversation_id" in response:
             return (response["conversation_id"] is None) == wanted.out_of_band
         return False  # a request that never starts is given up by ``tick`` after ``request_timeout``
-
-    def _on_output_item_added(self, event: dict[str, Any], now: float) -> list[Action]:
-        item = event.get("item") or {}
-        if item.get("type") == "function_call" and item.get("call_id"):
-            call = self._call(item["call_id"], event.get("response_id", ""))
-            call.name = call.name or item.get("name", "")
-        return []
-
-    def _on_arguments_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        call_id = event.get("call_id")
-        if call_id:
-            call = self._call(call_id, event.get("response_id", ""))
-            if call.state == "collecting":
-                call.arguments += event.get("delta", "")
-        return []
-
-    def _on_arguments_done(self, event: dict[str, Any], now: float) -> list[Action]:
-        call_id = event.get("call_id")
-        if not call_id:
-            return []
-        call = self._call(call_id, event.get("response_id", ""))
-        if call.state != "collecting":
-            return []  # duplicate done
-        call.name = event.get("name") or call.name
-        if "arguments" in event:
-            call.arguments = event["arguments"]
-        return self._arguments_ready(call, now)
 
     def _on_response_done(self, event: dict[str, Any], now: float) -> list[Action]:
         response = event.get("response") or {}
@@ -456,24 +355,14 @@ class RealtimeProtocol:
             actions.append(self._end())
         return actions
 
-    def _on_item_added(self, event: dict[str, Any], now: float) -> list[Action]:
-        item = event.get("item") or {}
-        call = self.calls.get(item.get("call_id", ""))
-        if item.get("type") == "function_call_output" and call is not None:
-            call.output_acked = True
-        return []
-
     def _on_assistant_transcript(self, event: dict[str, Any], now: float) -> list[Action]:
         turn = self.by_response.get(event.get("response_id", ""))
-        text = (event.get("transcript") or "").strip()
-        if text and (turn is None or not turn.out_of_band):
-            self.transcript.append(("Asistente", text))
+        if turn is None or not turn.out_of_band:
+            self.transcript.add(ASSISTANT, event.get("transcript") or "")
         return []
 
     def _on_caller_transcript(self, event: dict[str, Any], now: float) -> list[Action]:
-        text = (event.get("transcript") or "").strip()
-        if text:
-            self.transcript.append(("Cliente", text))
+        self.transcript.add(CALLER, event.get("transcript") or "")
         return []
 
     def _on_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
@@ -499,107 +388,6 @@ class RealtimeProtocol:
         if turn is not None and event.get("item_id"):
             turn.audio_done.add(event["item_id"])
         return []
-
-    def _on_speech_started(self, event: dict[str, Any], now: float) -> list[Action]:
-        self.caller_speaking = True
-        self.speech_stopped_at = None
-        unheld = tuple(c.call_id for c in self.calls.values() if not c.held)
-        for call in self.calls.values():
-            call.held = True  # no holding phrase over the caller's voice
-        if self.gated:
-            # pause (frames held, not dropped) and judge: the driver's meter answers via caller_voice/tick
-            self.gate = Gate(opened_at=now, deadline=now + self.gate_ms / 1000.0, unheld=unheld)
-            return [Pause()]
-        if self.requested is not None:
-            self.requested.cancel_on_created = True
-        items = tuple(i for t in self._audio_turns() if not t.interrupted for i in t.audio_bytes)
-        return [Interrupt(items)]
-
-    def _on_speech_stopped(self, event: dict[str, Any], now: float) -> list[Action]:
-        self.caller_speaking = False
-        self.speech_stopped_at = now
-        actions: list[Action] = []
-        g, self.gate = self.gate, None
-        if g is not None and g.state == "open":  # over before the window was: a short sound
-            g.state, g.decided_at = "resumed", now
-            actions.append(Resume())
-        noise = g is not None and g.state == "resumed" and g.voice_heard
-        if noise:
-            self.metrics.record_noise_ignored()  # the answer went on; a cough is not a question
-            for call_id in g.unheld:  # nor a reason to skip the holding phrase of a slow tool
-                self.calls[call_id].held = False
-        if self.server_creates:
-            if self.followup is not None and self._outputs_acked(self.followup):
-                self.followup = None  # the server answers this turn by itself, with the outputs in context
-        elif not noise:
-            self.turn_pending = True
-        return actions
-
-    def _on_error(self, event: dict[str, Any], now: float) -> list[Action]:
-        err = event.get("error") or {}
-        code, etype = err.get("code") or "", err.get("type") or ""
-        self.metrics.record_server_error(code or etype)
-        message = f"realtime error type={etype} code={code} event_id={err.get('event_id')}: {err.get('message')}"
-        if code in FATAL_ERROR_CODES or etype in FATAL_ERROR_TYPES:
-            return [Log("error", message), *self._begin_ending("server_error", now)]
-        failed = self.requested
-        ours = failed is not None and err.get("event_id") in (None, "", failed.event_id)
-        if code == "conversation_already_has_active_response" and failed is not None and ours:
-            self.requested = None
-            if failed.purpose == "tools" and self.followup is not None:
-                self.followup.requested = False
-                self.followup.retries += 1
-            elif failed.purpose == "apology":
-                self.apology_requested = False
-        return [Log("info" if code in BENIGN_ERROR_CODES else "warning", message)]
-
-    # ------------------------------------------------------------ tool calls
-
-    def _call(self, call_id: str, response_id: str) -> ToolCall:
-        call = self.calls.get(call_id)
-        if call is None:
-            call = self.calls[call_id] = ToolCall(call_id=call_id, response_id=response_id)
-            turn = self.by_response.get(response_id) or self.active
-            if turn is not None:
-                call.response_id = call.response_id or turn.response_id
-                turn.call_ids.append(call_id)
-        return call
-
-    def _arguments_ready(self, call: ToolCall, now: float) -> list[Action]:
-        call.received_at = now
-        info = self.tools.get(call.name)
-        if info is None:
-            result = ToolResult.failure(
-                call.name, "UNKNOWN_TOOL", f"{call.name!r} is not a tool of this line; available: {sorted(self.tools)}"
-            )
-            return self._output(call, result)
-        if info.kind == "action":
-            turn = self.by_response.get(call.response_id)
-            if turn is None or turn.status != "completed":
-                call.state = "deferred"  # runs only once its response completed
-                return []
-        return self._run(call, now)
-
-    def _run(self, call: ToolCall, now: float) -> list[Action]:
-        info = self.tools[call.name]
-        call.state = "running"
-        call.hold_at = now + self.holding_delay
-        call.guard_at = now + info.timeout + self.tool_guard if info.timeout else None
-        return [RunTool(call.call_id, call.name, call.arguments, info.timeout)]
-
-    def _output(self, call: ToolCall, result: ToolResult) -> list[Action]:
-        call.output_sent = True
-        call.state = "output"
-        call.result = result
-        self.metrics.record_function_call(call.name or "?", result.code)
-        event = ev.function_call_output(call.call_id, result.output_json(), self._eid("out"))
-        return [Send(event, call_id=call.call_id)]
-
-    def _outputs_sent(self, followup: FollowUp) -> bool:
-        return all(self.calls[c].output_sent for c in followup.call_ids)
-
-    def _outputs_acked(self, followup: FollowUp) -> bool:
-        return all(self.calls[c].output_acked for c in followup.call_ids)
 
     # ------------------------------------------------------------ responses
 
@@ -629,7 +417,7 @@ class RealtimeProtocol:
             if self.apology_requested:
                 return []
             self.apology_requested = True
-            return self._request("apology", now, instructions=ev.say_exactly(self.profile.end_apology),
+            return self._request("apology", now, instructions=prompts.say_exactly(self.profile.end_apology),
                                  out_of_band=True)
         if self.caller_speaking:
             return []
@@ -654,65 +442,9 @@ class RealtimeProtocol:
                     call.held = True
             phrase = next((self.tools[c.name].holding_phrase for c in slow if self.tools[c.name].holding_phrase), "")
             self.metrics.record_holding_phrase()
-            return self._request("holding", now, instructions=ev.say_exactly(phrase or self.profile.holding_phrase),
-                                 out_of_band=True)
+            instructions = prompts.say_exactly(phrase or self.profile.holding_phrase)
+            return self._request("holding", now, instructions=instructions, out_of_band=True)
         return []
-
-    def _followup_instructions(self, fu: FollowUp) -> str | None:
-        failed = [self.calls[c].result for c in fu.call_ids]
-        says = [r.say for r in failed if r is not None and not r.ok and r.say and r.code != "CANCELLED"]
-        if not says:
-            return None  # the session instructions apply
-        sentences = " ".join(dict.fromkeys(says))
-        return (
-            f"{self.profile.instructions}\n\nUna consulta no pudo completarse. Discúlpate con el cliente "
-            f"diciendo: «{sentences}» No inventes el resultado."
-        )
 
     def _audio_turns(self) -> list[ResponseTurn]:
         return [t for t in self.turns[-4:] if t.audio_bytes]
-
-    # ------------------------------------------------------------ ending
-
-    def _renew_at(self) -> float:
-        assert self.session_started_at is not None
-        return self.session_started_at + self.session_limit - self.session_margin
-
-    def _hard_end_at(self) -> float:
-        """Without renewal: end at the renewal point. With it: keep looking for a pause for 3/4 of the margin."""
-        return self._renew_at() + (0.75 * self.session_margin if self.renew else 0.0)
-
-    def _idle(self) -> bool:
-        busy_calls = any(not c.output_sent for c in self.calls.values())
-        return self.in_flight is None and not busy_calls and not self.caller_speaking and self.followup is None
-
-    def _maybe_renew(self, now: float) -> list[Action]:
-        if not self.renew or self.renew_requested:
-            return []
-        if not self._idle():
-            self.renew_check_at = now + 0.25  # poll; also retried after every event
-            return []
-        self.renew_requested = True
-        return [Renew(self.renewed_context())]
-
-    def _begin_ending(self, reason: str, now: float) -> list[Action]:
-        if self.state in ("ending", "ended"):
-            return []
-        if self.state != "ready":  # not even configured: nobody to talk to
-            return [self._end(reason)]
-        self.state = "ending"
-        self.end_reason = reason
-        self.ending_deadline = now + self.ending_grace
-        self.followup = None
-        actions: list[Action] = []
-        if self.active is not None and not self.active.cancel_sent:
-            self.active.cancel_sent = True
-            actions.append(Send(ev.response_cancel(self._eid("cancel"), self.active.response_id or None)))
-        if self.requested is not None:
-            self.requested.cancel_on_created = True
-        return actions
-
-    def _end(self, reason: str | None = None) -> End:
-        self.state = "ended"
-        self.end_reason = reason or self.end_reason or "ended"
-        return End(self.end_reason)

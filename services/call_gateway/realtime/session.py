@@ -19,13 +19,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlencode
 
 import websocket
 
 from call_gateway.audio import AudioSink
-from call_gateway.profiles import Profile
 from call_gateway.realtime import events as ev
+from call_gateway.realtime import server_events
 from call_gateway.realtime.metrics import CallMetrics
 from call_gateway.realtime.protocol import (
     AbandonTool,
@@ -42,9 +41,11 @@ from call_gateway.realtime.protocol import (
     Send,
     ToolInfo,
 )
+from call_gateway.realtime.settings import RealtimeSettings
 from call_gateway.realtime.voice import VoiceMeter
-from centralita.config import ConfigError, env_bool, env_float, env_int, env_str, redact
+from centralita.config import redact
 from centralita.dispatcher import Dispatcher, ToolResult
+from centralita.profiles import Profile
 from centralita.schema import realtime_tool
 
 log = logging.getLogger("call_gateway.realtime")
@@ -58,57 +59,14 @@ class RealtimeError(RuntimeError):
     """The session could not be started (connection, handshake or configuration refused)."""
 
 
-@dataclass(frozen=True)
-class RealtimeSettings:
-    url: str = "wss://api.openai.com/v1/realtime"
-    model: str = "gpt-realtime"
-    api_key: str = field(default="", repr=False)
-    connect_timeout: float = 10.0
-    holding_delay: float = 1.5  # a tool slower than this gets a holding phrase
-    tool_timeout: float = 10.0  # for tools whose proto gives no timeout_ms
-    tool_guard: float = 1.0  # extra time before the session itself gives up on a tool
-    session_limit: float = 3600.0  # the server's hard cap
-    session_margin: float = 60.0  # end (with an apology) this long before the cap
-    ending_grace: float = 8.0  # time allowed for the closing apology response
-    drain_timeout: float = 10.0  # time allowed for the sink to play the apology out
-    renew: bool = True  # open a fresh session before the cap instead of ending the call
-    barge_in_gate_ms: int = 250  # caller sound must last this long to interrupt the assistant; 0 = no gate
-    barge_in_level_dbfs: float = -42.0  # a caller frame louder than this counts as voice (the gate's meter)
-
-    @classmethod
-    def from_env(cls) -> RealtimeSettings:
-        return cls(
-            url=env_str("OPENAI_REALTIME_URL", cls.url),
-            model=env_str("OPENAI_REALTIME_MODEL", cls.model),
-            api_key=env_str("OPENAI_API_KEY", ""),
-            connect_timeout=env_float("REALTIME_CONNECT_TIMEOUT", cls.connect_timeout),
-            holding_delay=env_float("REALTIME_HOLDING_DELAY", cls.holding_delay),
-            tool_timeout=env_float("REALTIME_TOOL_TIMEOUT", cls.tool_timeout),
-            session_limit=env_float("REALTIME_SESSION_LIMIT", cls.session_limit),
-            session_margin=env_float("REALTIME_SESSION_MARGIN", cls.session_margin),
-            renew=env_bool("REALTIME_RENEW_SESSION", cls.renew),
-            barge_in_gate_ms=_gate_ms(env_int("REALTIME_BARGE_IN_GATE_MS", cls.barge_in_gate_ms)),
-            barge_in_level_dbfs=env_float("REALTIME_BARGE_IN_LEVEL_DBFS", cls.barge_in_level_dbfs),
-        )
-
-    def endpoint(self) -> str:
-        return f"{self.url}{'&' if '?' in self.url else '?'}{urlencode({'model': self.model})}"
-
-
-def _gate_ms(value: int) -> int:
-    """The gate must leave time to stop within 400 ms of the caller's first sound (issue 14)."""
-    if not 0 <= value <= 300:
-        raise ConfigError(f"REALTIME_BARGE_IN_GATE_MS={value} must be between 0 (no gate) and 300")
-    return value
-
-
 @dataclass
 class Timings:
-    """Raw latency samples for the benchmark (seconds). P8: arguments done → output written, minus the tool's
-    own time (submit → result); P7: speech_started received → sink emptied."""
+    """Raw latency samples for ``bench/realtime.py`` (seconds)."""
 
-    tool_overhead: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # P8
-    barge_in: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # P7
+    # arguments done → output written, minus the tool's own time (submit → result)
+    tool_overhead: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))
+    # speech_started received → sink emptied
+    barge_in: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))
     gate_pause: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))  # paused → resumed
 
 
@@ -237,12 +195,23 @@ class RealtimeSession:
                 err = event.get("error") or {}
                 detail = redact(str(err.get("message")))
                 raise RealtimeError(f"Realtime refused the session: {err.get('code')}: {detail}")
+            checked = server_events.validate(event) if isinstance(event, dict) else server_events.Rejected("json")
+            if isinstance(checked, server_events.Rejected):
+                self._rejected(checked)
+                continue
             for action in core.receive(event, self._clock()):
                 if isinstance(action, Send):
                     ws.send(json.dumps(action.event))
                 else:
                     with self._lock:
                         self._execute([action], self._clock())
+
+    def _rejected(self, rejected: server_events.Rejected) -> None:
+        """A frame that is no valid server event: counted, logged for an invalid known type, never fatal."""
+        self.metrics.dropped_events += 1
+        if rejected.why == "invalid":
+            log.warning("call %s: server event %s does not match the SDK model (%s): dropped", self.call_id or "-",
+                        rejected.type, rejected.detail)
 
     def _abort_start(self, reason: str) -> None:
         self._ended = True
@@ -263,13 +232,9 @@ class RealtimeSession:
                     self._lost(None, gen)
                     return
                 continue
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                self.metrics.dropped_events += 1
-                continue
-            if not isinstance(event, dict):
-                self.metrics.dropped_events += 1
+            event = server_events.parse(raw)
+            if isinstance(event, server_events.Rejected):
+                self._rejected(event)
                 continue
             with self._lock:
                 if self._ended or gen != self._gen:
@@ -447,7 +412,8 @@ class RealtimeSession:
 
     def _send_direct(self, sends: list[Send]) -> None:
         """Write a tool's output (and the follow-up) from the tool's own thread, saving the hop to the sender
-        (P8). Only when nothing is queued, so the order of client events is kept; never under the core lock
+        (the tool overhead ``bench/realtime.py`` measures). Only when nothing is queued, so the order of
+        client events is kept; never under the core lock
         (unless a tool resolved synchronously inside ``submit``), so a slow socket cannot stall the session."""
         if not sends:
             return

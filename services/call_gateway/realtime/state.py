@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from call_gateway.realtime.events import PCMU_BYTES_PER_MS
-from centralita.dispatcher import ToolResult
+from centralita.tool_types import ToolResult
 
 # ------------------------------------------------------------------ actions
 
@@ -19,7 +19,7 @@ from centralita.dispatcher import ToolResult
 @dataclass(frozen=True, slots=True)
 class Send:
     event: Mapping[str, Any]
-    call_id: str | None = None  # set on function_call_output (the driver times P8 with it)
+    call_id: str | None = None  # set on function_call_output (the driver times the tool overhead with it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,16 +13,14 @@ live in a small child process (only ``call_gateway.rtp`` imported) that holds th
 * ``pause``/``resume`` (barge-in gate) are one-way messages: the child holds or releases the frames.
 * The child exits when the control socket closes (the gateway died or stopped).
 
-Messages (SOCK_SEQPACKET, one per datagram): 1 byte opcode, 4 bytes endpoint key, then the body.
+Messages: ``media_link.py`` (named opcodes, one SOCK_SEQPACKET datagram each).
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
-import os
 import socket
 import struct
 import subprocess
@@ -31,138 +29,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from .endpoint import RtpEndpoint
-from .engine import MediaEngine, MediaStats
+from .engine import MediaStats
+from .media_child import child_main
+from .media_link import MAX_CHUNK, Op, message, split
 from .packet import DROP_REASONS
 
 log = logging.getLogger(__name__)
-_KEY = struct.Struct("!I")
-_KEY_REQ = struct.Struct("!II")
-_MAX_MSG = 60000
-_UPDATE_S = 0.25
-
-
-def _msg(op: bytes, key: int, body: bytes = b"") -> bytes:
-    return op + _KEY.pack(key) + body
-
-
-# ============================================================================ child process
-class _Child:
-    def __init__(self, ctl: socket.socket, priority: int) -> None:
-        self.ctl = ctl
-        self.engine = MediaEngine(realtime_priority=priority)
-        self.endpoints: dict[int, RtpEndpoint] = {}
-        self.tags: dict[int, list[str]] = {}
-        self.last: dict[int, tuple] = {}
-        self.lock = threading.Lock()
-
-    def send(self, data: bytes) -> None:
-        with contextlib.suppress(OSError):
-            self.ctl.send(data)
-
-    def run(self) -> None:
-        self.engine.start()
-        threading.Thread(target=self._updates, name="media-updates", daemon=True).start()
-        try:
-            while True:
-                data, fds, _flags, _addr = socket.recv_fds(self.ctl, _MAX_MSG + 64, 4)
-                if not data:
-                    break
-                self.engine.quiet.wait(0.05)          # never between two of the pacer's sends
-                self._handle(data, fds)
-        except OSError:
-            pass
-        finally:
-            for ep in list(self.endpoints.values()):
-                ep.close()
-            self.engine.stop()
-
-    def _snapshot(self, key: int, ep: RtpEndpoint) -> dict:
-        return {"played": {t: ep.queue.played_ms(t) for t in self.tags.get(key, [])},
-                "pending": ep.pending_ms(), "dropped": ep.dropped, "received": ep.received, "sent": ep.sent}
-
-    def _handle(self, data: bytes, fds: list[int]) -> None:
-        op, (key,) = data[:1], _KEY.unpack_from(data, 1)
-        body = data[5:]
-        if op == b"A":
-            sock = socket.socket(fileno=fds[0])
-            sock.setblocking(False)
-            ep = RtpEndpoint(sock, call_id=str(key), batch_frames=body[0])
-            ep.on_caller_audio = lambda chunk, key=key: self.send(_msg(b"a", key, chunk))
-            with self.lock:
-                self.endpoints[key] = ep
-                self.tags[key] = []
-            self.engine.add(ep)
-            return
-        for fd in fds:
-            os.close(fd)
-        if op == b"S":
-            st = self.engine.stats
-            payload = {**st.__dict__, "endpoints": self.engine.endpoints(),
-                       "priority_granted": self.engine.priority_granted}
-            self.send(_msg(b"s", key, json.dumps(payload).encode()))
-            return
-        ep = self.endpoints.get(key)
-        if op == b"P" and ep is not None:
-            (n,) = struct.unpack_from("!H", body)
-            tag = body[2:2 + n].decode()
-            tags = self.tags[key]
-            if tag not in tags:
-                tags.append(tag)
-                del tags[:-32]
-            ep.play(body[2 + n:], tag)
-        elif op == b"H" and ep is not None:
-            ep.pause()
-        elif op == b"G" and ep is not None:
-            ep.resume()
-        elif op == b"R" and ep is not None:
-            (port,) = struct.unpack_from("!H", body)
-            ep.set_remote(body[2:].decode(), port)
-        elif op == b"C":
-            (req,) = struct.unpack_from("!I", body)
-            dropped = ep.clear() if ep is not None else 0
-            snap = self._snapshot(key, ep) if ep is not None else {}
-            self.send(_msg(b"c", key, struct.pack("!II", req, dropped) + json.dumps(snap).encode()))
-        elif op == b"X":
-            (req,) = struct.unpack_from("!I", body)
-            with self.lock:
-                self.endpoints.pop(key, None)
-                self.tags.pop(key, None)
-                self.last.pop(key, None)
-            if ep is not None:
-                snap = self._snapshot(key, ep)
-                ep.close()
-                self.send(_msg(b"U", key, json.dumps(snap).encode()))
-            self.send(_msg(b"x", key, struct.pack("!I", req)))
-
-    def _updates(self) -> None:
-        while True:
-            time.sleep(_UPDATE_S)
-            with self.lock:
-                items = list(self.endpoints.items())
-            for key, ep in items:
-                self.engine.quiet.wait(0.05)
-                mark = (ep.sent, ep.received, sum(ep.dropped.values()), len(self.tags.get(key, ())))
-                if self.last.get(key) == mark:
-                    continue
-                self.last[key] = mark
-                self.send(_msg(b"U", key, json.dumps(self._snapshot(key, ep)).encode()))
-
-
-def child_main(fd: int, priority: int = 0) -> None:
-    sys.setswitchinterval(0.0005)  # the pacer gets the GIL back within ~0.5 ms of its deadline
-    if priority > 1:
-        # every thread of this small process one step below the pacer: whoever holds the GIL when the
-        # pacer's deadline comes is never preempted by the busy gateway (no priority inversion)
-        with contextlib.suppress(OSError, AttributeError):
-            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(priority - 1))
-    # what exists now lives as long as the process; little of what follows forms cycles: keep the
-    # cyclic collector rare so that it does not pause the pacer
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-    ctl = socket.socket(fileno=fd)
-    _Child(ctl, priority).run()
 
 
 # ============================================================================ gateway side
@@ -193,16 +65,16 @@ class RemoteEndpoint:
         if self._closed or not ulaw:
             return
         raw = tag.encode()
-        for i in range(0, len(ulaw), _MAX_MSG):
-            part = ulaw[i:i + _MAX_MSG]
+        for i in range(0, len(ulaw), MAX_CHUNK):
+            part = ulaw[i:i + MAX_CHUNK]
             with self._lock:
                 self._queued_bytes += len(part)
-            self._proc.send(_msg(b"P", self.key, struct.pack("!H", len(raw)) + raw + part))
+            self._proc.send(message(Op.PLAY, self.key, struct.pack("!H", len(raw)) + raw + part))
 
     def clear(self) -> int:
         if self._closed:
             return 0
-        reply = self._proc.request(b"C", self.key)
+        reply = self._proc.request(Op.CLEAR, self.key)
         if reply is None:
             return 0
         dropped, snap = struct.unpack_from("!I", reply)[0], json.loads(reply[4:] or b"{}")
@@ -212,11 +84,11 @@ class RemoteEndpoint:
     def pause(self) -> None:
         """Fire and forget: the child holds the frames from its next tick (``clear`` reports exact played ms)."""
         if not self._closed:
-            self._proc.send(_msg(b"H", self.key))
+            self._proc.send(message(Op.PAUSE, self.key))
 
     def resume(self) -> None:
         if not self._closed:
-            self._proc.send(_msg(b"G", self.key))
+            self._proc.send(message(Op.RESUME, self.key))
 
     def played_ms(self, tag: str) -> int:
         with self._lock:
@@ -230,7 +102,7 @@ class RemoteEndpoint:
     # -- wiring -------------------------------------------------------------------------------------
     def set_remote(self, host: str, port: int) -> None:
         self.remote = (host, port)
-        self._proc.send(_msg(b"R", self.key, struct.pack("!H", port) + host.encode()))
+        self._proc.send(message(Op.REMOTE, self.key, struct.pack("!H", port) + host.encode()))
 
     @property
     def closed(self) -> bool:
@@ -253,7 +125,7 @@ class RemoteEndpoint:
             return
         self._closed = True
         self.on_caller_audio = None
-        self._proc.request(b"X", self.key)
+        self._proc.request(Op.CLOSE, self.key)
         self._proc.forget(self)
         if self._release is not None:
             self._release(self.port)
@@ -282,7 +154,7 @@ class MediaProcess:
         for s in (parent, child):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        code = ("import sys; from call_gateway.rtp.media_process import child_main; "
+        code = ("import sys; from call_gateway.rtp.media_child import child_main; "
                 "child_main(int(sys.argv[1]), int(sys.argv[2]))")
         self._child = subprocess.Popen([sys.executable, "-c", code, str(child.fileno()), str(self._priority)],
                                        pass_fds=[child.fileno()], close_fds=True)
@@ -327,13 +199,10 @@ class MediaProcess:
             ep = RemoteEndpoint(self, key, port, call_id, release)
             self._endpoints[key] = ep
         try:
-            socket.send_fds(self._ctl, [_msg(b"A", key, bytes([max(1, min(255, batch_frames))]))], [sock.fileno()])
+            socket.send_fds(self._ctl, [message(Op.ADD, key, bytes([max(1, min(255, batch_frames))]))], [sock.fileno()])
         finally:
             sock.close()            # the child holds its own copy of the very same socket
         return ep
-
-    def add(self, ep) -> None:       # endpoints are registered by open_endpoint
-        return None
 
     def forget(self, ep: RemoteEndpoint) -> None:
         with self._lock:
@@ -356,7 +225,7 @@ class MediaProcess:
             self._next_req += 1
             slot = [threading.Event(), None]
             self._waiters[req] = slot
-        self.send(_msg(op, key, struct.pack("!I", req)))
+        self.send(message(op, key, struct.pack("!I", req)))
         if not slot[0].wait(self._timeout):
             with self._lock:
                 self._waiters.pop(req, None)
@@ -375,26 +244,25 @@ class MediaProcess:
         ctl = self._ctl
         while True:
             try:
-                data = ctl.recv(_MAX_MSG + 64)
+                data = ctl.recv(MAX_CHUNK + 64)
             except OSError:
                 break
             if not data:
                 break
-            op, (key,) = data[:1], _KEY.unpack_from(data, 1)
-            body = data[5:]
+            op, key, body = split(data)
             with self._lock:
                 ep = self._endpoints.get(key)
             try:
-                if op == b"a":
+                if op == Op.CALLER_AUDIO:
                     target = ep.on_caller_audio if ep is not None else None
                     if target is not None:
                         target(body)
-                elif op == b"U" and ep is not None:
+                elif op == Op.UPDATE and ep is not None:
                     ep._apply(json.loads(body))
-                elif op in (b"c", b"x"):
+                elif op in (Op.CLEARED, Op.CLOSED):
                     (req,) = struct.unpack_from("!I", body)
                     self._resolve(req, body[4:])
-                elif op == b"s":
+                elif op == Op.STATS_REPLY:
                     self._resolve(-key, body)
             except Exception:
                 log.exception("media process link: bad message %r", op)
@@ -418,7 +286,7 @@ class MediaProcess:
             self._next_req += 1
             slot = [threading.Event(), None]
             self._waiters[-req] = slot
-        self.send(_msg(b"S", req))
+        self.send(message(Op.STATS, req))
         st = MediaStats()
         if slot[0].wait(self._timeout) and slot[1]:
             data = json.loads(slot[1])

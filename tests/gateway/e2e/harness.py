@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 
 from call_gateway.app import Gateway, GatewaySettings
-from call_gateway.profiles import Profile, ProfileBook
+from centralita.profiles import Profile, ProfileBook
 from tests.helpers import udp_port_range
 
 

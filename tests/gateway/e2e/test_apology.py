@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from call_gateway.profiles import Profile, ProfileBook, load_profiles
 from call_gateway.prompts import PromptLibrary
+from centralita.profiles import Profile, ProfileBook, load_profiles
 from tests.gateway.e2e import scripted
 from tests.gateway.e2e.harness import assert_call_left_nothing, make_gateway, wait_for
 from tests.gateway.e2e.prompt_dirs import as_sent, pattern, write_prompt_dir

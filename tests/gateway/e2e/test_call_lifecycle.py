@@ -293,7 +293,7 @@ def test_caller_hangs_up_during_setup_nothing_is_left(fake_asterisk, gw):
     call = gw.calls[cid]
     fake_asterisk.caller_hangup(cid)
     assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
-    assert call.outcome == "caller_hangup" and call.session is None     # never got as far as Realtime
+    assert call.outcome == "caller_hangup" and call.voice is None     # never got as far as Realtime
 
 
 @pytest.mark.parametrize("method,nickname,outcome", [

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from call_gateway.fallbacks import FallbackError
-from call_gateway.profiles import Profile, ProfileBook
 from call_gateway.server import start_http
+from centralita.profiles import Profile, ProfileBook
 from tests.fakes.fake_realtime import API_KEY
 from tests.gateway.e2e import scripted
 from tests.gateway.e2e.harness import assert_call_left_nothing, make_gateway, wait_for
@@ -173,7 +173,7 @@ def test_serve_process_exits_when_the_sound_is_found_missing_on_first_connect(fa
 
 
 def test_gateway_refuses_profiles_with_a_bad_apology_key():
-    from call_gateway.profiles import ProfileError, parse_profiles
+    from centralita.profiles import ProfileError, parse_profiles
 
     with pytest.raises(ProfileError, match="apology media 'sonido:x'"):
         parse_profiles({"profiles": {"a": {"instructions": "x", "apology_media": "sonido:x"}}})

@@ -22,8 +22,8 @@ from dataclasses import replace
 
 import pytest
 
-from call_gateway.profiles import TurnDetection, load_profiles
 from call_gateway.realtime import RealtimeSession, RealtimeSettings
+from centralita.profiles import TurnDetection, load_profiles
 from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
 from tests.gateway.e2e.harness import assert_call_left_nothing, make_gateway, wait_for
 from tests.speech import longest_gap_ms, noise_burst, require_speech, utterance

@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repo root, for tests.fakes
 
-from call_gateway.profiles import Profile, TurnDetection
 from call_gateway.realtime import RealtimeSession, RealtimeSettings
+from centralita.profiles import Profile, TurnDetection
 from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
 from tests.gateway.realtime.fakes import Behaviour, FakeDispatcher, FakeSink, spec
 

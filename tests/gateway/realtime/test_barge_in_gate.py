@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from call_gateway.profiles import TurnDetection
 from call_gateway.realtime.protocol import Interrupt, Pause, RealtimeProtocol, ResponseTurn, Resume, RunTool
 from call_gateway.realtime.voice import VoiceMeter, frame_level_dbfs
 from centralita.dispatcher import ToolResult
+from centralita.profiles import TurnDetection
 from tests.gateway.realtime.conftest import PROFILE
 from tests.gateway.realtime.test_protocol import TOOLS, args_done, audio, created, done, of, sends
 

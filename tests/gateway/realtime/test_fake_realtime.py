@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from call_gateway.profiles import Profile
 from call_gateway.realtime import events as ev
+from centralita.profiles import Profile
 from tests.fakes.fake_realtime import check_client_event
 
 PROFILE = Profile(name="p", instructions="x", transcription_model="gpt-4o-mini-transcribe")

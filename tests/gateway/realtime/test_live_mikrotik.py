@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from call_gateway.profiles import load_profiles
 from call_gateway.realtime import RealtimeSession
 from centralita.dispatcher import Dispatcher
+from centralita.profiles import load_profiles
 from centralita.server import start_server
 from mikrotik_tool.queries import MikrotikQueries
 from mikrotik_tool.server import service_spec, tool_filter

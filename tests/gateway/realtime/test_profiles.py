@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from call_gateway.profiles import EXAMPLE_PATH, ProfileError, TurnDetection, load_profiles, parse_profiles
+from centralita.profiles import EXAMPLE_PATH, ProfileError, TurnDetection, load_profiles, parse_profiles
 
 
 def test_example_ships_isp_support_as_default_and_a_legal_line() -> None:
@@ -48,7 +48,7 @@ def test_seed_000_values_load_with_one_warning_per_profile(caplog) -> None:
         "fine": {"instructions": "x", "turn_detection": {"type": "server_vad", "silence_duration_ms": 600,
                                                         "idle_timeout_ms": 8000}},
         "semantic": {"instructions": "x", "turn_detection": {"type": "semantic_vad", "eagerness": "high"}}}}
-    with caplog.at_level("WARNING", logger="call_gateway.profiles"):
+    with caplog.at_level("WARNING", logger="centralita.profiles"):
         book = parse_profiles(raw, "p.json")
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 2

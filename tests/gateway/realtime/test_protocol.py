@@ -359,7 +359,7 @@ def test_call_whose_arguments_never_completed_still_gets_one_output() -> None:
 def test_session_update_carries_profile_options() -> None:
     from dataclasses import replace
 
-    from call_gateway.profiles import TurnDetection
+    from centralita.profiles import TurnDetection
 
     profile = replace(PROFILE, voice="marin", transcription_model="gpt-4o-mini-transcribe",
                       turn_detection=TurnDetection(type="server_vad", threshold=0.5, silence_duration_ms=500,

@@ -1,5 +1,7 @@
 """Assistant profiles: which instructions, voice, tools and phrases a call gets, by dialled number.
 
+A pure data contract shared by the voice gateway and the text chat, so it lives in the kit below both.
+
 A profile file (JSON, or YAML when PyYAML is installed) looks like::
 
     {"default": "soporte",
@@ -24,8 +26,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("call_gateway.profiles")
-EXAMPLE_PATH = Path(__file__).with_name("profiles.example.json")
+log = logging.getLogger("centralita.profiles")
+# The shipped example stays next to the gateway that documents it (README, Dockerfile, manifests point there).
+EXAMPLE_PATH = Path(__file__).resolve().parent.parent / "call_gateway" / "profiles.example.json"
 
 DEFAULT_HOLDING_PHRASE = "Un momento, estoy consultando."
 DEFAULT_TOOL_APOLOGY = "Lo siento, no pude obtener esa información en este momento."

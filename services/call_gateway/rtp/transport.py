@@ -1,0 +1,36 @@
+"""``MediaTransport`` over RTP: a UDP port from the pool, handed to the media engine (in or out of process)."""
+
+from __future__ import annotations
+
+from call_gateway.media_transport import CallMedia, MediaUnavailable
+
+from .endpoint import PortAllocator, PortsExhausted
+from .engine import MediaEngine
+from .media_process import MediaProcess
+
+
+class RtpTransport:
+    """Per-call RTP endpoints for ARI externalMedia (``encapsulation=rtp``, ``transport=udp``)."""
+
+    def __init__(
+        self, ports: PortAllocator, media: MediaEngine | MediaProcess, *, batch_frames: int, external_media_host: str
+    ) -> None:
+        self.ports = ports
+        self.media = media
+        self.batch_frames = batch_frames
+        self.external_media_host = external_media_host
+
+    def open(self, call_id: str) -> CallMedia:
+        try:
+            sock = self.ports.allocate()
+        except PortsExhausted as exc:
+            raise MediaUnavailable(str(exc)) from exc
+        return self.media.open_endpoint(
+            sock, call_id=call_id, batch_frames=self.batch_frames, release=self.ports.release
+        )
+
+    def in_use(self) -> int:
+        return self.ports.in_use()
+
+    def external_host(self, media: CallMedia) -> str:
+        return f"{self.external_media_host}:{media.port}"
