@@ -19,6 +19,7 @@ from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServe
 from tests.gateway.e2e.harness import assert_call_left_nothing, make_gateway, profile_book, wait_for
 
 GREETING = bytes(range(0, 250)) * 16        # 4000 bytes = 500 ms
+LONG_GREETING = GREETING * 8                 # 4 s
 ANSWER = bytes([0x55]) * 4800               # 600 ms
 LONG = bytes([0x66]) * 8 * 5000             # 5 s
 MIXED = Profile(name="mixto", instructions="Pruebas de extremo a extremo.",
@@ -157,7 +158,7 @@ def test_realtime_drop_mid_call_the_caller_hears_the_apology_prompt_then_the_han
     apology's exact bytes through the call's RTP path, then the gateway hangs up and cleans up."""
     def script(conn: FakeConnection):
         conn.handshake()
-        conn.speak(conn.expect("response.create"), GREETING)
+        conn.speak(conn.expect("response.create"), LONG_GREETING)
         time.sleep(0.3)
         conn.drop()
 
@@ -174,8 +175,9 @@ def test_realtime_drop_mid_call_the_caller_hears_the_apology_prompt_then_the_han
     assert first >= 0, "the apology never reached the phone"
     padded = prompt.audio + b"\xff" * ((-len(prompt.audio)) % 160)
     assert heard[first:] == padded, "the phone did not get the apology's exact bytes, in order"
-    # the greeting was still playing when the connection dropped: cut there, the apology right after
-    assert 800 <= first < len(GREETING) and heard[:first] == GREETING[:first]
+    # the greeting (4 s, so a loaded machine is still playing it 0.3 s in) was cut at the drop and
+    # the apology came right after
+    assert 800 <= first < len(LONG_GREETING) and heard[:first] == LONG_GREETING[:first]
     hangups = [t for t, m, p in rig.fake.request_times if m == "DELETE" and p == f"/ari/channels/{cid}"]
     assert hangups and hangups[0] >= leg.received[-1].t, "hung up before the last apology packet went out"
 
