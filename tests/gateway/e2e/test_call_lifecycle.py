@@ -363,9 +363,10 @@ def test_ended_calls_are_not_kept_alive_by_idle_workers(fake_asterisk, gw):
         assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
         del call
     wait_for(lambda: not gw._mailboxes and not gw._by_media and not gw._bridges, 5, "registries empty")
-    time.sleep(0.2)                              # the workers finish their last step and go idle
     ScriptedSession.instances.clear()            # the test double's own record of its sessions
-    gc.collect()
+    end = time.monotonic() + 5                   # the workers finish their last step and go idle
+    while gc.collect() >= 0 and any(r() is not None for r in refs) and time.monotonic() < end:
+        time.sleep(0.05)
     alive = [r() for r in refs if r() is not None]
     assert alive == [], f"objects of ended calls still alive: {alive}"
     assert not [o for o in gc.get_objects() if isinstance(o, (CallSession, Mailbox))]
