@@ -224,11 +224,19 @@ def run_level(fake, n: int, barge_after: float, results_path: Path, gw_pid: int)
         fake.caller_hangup(c)
     wait_for(lambda: not fake.leftovers("bench-")["channels"] and not fake.leftovers("bench-")["bridges"], 30,
              "teardown")
-    metrics = requests.get(f"http://127.0.0.1:{fake.gw_http_port}/metrics", timeout=5).text
+    metrics = ""
+
     def metric(name: str) -> float:
         return next((float(x.split()[-1]) for x in metrics.splitlines() if x.startswith(name + " ")), -1)
 
-    active = metric("centralita_gateway_calls_active")
+    # the fake drops our media channel a moment before the gateway forgets the call: give teardown 5 s
+    deadline = time.monotonic() + 5.0
+    while True:
+        metrics = requests.get(f"http://127.0.0.1:{fake.gw_http_port}/metrics", timeout=5).text
+        active = metric("centralita_gateway_calls_active")
+        if active in (0, -1) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
     if os.environ.get("BENCH_DEBUG"):
         print("    pacer: late ticks", metric("centralita_gateway_rtp_pacer_late_ticks_total"), "of",
               metric("centralita_gateway_rtp_pacer_ticks_total"), "max lateness ms",

@@ -50,6 +50,8 @@ class WorkerPool:
                 fn()
             except Exception:
                 log.exception("gateway task failed")
+            # an idle worker must not keep its last task (and the call it closes over) alive
+            del fn
 
     def stop(self, timeout: float = 5.0) -> None:
         for _ in self._threads:
@@ -87,6 +89,7 @@ class Mailbox:
                 fn()
             except Exception:
                 log.exception("call step failed")
+            del fn          # the step's closure holds the call: not past its run
 
 
 class Gateway:

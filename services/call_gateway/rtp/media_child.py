@@ -120,9 +120,11 @@ class _Child:
             for key, ep in items:
                 self.engine.quiet.wait(0.05)
                 mark = (ep.sent, ep.received, sum(ep.dropped.values()), len(self.tags.get(key, ())))
-                if self.last.get(key) == mark:
-                    continue
-                self.last[key] = mark
+                with self.lock:
+                    # closed meanwhile (its close popped it): writing its mark back would keep it forever
+                    if key not in self.endpoints or self.last.get(key) == mark:
+                        continue
+                    self.last[key] = mark
                 self.send(message(Op.UPDATE, key, json.dumps(self._snapshot(key, ep)).encode()))
 
 

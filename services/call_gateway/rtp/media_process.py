@@ -266,6 +266,7 @@ class MediaProcess:
                     self._resolve(-key, body)
             except Exception:
                 log.exception("media process link: bad message %r", op)
+            ep = None          # not kept alive by this thread until the next message
         self._down.set()
         if self._child is not None and self._child.poll() is not None:
             log.error("media process exited (code %s): RTP is down", self._child.returncode)

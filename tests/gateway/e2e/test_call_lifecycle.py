@@ -344,3 +344,50 @@ def test_many_calls_in_a_row_leak_no_fd_thread_or_port(fake_asterisk, gw):
     assert threading.active_count() <= threads + 1
     assert len(os.listdir(f"/proc/{gw.media.pid}/fd")) <= child_fds      # the media process too
     assert gw.outcomes == {"caller_hangup": 16}
+
+
+def test_ended_calls_are_not_kept_alive_by_idle_workers(fake_asterisk, gw):
+    """Issue 16 soak: nothing per call may outlive the call (a worker's last task held its call)."""
+    import gc
+    import weakref
+
+    from call_gateway.app import Mailbox
+    from call_gateway.call_session import CallSession
+
+    refs = []
+    for _ in range(6):
+        cid = fake_asterisk.new_call("100")
+        call = active_call(gw, cid)
+        refs += [weakref.ref(call), weakref.ref(call.endpoint), weakref.ref(gw._mailboxes[cid])]
+        fake_asterisk.caller_hangup(cid)
+        assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
+        del call
+    wait_for(lambda: not gw._mailboxes and not gw._by_media and not gw._bridges, 5, "registries empty")
+    ScriptedSession.instances.clear()            # the test double's own record of its sessions
+    end = time.monotonic() + 5                   # the workers finish their last step and go idle
+    while gc.collect() >= 0 and any(r() is not None for r in refs) and time.monotonic() < end:
+        time.sleep(0.05)
+    alive = [r() for r in refs if r() is not None]
+    assert alive == [], f"objects of ended calls still alive: {alive}"
+    assert not [o for o in gc.get_objects() if isinstance(o, (CallSession, Mailbox))]
+
+
+@pytest.mark.parametrize("nickname", ["answer", "externalMedia", "create", "addChannel"])
+def test_caller_hanging_up_at_each_setup_step_leaves_no_call_registered(fake_asterisk, gw, nickname):
+    """The hangup lands while the gateway's request for that step is on its way to Asterisk."""
+    handle = fake_asterisk.handle
+    caller: list[str] = []
+
+    def hang_up_first(method, path, query, body):
+        step = path.rstrip("/").rsplit("/", 1)[-1]
+        if caller and (step == nickname or (nickname == "create" and path == "/ari/bridges")):
+            fake_asterisk.caller_hangup(caller.pop())
+        return handle(method, path, query, body)
+
+    fake_asterisk.handle = hang_up_first
+    cid = fake_asterisk.new_call("100")
+    caller.append(cid)
+    wait_for(lambda: not caller, 5, f"caller hung up at {nickname}")
+    assert_call_left_nothing(fake_asterisk, gw)
+    assert gw.active_calls() == 0 and not gw._mailboxes and not gw._by_media and not gw._bridges
+    assert gw.outcomes == {"caller_hangup": 1}

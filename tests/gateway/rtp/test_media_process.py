@@ -115,3 +115,47 @@ def test_pause_and_resume_through_the_child_hold_the_frames_without_losing_any(p
     finally:
         ep.close()
         peer.close()
+
+
+def test_child_status_updates_never_bring_back_a_closed_endpoint(monkeypatch):
+    """The updates loop snapshots the endpoints, then the gateway closes one ("X"): its status mark
+    must not be written back after the close (one entry leaked per such call, forever)."""
+    import struct
+    import types
+
+    from call_gateway.rtp import media_child as mc
+    from call_gateway.rtp.media_link import Op, message
+
+    ctl, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    child = mc._Child(ctl, 0)
+    try:
+        child._handle(message(Op.ADD, 7, bytes([3])), [udp.detach()])
+        assert set(child.endpoints) == {7}
+        closed = []
+
+        def close_while_listed(timeout=None):         # the gateway's "X" lands mid-loop
+            if not closed:
+                closed.append(7)
+                child._handle(message(Op.CLOSE, 7, struct.pack("!I", 1)), [])
+            return True
+
+        class Stop(Exception):
+            pass
+
+        passes = iter([None])
+
+        def sleep(_seconds: float) -> None:           # one pass of the loop, then out
+            if next(passes, "end") == "end":
+                raise Stop
+
+        monkeypatch.setattr(child.engine.quiet, "wait", close_while_listed)
+        monkeypatch.setattr(mc, "time", types.SimpleNamespace(sleep=sleep))
+        with pytest.raises(Stop):
+            child._updates()
+        assert closed and child.endpoints == {} and child.last == {} and child.tags == {}
+    finally:
+        ctl.close()
+        other.close()
+
