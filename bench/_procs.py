@@ -2,7 +2,8 @@
 
 ``bare_echo_server()`` is the baseline: a bare grpcio unary echo (sync ``grpc.server``, no kit,
 no interceptor, bytes in, bytes out); ``bare_echo_server(aio=True)`` the same on ``grpc.aio``.
-``tool_server()`` is the real ``centralita serve`` process.
+``tool_server()`` is the real ``centralita serve`` process. Also the small helpers every bench shares:
+percentiles (``pct``), waiting for a condition, stopping a child process and the gateway rig.
 """
 
 from __future__ import annotations
@@ -86,12 +87,7 @@ def tool_server(
             grpc.channel_ready_future(channel).result(timeout=120)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 def rss_fds_threads(pid: int) -> tuple[float, int, int]:
@@ -111,3 +107,35 @@ def wait_until(condition, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    """``wait_until`` that fails the bench, naming what never happened."""
+    if not wait_until(condition, timeout):
+        raise RuntimeError(f"timed out waiting for {what}")
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (nearest rank); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 15) -> None:
+    """SIGTERM (the services drain), then SIGKILL after ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def stop_gateway_rig(gateway: subprocess.Popen, realtime: subprocess.Popen, fake_asterisk) -> None:
+    """The gateway process, the fake Realtime process (it ends when its stdin closes), the fake Asterisk."""
+    stop_process(gateway)
+    realtime.stdin.close()
+    realtime.wait(10)
+    fake_asterisk.stop()

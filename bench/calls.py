@@ -24,7 +24,6 @@ import argparse
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "services"))
+
+from _procs import free_port, pct, stop_gateway_rig, wait_for  # noqa: E402 - bench/ is sys.path[0]
 
 from tests.helpers import udp_port_range  # noqa: E402 - after the path set-up above
 
@@ -95,10 +96,6 @@ def run_realtime_server(out_path: str, long_ms: int, barge_after: float) -> None
 
 
 # ----------------------------------------------------------------------------- helpers
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def family(pid: int) -> list[int]:
@@ -135,20 +132,8 @@ def proc_rss_mb(pid: int) -> float:
     return total
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))]
 
 
-def wait_for(pred, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 # ----------------------------------------------------------------------------- one level
@@ -282,7 +267,7 @@ def main() -> int:
                           text=True, cwd=ROOT)
     rt_port = int(rt.stdout.readline())
     lo, hi = udp_port_range(220)
-    fake.gw_http_port = free_tcp_port()
+    fake.gw_http_port = free_port()
     env = {**os.environ, "ARI_URL": fake.url, "ARI_APP": "bench", "ASTERISK_USERNAME": USERNAME,
            "ASTERISK_PASSWORD": PASSWORD, "EXTERNAL_MEDIA_HOST": "127.0.0.1", "RTP_BIND_HOST": "127.0.0.1",
            "RTP_PORT_MIN": str(lo), "RTP_PORT_MAX": str(hi), "GATEWAY_HTTP_PORT": str(fake.gw_http_port),
@@ -314,14 +299,7 @@ def main() -> int:
             print(f"  level {n} done", flush=True)
             time.sleep(0.5)
     finally:
-        gw.terminate()
-        try:
-            gw.wait(15)
-        except subprocess.TimeoutExpired:
-            gw.kill()
-        rt.stdin.close()
-        rt.wait(10)
-        fake.stop()
+        stop_gateway_rig(gw, rt, fake)
     prio = "SCHED_RR" if getattr(fake, "pacer_realtime", False) else "normal priority"
     print(f"\ncall_gateway: concurrent calls through the fakes (gateway + media process idle RSS {idle_rss:.0f} MB, "
           f"{os.cpu_count()} cores, RTP pacer at {prio})")

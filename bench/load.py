@@ -39,7 +39,7 @@ import urllib.request
 from pathlib import Path
 
 import grpc
-from _procs import REPO, free_port, rss_fds_threads, tool_server
+from _procs import REPO, free_port, pct, rss_fds_threads, stop_gateway_rig, tool_server, wait_for
 
 from centralita.legal.v1 import legal_pb2, legal_pb2_grpc
 from centralita.mikrotik.v1 import mikrotik_pb2, mikrotik_pb2_grpc
@@ -50,11 +50,6 @@ SEARCHES = ["habilitaciones comerciales", "sueldos del personal municipal", "tas
             "espacios verdes", "ruidos molestos", "transporte público"]
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 # ------------------------------------------------------------------------------------- the servers
@@ -281,7 +276,7 @@ def soak(args: argparse.Namespace) -> int:
                            str(barge_after)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
     rt_port = int(rt.stdout.readline())
     lo, hi = calls.udp_port_range(2 * args.soak_calls + 20)
-    fake.gw_http_port = calls.free_tcp_port()
+    fake.gw_http_port = free_port()
     env = {**os.environ, "ARI_URL": fake.url, "ARI_APP": "bench", "ASTERISK_USERNAME": calls.USERNAME,
            "ASTERISK_PASSWORD": calls.PASSWORD, "EXTERNAL_MEDIA_HOST": "127.0.0.1", "RTP_BIND_HOST": "127.0.0.1",
            "RTP_PORT_MIN": str(lo), "RTP_PORT_MAX": str(hi), "GATEWAY_HTTP_PORT": str(fake.gw_http_port),
@@ -313,7 +308,7 @@ def soak(args: argparse.Namespace) -> int:
             except requests.RequestException:
                 return False
 
-        calls.wait_for(ready, 30, "gateway /readyz")
+        wait_for(ready, 30, "gateway /readyz")
         print(f"soak: {args.soak_calls} calls at a time for {args.soak_minutes:g} min, gateway pid {gw.pid}",
               flush=True)
         total = 0
@@ -345,14 +340,7 @@ def soak(args: argparse.Namespace) -> int:
                 next_sample += args.sample_every
         sample(total)
     finally:
-        gw.terminate()
-        try:
-            gw.wait(15)
-        except subprocess.TimeoutExpired:
-            gw.kill()
-        rt.stdin.close()
-        rt.wait(10)
-        fake.stop()
+        stop_gateway_rig(gw, rt, fake)
     first, last = samples[0], samples[-1]
     rss_growth = 100 * (last[1] - first[1]) / first[1]
     mid_rss = statistics.median(s[1] for s in samples)

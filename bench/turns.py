@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "services"))
 
+from _procs import free_port, pct, stop_gateway_rig, wait_for  # noqa: E402 - bench/ is sys.path[0]
+
 from tests.helpers import udp_port_range  # noqa: E402 - after the path set-up above
 
 USERNAME, PASSWORD = "bench", "bench-ari-password"
@@ -87,28 +89,10 @@ def run_realtime_server(out_path: str, model_delay: float) -> None:
 
 
 # ----------------------------------------------------------------------------- helpers
-def free_tcp_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
 
 
-def wait_for(pred, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def run_level(fake, n: int, results: Path, question: bytes, noise: bytes) -> dict:
@@ -198,7 +182,7 @@ def main() -> int:
                            str(args.model_delay)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     rt_port = int(rt.stdout.readline())
     lo, hi = udp_port_range(120)
-    http_port = free_tcp_port()
+    http_port = free_port()
     env = {**os.environ, "ARI_URL": fake.url, "ARI_APP": "bench", "ASTERISK_USERNAME": USERNAME,
            "ASTERISK_PASSWORD": PASSWORD, "EXTERNAL_MEDIA_HOST": "127.0.0.1", "RTP_BIND_HOST": "127.0.0.1",
            "RTP_PORT_MIN": str(lo), "RTP_PORT_MAX": str(hi), "GATEWAY_HTTP_PORT": str(http_port),
@@ -229,14 +213,7 @@ def main() -> int:
             print(f"  level {n} done", flush=True)
             time.sleep(0.5)
     finally:
-        gw.terminate()
-        try:
-            gw.wait(15)
-        except subprocess.TimeoutExpired:
-            gw.kill()
-        rt.stdin.close()
-        rt.wait(10)
-        fake.stop()
+        stop_gateway_rig(gw, rt, fake)
     print(f"\ncall_gateway turn-taking: {os.cpu_count()} cores, barge-in gate {gate} ms, "
           f"fake model delay {args.model_delay * 1000:.0f} ms (removed)")
     columns = [("calls", "calls", "d"), ("turns", "turns", "d"), ("turn p50", "turn_p50", ".1f"),
