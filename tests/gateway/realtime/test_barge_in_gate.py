@@ -379,6 +379,11 @@ def test_without_the_gate_the_server_answers_and_cancels_and_the_gateway_never_c
             call.session.send_caller_audio(b"".join(frames[i:i + 2]))
             time.sleep(max(0.0, start + (i + 2) * 0.02 - time.monotonic()))
 
+    # the greeting's response must exist before the caller talks: a response asked for but not yet created
+    # when speech starts is rightly cancelled by the gateway (the server never saw it to cancel)
+    deadline = time.monotonic() + 5
+    while sum(call.sink.received.values()) < 800 and time.monotonic() < deadline:
+        time.sleep(0.01)
     speak(600, 700)  # semantic_vad "high": the fake waits 500 ms
     assert answering_now.wait(5)
     deadline = time.monotonic() + 5
