@@ -44,7 +44,8 @@ bench: setup
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: setup
-	$(VENV)/bin/ruff check services tests bench
+	$(VENV)/bin/ruff check services tests bench scripts
+	$(VENV)/bin/ruff format --check services tests bench scripts
 	cd protos && ../node_modules/.bin/buf lint && ../node_modules/.bin/buf format -d --exit-code
 
 

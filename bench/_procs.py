@@ -63,8 +63,12 @@ def free_port() -> int:
 @contextlib.contextmanager
 def bare_echo_server(aio: bool = False) -> Iterator[int]:
     """Yields the port of a bare grpcio echo server (sync, or ``grpc.aio``) running in a child process."""
-    proc = subprocess.Popen([sys.executable, "-c", _BARE_AIO_ECHO if aio else _BARE_ECHO], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BARE_AIO_ECHO if aio else _BARE_ECHO],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         yield int(proc.stdout.readline())
     finally:
@@ -77,11 +81,22 @@ def tool_server(
     service: str, env: dict[str, str], port: int, *, log_path: str = os.devnull
 ) -> Iterator[subprocess.Popen]:
     """``centralita serve <service>`` with ``env`` added, ready (channel connected) when yielded."""
-    full_env = {**os.environ, "CENTRALITA_ENV_FILE": os.devnull, "GRPC_BIND_HOST": "127.0.0.1",
-                "GRPC_DRAIN_GRACE": "1", "GRPC_DRAIN_DELAY": "0", **env}
+    full_env = {
+        **os.environ,
+        "CENTRALITA_ENV_FILE": os.devnull,
+        "GRPC_BIND_HOST": "127.0.0.1",
+        "GRPC_DRAIN_GRACE": "1",
+        "GRPC_DRAIN_DELAY": "0",
+        **env,
+    }
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "centralita.cli", "serve", service], cwd=REPO, env=full_env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "centralita.cli", "serve", service],
+            cwd=REPO,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             grpc.channel_ready_future(channel).result(timeout=120)

@@ -47,7 +47,7 @@ USERNAME, PASSWORD = "bench", "bench-ari-password"
 def run_realtime_server(out_path: str, long_ms: int, barge_after: float) -> None:
     import tests.fakes.fake_realtime as fr
 
-    fr.check_client_event = lambda event: []        # the tests validate events; the bench only measures
+    fr.check_client_event = lambda event: []  # the tests validate events; the bench only measures
     counter = iter(range(10**9))
     lock = threading.Lock()
     out = open(out_path, "a", buffering=1)  # noqa: SIM115 - line-buffered log for the parent
@@ -62,22 +62,42 @@ def run_realtime_server(out_path: str, long_ms: int, barge_after: float) -> None
         conn.speak(conn.expect("response.create", timeout=30), bytes([19]) * 8 * GREETING_MS, chunk_ms=200)
         rid = conn.response_created()
         iid = fr.new_id("item")
-        conn.send({"type": "response.output_item.added", "response_id": rid, "output_index": 0,
-                   "item": {"id": iid, "object": "realtime.item", "type": "message", "role": "assistant",
-                            "status": "in_progress", "content": []}})
+        conn.send(
+            {
+                "type": "response.output_item.added",
+                "response_id": rid,
+                "output_index": 0,
+                "item": {
+                    "id": iid,
+                    "object": "realtime.item",
+                    "type": "message",
+                    "role": "assistant",
+                    "status": "in_progress",
+                    "content": [],
+                },
+            }
+        )
         start = time.monotonic()
         sent_ms = 0
         chunk = bytes([marker]) * 8 * 200
         while sent_ms < long_ms and time.monotonic() - start < barge_at:
             # like the real API: audio arrives faster than real time (200 ms every 100 ms)
             conn.audio_ms[iid] = conn.audio_ms.get(iid, 0) + 200
-            conn.send({"type": "response.output_audio.delta", "response_id": rid, "item_id": iid,
-                       "output_index": 0, "content_index": 0, "delta": fr.base64.b64encode(chunk).decode()})
+            conn.send(
+                {
+                    "type": "response.output_audio.delta",
+                    "response_id": rid,
+                    "item_id": iid,
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": fr.base64.b64encode(chunk).decode(),
+                }
+            )
             sent_ms += 200
             time.sleep(0.1)
         while time.monotonic() - start < barge_at:
             time.sleep(0.01)
-        t = time.time()              # wall clock: compared with the peer's kernel receive timestamps
+        t = time.time()  # wall clock: compared with the peer's kernel receive timestamps
         conn.speech_started(3000)
         out.write(json.dumps({"marker": marker, "t_barge": t}) + "\n")
         try:
@@ -90,7 +110,7 @@ def run_realtime_server(out_path: str, long_ms: int, barge_after: float) -> None
     server = fr.FakeRealtimeServer(script, script_timeout=180).__enter__()
     print(server.port, flush=True)
     try:
-        sys.stdin.read()        # until the parent closes our stdin
+        sys.stdin.read()  # until the parent closes our stdin
     finally:
         server.stop()
 
@@ -132,10 +152,6 @@ def proc_rss_mb(pid: int) -> float:
     return total
 
 
-
-
-
-
 # ----------------------------------------------------------------------------- one level
 def box_busy_seconds() -> float:
     """CPU time used by everything on the machine (all cores), from /proc/stat."""
@@ -155,7 +171,7 @@ def run_level(fake, n: int, barge_after: float, results_path: Path, gw_pid: int)
         time.sleep(0.01)
     wait_for(lambda: all(fake.leg_for_caller(c) is not None for c in callers), 30, f"{n} calls bridged")
     legs = {c: fake.leg_for_caller(c) for c in callers}
-    steady_from = time.time() + 1.0      # once every call is up (setup bursts are reported apart)
+    steady_from = time.time() + 1.0  # once every call is up (setup bursts are reported apart)
     cpu0, box0, t0 = proc_cpu_seconds(gw_pid), box_busy_seconds(), time.monotonic()
     rss_peak = 0.0
     # wait for every barge-in to be reported by the Realtime side, sampling RSS meanwhile
@@ -183,7 +199,7 @@ def run_level(fake, n: int, barge_after: float, results_path: Path, gw_pid: int)
         j = 0.0
         for a, b in itertools.pairwise(pkts):
             if b.marker:
-                continue                                     # a new talk spurt: not an interval
+                continue  # a new talk spurt: not an interval
             gap = (b.seq - a.seq) % 65536
             if gap != 1:
                 lost += gap - 1
@@ -207,8 +223,9 @@ def run_level(fake, n: int, barge_after: float, results_path: Path, gw_pid: int)
                 print(f"    marker {m}: {n_m} pkts, last-barge {(last - barges[m]) * 1000:.1f} ms", flush=True)
     for c in callers:
         fake.caller_hangup(c)
-    wait_for(lambda: not fake.leftovers("bench-")["channels"] and not fake.leftovers("bench-")["bridges"], 30,
-             "teardown")
+    wait_for(
+        lambda: not fake.leftovers("bench-")["channels"] and not fake.leftovers("bench-")["bridges"], 30, "teardown"
+    )
     metrics = ""
 
     def metric(name: str) -> float:
@@ -223,18 +240,33 @@ def run_level(fake, n: int, barge_after: float, results_path: Path, gw_pid: int)
             break
         time.sleep(0.05)
     if os.environ.get("BENCH_DEBUG"):
-        print("    pacer: late ticks", metric("centralita_gateway_rtp_pacer_late_ticks_total"), "of",
-              metric("centralita_gateway_rtp_pacer_ticks_total"), "max lateness ms",
-              metric("centralita_gateway_rtp_pacer_max_lateness_ms"), "skipped",
-              metric("centralita_gateway_rtp_pacer_skipped_ticks_total"), flush=True)
+        print(
+            "    pacer: late ticks",
+            metric("centralita_gateway_rtp_pacer_late_ticks_total"),
+            "of",
+            metric("centralita_gateway_rtp_pacer_ticks_total"),
+            "max lateness ms",
+            metric("centralita_gateway_rtp_pacer_max_lateness_ms"),
+            "skipped",
+            metric("centralita_gateway_rtp_pacer_skipped_ticks_total"),
+            flush=True,
+        )
     fake.pacer_realtime = metric("centralita_gateway_rtp_pacer_realtime") == 1
     return {
-        "calls": n, "packets": len(intervals) + len(legs), "interval_p50": pct(intervals, 50),
-        "interval_p99": pct(intervals, 99), "jitter_p99": pct(dev, 99), "steady_jitter_p99": pct(steady_dev, 99),
+        "calls": n,
+        "packets": len(intervals) + len(legs),
+        "interval_p50": pct(intervals, 50),
+        "interval_p99": pct(intervals, 99),
+        "jitter_p99": pct(dev, 99),
+        "steady_jitter_p99": pct(steady_dev, 99),
         "rfc3550_jitter_max": max(rfc_jitter),
-        "lost": lost, "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss_peak,
+        "lost": lost,
+        "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0),
+        "rss_mb": rss_peak,
         "box_pct": 100 * (box1 - box0) / (t1 - t0) / (os.cpu_count() or 1),
-        "barge_p50": pct(reactions, 50), "barge_p99": pct(reactions, 99), "barge_n": len(reactions),
+        "barge_p50": pct(reactions, 50),
+        "barge_p99": pct(reactions, 99),
+        "barge_n": len(reactions),
         "active_after": active,
     }
 
@@ -257,29 +289,46 @@ def main() -> int:
 
     docs = ari_docs_dir()
     checked = all((docs / f).is_file() for f in SPEC_FILES)
-    fake = FakeAsterisk(docs if checked else None, username=USERNAME, password=PASSWORD, media_stasis_delay=0.02,
-                       kernel_timestamps=True)
+    fake = FakeAsterisk(
+        docs if checked else None, username=USERNAME, password=PASSWORD, media_stasis_delay=0.02, kernel_timestamps=True
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-calls-"))
     results = tmp / "barge.jsonl"
     results.touch()
-    rt = subprocess.Popen([sys.executable, __file__, "--realtime-server", str(results),
-                           "--barge-after", str(barge_after)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          text=True, cwd=ROOT)
+    rt = subprocess.Popen(
+        [sys.executable, __file__, "--realtime-server", str(results), "--barge-after", str(barge_after)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     rt_port = int(rt.stdout.readline())
     lo, hi = udp_port_range(220)
     fake.gw_http_port = free_port()
-    env = {**os.environ, "ARI_URL": fake.url, "ARI_APP": "bench", "ASTERISK_USERNAME": USERNAME,
-           "ASTERISK_PASSWORD": PASSWORD, "EXTERNAL_MEDIA_HOST": "127.0.0.1", "RTP_BIND_HOST": "127.0.0.1",
-           "RTP_PORT_MIN": str(lo), "RTP_PORT_MAX": str(hi), "GATEWAY_HTTP_PORT": str(fake.gw_http_port),
-           "GATEWAY_HTTP_HOST": "127.0.0.1", "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{rt_port}/v1/realtime",
-           "OPENAI_API_KEY": "sk-test-fake-realtime-0123456789", "TOOL_ENDPOINTS": "127.0.0.1:9",
-           "LOG_LEVEL": os.environ.get("BENCH_GATEWAY_LOG_LEVEL", "WARNING"),
-           "GATEWAY_DRAIN_SECONDS": "1", "CENTRALITA_ENV_FILE": "/nonexistent",
-           # these callers send no voice with their scripted speech_started: measure the ungated barge-in
-           # (bench/turns.py measures the gated one with real speech)
-           "REALTIME_BARGE_IN_GATE_MS": "0"}
-    gw = subprocess.Popen([sys.executable, "-m", "centralita.compose"], env=env, cwd=ROOT,
-                          stderr=open(tmp / "gateway.log", "w"))  # noqa: SIM115
+    env = {
+        **os.environ,
+        "ARI_URL": fake.url,
+        "ARI_APP": "bench",
+        "ASTERISK_USERNAME": USERNAME,
+        "ASTERISK_PASSWORD": PASSWORD,
+        "EXTERNAL_MEDIA_HOST": "127.0.0.1",
+        "RTP_BIND_HOST": "127.0.0.1",
+        "RTP_PORT_MIN": str(lo),
+        "RTP_PORT_MAX": str(hi),
+        "GATEWAY_HTTP_PORT": str(fake.gw_http_port),
+        "GATEWAY_HTTP_HOST": "127.0.0.1",
+        "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{rt_port}/v1/realtime",
+        "OPENAI_API_KEY": "sk-test-fake-realtime-0123456789",
+        "TOOL_ENDPOINTS": "127.0.0.1:9",
+        "LOG_LEVEL": os.environ.get("BENCH_GATEWAY_LOG_LEVEL", "WARNING"),
+        "GATEWAY_DRAIN_SECONDS": "1",
+        "CENTRALITA_ENV_FILE": "/nonexistent",
+        # these callers send no voice with their scripted speech_started: measure the ungated barge-in
+        # (bench/turns.py measures the gated one with real speech)
+        "REALTIME_BARGE_IN_GATE_MS": "0",
+    }
+    log = open(tmp / "gateway.log", "w")  # noqa: SIM115 - the gateway writes to it until stop_gateway_rig
+    gw = subprocess.Popen([sys.executable, "-m", "centralita.compose"], env=env, cwd=ROOT, stderr=log)
     rows = []
     try:
         import requests
@@ -291,8 +340,11 @@ def main() -> int:
                 return False
 
         wait_for(ready, 30, "gateway /readyz")
-        print(f"gateway pid {gw.pid}, RTP {lo}-{hi}, ARI requests checked against the docs: {checked}; "
-              f"barge-in after {barge_after:.0f} s of answer", flush=True)
+        print(
+            f"gateway pid {gw.pid}, RTP {lo}-{hi}, ARI requests checked against the docs: {checked}; "
+            f"barge-in after {barge_after:.0f} s of answer",
+            flush=True,
+        )
         idle_rss = proc_rss_mb(gw.pid)
         for n in (int(x) for x in args.levels.split(",")):
             rows.append(run_level(fake, n, barge_after, results, gw.pid))
@@ -301,29 +353,45 @@ def main() -> int:
     finally:
         stop_gateway_rig(gw, rt, fake)
     prio = "SCHED_RR" if getattr(fake, "pacer_realtime", False) else "normal priority"
-    print(f"\ncall_gateway: concurrent calls through the fakes (gateway + media process idle RSS {idle_rss:.0f} MB, "
-          f"{os.cpu_count()} cores, RTP pacer at {prio})")
-    columns = [("calls", "calls", "d"), ("packets", "packets", "d"), ("ivl p50", "interval_p50", ".2f"),
-               ("ivl p99", "interval_p99", ".2f"), ("jit p99", "jitter_p99", ".2f"),
-               ("steady", "steady_jitter_p99", ".2f"), ("rfc3550", "rfc3550_jitter_max", ".2f"),
-               ("lost", "lost", "d"), ("cpu %", "cpu_pct", ".1f"), ("rss MB", "rss_mb", ".1f"),
-               ("box %", "box_pct", ".0f"),
-               ("barge p50", "barge_p50", ".1f"), ("barge p99", "barge_p99", ".1f"), ("left", "active_after", ".0f")]
+    print(
+        f"\ncall_gateway: concurrent calls through the fakes (gateway + media process idle RSS {idle_rss:.0f} MB, "
+        f"{os.cpu_count()} cores, RTP pacer at {prio})"
+    )
+    columns = [
+        ("calls", "calls", "d"),
+        ("packets", "packets", "d"),
+        ("ivl p50", "interval_p50", ".2f"),
+        ("ivl p99", "interval_p99", ".2f"),
+        ("jit p99", "jitter_p99", ".2f"),
+        ("steady", "steady_jitter_p99", ".2f"),
+        ("rfc3550", "rfc3550_jitter_max", ".2f"),
+        ("lost", "lost", "d"),
+        ("cpu %", "cpu_pct", ".1f"),
+        ("rss MB", "rss_mb", ".1f"),
+        ("box %", "box_pct", ".0f"),
+        ("barge p50", "barge_p50", ".1f"),
+        ("barge p99", "barge_p99", ".1f"),
+        ("left", "active_after", ".0f"),
+    ]
     hdr = " ".join(f"{name:>9}" for name, _, _ in columns)
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         print(" ".join(f"{r[key]:>9{fmt}}" for _, key, fmt in columns))
-    print("(ms. ivl = outbound inter-packet interval at the peer; jit = |ivl - 20|; steady = jit p99 once every "
-          "call of the level is up;\n rfc3550 = worst per-call interarrival jitter; barge = speech_started sent → "
-          "last packet of the interrupted item received;\n cpu % of one core and RSS of the gateway + its media "
-          "process; box % = the whole machine's CPU (all cores, fakes included);\n"
-          " left = calls still active after the hangups)")
+    print(
+        "(ms. ivl = outbound inter-packet interval at the peer; jit = |ivl - 20|; steady = jit p99 once every "
+        "call of the level is up;\n rfc3550 = worst per-call interarrival jitter; barge = speech_started sent → "
+        "last packet of the interrupted item received;\n cpu % of one core and RSS of the gateway + its media "
+        "process; box % = the whole machine's CPU (all cores, fakes included);\n"
+        " left = calls still active after the hangups)"
+    )
     last = rows[-1] if rows else None
     if last:
         ok = last["jitter_p99"] <= 2.0 and last["lost"] == 0 and last["barge_p99"] <= 20.0
-        print(f"targets at {last['calls']} calls (jitter p99 <= 2 ms, 0 lost, barge-in p99 <= 20 ms): "
-              f"{'met' if ok else 'NOT met'}")
+        print(
+            f"targets at {last['calls']} calls (jitter p99 <= 2 ms, 0 lost, barge-in p99 <= 20 ms): "
+            f"{'met' if ok else 'NOT met'}"
+        )
     return 0
 
 

@@ -60,8 +60,13 @@ def bare_answer(client: httpx.Client, url: str, dispatcher: Dispatcher) -> None:
             pass
     result = dispatcher.call("echo", {"text": "hola"})
     body["messages"] += [
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "echo", "arguments": '{"text":"hola"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "echo", "arguments": '{"text":"hola"}'}}
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": result.output_json()},
     ]
     with client.stream("POST", url, json=body, headers=headers) as response:
@@ -80,8 +85,11 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="bench-chat-"))
     descriptor_set = compile_protos(out)
     pb2, pb2_grpc = load_echo_modules(out)
-    spec = ServiceSpec(pb2.DESCRIPTOR.services_by_name["EchoService"], make_servicer(pb2, pb2_grpc),
-                       pb2_grpc.add_EchoServiceServicer_to_server)
+    spec = ServiceSpec(
+        pb2.DESCRIPTOR.services_by_name["EchoService"],
+        make_servicer(pb2, pb2_grpc),
+        pb2_grpc.add_EchoServiceServicer_to_server,
+    )
     running = start_server([spec], port=0, host="127.0.0.1", descriptor_set=descriptor_set)
     try:
         with Dispatcher.connect([f"127.0.0.1:{running.port}"]) as dispatcher, FakeChat(default=responder) as fake:

@@ -84,6 +84,7 @@ def rss_mb(pid: int) -> float:
 
 # ---- FTS5 baseline ---------------------------------------------------------------------------------
 
+
 class Fts5:
     """SQLite FTS5 with unicode61 remove_diacritics 2 and bm25(title 2.0, body 1.0); OR of the question's
     words minus Spanish stop words (the same list our analyzer drops)."""
@@ -104,8 +105,10 @@ class Fts5:
             for n, line in enumerate(fh, 1):
                 d = json.loads(line)
                 body = "\n".join([d["content"], *[" ".join(r) for t in d["tables"] for r in t["rows"]]])
-                self.db.execute("INSERT INTO doc VALUES (?,?,?,?,?,?)", (n, d["id"], d["municipality"], d["type"],
-                                                                           d["year"], d["date"]))
+                self.db.execute(
+                    "INSERT INTO doc VALUES (?,?,?,?,?,?)",
+                    (n, d["id"], d["municipality"], d["type"], d["year"], d["date"]),
+                )
                 self.db.execute("INSERT INTO doc_fts(rowid, title, body) VALUES (?,?,?)", (n, d["title"], body))
         return time.perf_counter() - started
 
@@ -114,9 +117,13 @@ class Fts5:
         words = [w for w in WORD.findall(fold(text)) if w not in STOP]
         return " OR ".join(f'"{w}"' for w in dict.fromkeys(words)) or None
 
-    _WHERE: ClassVar[dict[str, str]] = {"municipality": "doc.municipality = ?", "type": "doc.type = ?",
-                                        "year": "doc.year = ?", "date_from": "doc.date >= ?",
-                                        "date_to": "doc.date <= ?"}
+    _WHERE: ClassVar[dict[str, str]] = {
+        "municipality": "doc.municipality = ?",
+        "type": "doc.type = ?",
+        "year": "doc.year = ?",
+        "date_from": "doc.date >= ?",
+        "date_to": "doc.date <= ?",
+    }
 
     def search(self, text: str, limit: int = 10, filters: dict | None = None) -> list[str]:
         """Best `limit` ids; `filters` (the judged set's explicit filters) become SQL WHERE conditions."""
@@ -128,18 +135,26 @@ class Fts5:
         rows = self.db.execute(
             "SELECT doc.id, snippet(doc_fts, 1, '**', '**', '…', 20) FROM doc_fts CROSS JOIN doc "
             f"ON doc.rowid = doc_fts.rowid WHERE doc_fts MATCH ?{where} ORDER BY bm25(doc_fts, 2.0, 1.0) LIMIT ?",
-            (m, *filters.values(), limit)).fetchall()
+            (m, *filters.values(), limit),
+        ).fetchall()
         return [r[0] for r in rows]
 
 
 # ---- runs ------------------------------------------------------------------------------------------
 
+
 def env_for(workdir: Path, n: int, seed: int, shards: int) -> dict:
     env = dict(os.environ)
-    env.update(LEGAL_DB_URL=f"sqlite:///{workdir / f'legal-{n}-{seed}.db'}",
-               LEGAL_INDEX_DIR=str(workdir / f"whoosh-{n}-{seed}-{shards}"), LEGAL_INDEX_SHARDS=str(shards),
-               LEGAL_DATA_DIR=str(workdir), LEGAL_SYNC_SECONDS="3600", CENTRALITA_ENV_FILE=str(workdir / "none.env"),
-               GRPC_BIND_HOST="127.0.0.1", LOG_LEVEL="WARNING")
+    env.update(
+        LEGAL_DB_URL=f"sqlite:///{workdir / f'legal-{n}-{seed}.db'}",
+        LEGAL_INDEX_DIR=str(workdir / f"whoosh-{n}-{seed}-{shards}"),
+        LEGAL_INDEX_SHARDS=str(shards),
+        LEGAL_DATA_DIR=str(workdir),
+        LEGAL_SYNC_SECONDS="3600",
+        CENTRALITA_ENV_FILE=str(workdir / "none.env"),
+        GRPC_BIND_HOST="127.0.0.1",
+        LOG_LEVEL="WARNING",
+    )
     return env
 
 
@@ -152,12 +167,17 @@ def build_corpus(workdir: Path, n: int, seed: int, shards: int, reuse: bool):
     if reuse and jsonl.exists() and fts_path.exists():
         return [t for _, t in generate(n, seed, long=True)], Fts5(fts_path, create=False), None, 0.0
     fts_path.unlink(missing_ok=True)
-    Path(env["LEGAL_DB_URL"][len("sqlite:///"):]).unlink(missing_ok=True)
+    Path(env["LEGAL_DB_URL"][len("sqlite:///") :]).unlink(missing_ok=True)
     shutil.rmtree(env["LEGAL_INDEX_DIR"], ignore_errors=True)
     truths = write_jsonl(jsonl, n, seed, long=True)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "centralita.cli", "ingest", "--no-progress", str(jsonl)], env=env,
-                   check=True, cwd=workdir, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "centralita.cli", "ingest", "--no-progress", str(jsonl)],
+        env=env,
+        check=True,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+    )
     ingest_s = time.perf_counter() - started
     fts = Fts5(fts_path)
     fts_s = fts.load(jsonl)
@@ -171,8 +191,9 @@ class Server:
         port = free_port()
         env = env_for(workdir, n, seed, shards)
         env.update(LEGAL_SEARCH_PORT=str(port), LEGAL_SEARCH_METRICS_PORT=str(free_port()))
-        self.proc = subprocess.Popen([sys.executable, "-m", "centralita.cli", "serve", "legal_search"], env=env,
-                                     cwd=workdir)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "centralita.cli", "serve", "legal_search"], env=env, cwd=workdir
+        )
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = legal_pb2_grpc.LegalSearchServiceStub(self.channel)
         deadline = time.monotonic() + 600
@@ -206,8 +227,10 @@ class Server:
 def quality(srv: Server, fts: Fts5, truths) -> dict:
     """nDCG@10 / recall@10 of both engines on the natural-language set and on the explicit-filter set."""
     out = {}
-    sets = {"nl": [(q.text, {}, q.relevance) for q in content_questions(truths)],
-            "filtered": [(q.text, q.filters, q.relevance) for q in filtered_questions(truths)]}
+    sets = {
+        "nl": [(q.text, {}, q.relevance) for q in content_questions(truths)],
+        "filtered": [(q.text, q.filters, q.relevance) for q in filtered_questions(truths)],
+    }
     for name, questions in sets.items():
         ours_n, ours_r, base_n, base_r = [], [], [], []
         for text, filters, relevance in questions:
@@ -217,8 +240,13 @@ def quality(srv: Server, fts: Fts5, truths) -> dict:
             ids = fts.search(text, filters=filters)
             base_n.append(ndcg_at(ids, relevance))
             base_r.append(recall_at(ids, relevance))
-        out[name] = {"questions": len(questions), "ndcg": statistics.mean(ours_n), "recall": statistics.mean(ours_r),
-                     "fts_ndcg": statistics.mean(base_n), "fts_recall": statistics.mean(base_r)}
+        out[name] = {
+            "questions": len(questions),
+            "ndcg": statistics.mean(ours_n),
+            "recall": statistics.mean(ours_r),
+            "fts_ndcg": statistics.mean(base_n),
+            "fts_recall": statistics.mean(base_r),
+        }
     return out
 
 
@@ -248,8 +276,11 @@ def latency(srv: Server, fts: Fts5, truths, rounds: int) -> dict:
             s = time.perf_counter()
             fts.search(t, filters=f)
             base.append((time.perf_counter() - s) * 1000)
-    return {"queries": len(ours), **{f"p{p}": pct(ours, p) for p in (50, 95, 99)},
-            **{f"fts_p{p}": pct(base, p) for p in (50, 95, 99)}}
+    return {
+        "queries": len(ours),
+        **{f"p{p}": pct(ours, p) for p in (50, 95, 99)},
+        **{f"fts_p{p}": pct(base, p) for p in (50, 95, 99)},
+    }
 
 
 def run_size(workdir: Path, n: int, args) -> dict:
@@ -258,8 +289,10 @@ def run_size(workdir: Path, n: int, args) -> dict:
     if ingest_s is None:
         print("  ingest: not measured (--reuse)")
     else:
-        print(f"  ingest `centralita ingest` (process start + validate + SQL + {args.shards} index writers): "
-              f"{ingest_s:.1f} s = {n / ingest_s:.0f} docs/s   (target >= 1500 at 100k)")
+        print(
+            f"  ingest `centralita ingest` (process start + validate + SQL + {args.shards} index writers): "
+            f"{ingest_s:.1f} s = {n / ingest_s:.0f} docs/s   (target >= 1500 at 100k)"
+        )
         print(f"  FTS5 build in process (baseline): {fts_s:.1f} s = {n / fts_s:.0f} docs/s")
     srv = Server(workdir, n, args.seed, args.shards)
     try:
@@ -269,12 +302,18 @@ def run_size(workdir: Path, n: int, args) -> dict:
         rss = rss_mb(srv.proc.pid)
     finally:
         srv.close()
-    print(f"\n  search_content via gRPC over {lat['queries']} queries: p50 {lat['p50']:.1f} ms, "
-          f"p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms   (target p95 <= 50 ms at 100k)")
-    print(f"  FTS5 MATCH + snippet() in process:    p50 {lat['fts_p50']:.1f} ms, p95 {lat['fts_p95']:.1f} ms, "
-          f"p99 {lat['fts_p99']:.1f} ms")
-    print(f"  ratio ours/FTS5: p50 {lat['p50'] / lat['fts_p50']:.2f}x, p95 {lat['p95'] / lat['fts_p95']:.2f}x"
-          f"   (target p50 <= 3x)")
+    print(
+        f"\n  search_content via gRPC over {lat['queries']} queries: p50 {lat['p50']:.1f} ms, "
+        f"p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms   (target p95 <= 50 ms at 100k)"
+    )
+    print(
+        f"  FTS5 MATCH + snippet() in process:    p50 {lat['fts_p50']:.1f} ms, p95 {lat['fts_p95']:.1f} ms, "
+        f"p99 {lat['fts_p99']:.1f} ms"
+    )
+    print(
+        f"  ratio ours/FTS5: p50 {lat['p50'] / lat['fts_p50']:.2f}x, p95 {lat['p95'] / lat['fts_p95']:.2f}x"
+        f"   (target p50 <= 3x)"
+    )
     print(f"  server RSS (main + shard processes) after the run: {rss:.0f} MB")
     return {"quality": q, "latency": lat, "ingest_s": ingest_s, "rss_mb": rss}
 
@@ -286,8 +325,11 @@ def main() -> int:
     ap.add_argument("--shards", type=int, default=int(os.environ.get("LEGAL_INDEX_SHARDS", "2")))
     ap.add_argument("--rounds", type=int, default=2, help="passes over the question sets for latency")
     ap.add_argument("--workdir", type=Path, help="keep the corpora here (default: a temporary folder)")
-    ap.add_argument("--reuse", action="store_true", help="with --workdir: reuse corpora built by an earlier run "
-                    "(ingest is then not timed)")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --workdir: reuse corpora built by an earlier run (ingest is then not timed)",
+    )
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="legal-bench-") if args.workdir is None else None
     workdir = args.workdir or Path(tmp.name)

@@ -75,24 +75,30 @@ def main() -> None:
                 svc = LegalSearch(engine, Path(tmp) / "index", shards=1, processes=False, schema=schema)
                 svc.clock = lambda: judged.TODAY
                 svc.query_metadata("cuantas normas hay desde el 1/1/2023", build())  # warm: grammar, dateparser
-                print(f"== {backend}: {len(docs)} documents, {len(questions)} questions "
-                      f"({sum(bool(q.held_out) for q in questions)} held out), clock {judged.TODAY}")
+                print(
+                    f"== {backend}: {len(docs)} documents, {len(questions)} questions "
+                    f"({sum(bool(q.held_out) for q in questions)} held out), clock {judged.TODAY}"
+                )
                 gaz = svc.gazetteer()
                 reader = []
                 for q in questions:
                     started = time.perf_counter()
                     parse_metadata(q.text, gaz, judged.TODAY)
                     reader.append((time.perf_counter() - started) * 1000)
-                print(f"{'reader alone':>22}: p50 {statistics.median(reader):.2f} ms, "
-                      f"p95 {statistics.quantiles(reader, n=20)[-1]:.2f} ms per question (parse_metadata)")
+                print(
+                    f"{'reader alone':>22}: p50 {statistics.median(reader):.2f} ms, "
+                    f"p95 {statistics.quantiles(reader, n=20)[-1]:.2f} ms per question (parse_metadata)"
+                )
                 for mode, structured in (("natural language only", False), ("with explicit filters", True)):
                     qs = questions if structured else [q for q in questions if not q.structured_only]
                     right, n, by_cat, held, misses, times = run_mode(svc, docs, qs, structured)
                     cats = ", ".join(f"{c} {sum(v)}/{len(v)}" for c, v in sorted(by_cat.items()))
                     parts = "; ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(held.items()))
-                    print(f"{mode:>22}: {right}/{n} = {right / n:.1%}  ({parts}; "
-                          f"p50 {statistics.median(times):.2f} ms, "
-                          f"p95 {statistics.quantiles(times, n=20)[-1]:.2f} ms)")
+                    print(
+                        f"{mode:>22}: {right}/{n} = {right / n:.1%}  ({parts}; "
+                        f"p50 {statistics.median(times):.2f} ms, "
+                        f"p95 {statistics.quantiles(times, n=20)[-1]:.2f} ms)"
+                    )
                     print(f"{'':>24}{cats}")
                     if args.misses and misses:
                         print("\n".join(misses))

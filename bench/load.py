@@ -45,11 +45,18 @@ from centralita.legal.v1 import legal_pb2, legal_pb2_grpc
 from centralita.mikrotik.v1 import mikrotik_pb2, mikrotik_pb2_grpc
 
 CACHED = "¿Qué routers están configurados?"
-SEARCHES = ["habilitaciones comerciales", "sueldos del personal municipal", "tasas de alumbrado",
-            "ordenanza de tránsito", "licencias de conducir", "residuos y reciclaje", "presupuesto anual",
-            "espacios verdes", "ruidos molestos", "transporte público"]
-
-
+SEARCHES = [
+    "habilitaciones comerciales",
+    "sueldos del personal municipal",
+    "tasas de alumbrado",
+    "ordenanza de tránsito",
+    "licencias de conducir",
+    "residuos y reciclaje",
+    "presupuesto anual",
+    "espacios verdes",
+    "ruidos molestos",
+    "transporte público",
+]
 
 
 # ------------------------------------------------------------------------------------- the servers
@@ -65,23 +72,47 @@ class Rig:
 
     def __enter__(self) -> Rig:
         env = {**os.environ, "CENTRALITA_ENV_FILE": os.devnull}
-        sim = subprocess.Popen([sys.executable, "-m", "centralita.cli", "mikrotik-sim", "--port", str(self.sim_port),
-                                "--latency", "0.05"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "centralita.cli", "mikrotik-sim", "--port", str(self.sim_port), "--latency", "0.05"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self._sim = sim
         legal_env = {"LEGAL_DATA_DIR": str(self.workdir / "legal"), "LEGAL_SAMPLE_DOCS": str(self.docs)}
         t0 = time.monotonic()
-        subprocess.run([sys.executable, "-c", f"from legal_search.sample import ensure_sample; "
-                                              f"ensure_sample(n={self.docs})"],
-                       cwd=REPO, env={**env, **legal_env}, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-c", f"from legal_search.sample import ensure_sample; ensure_sample(n={self.docs})"],
+            cwd=REPO,
+            env={**env, **legal_env},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         print(f"legal corpus of {self.docs} documents ready in {time.monotonic() - t0:.0f} s", flush=True)
         self._wait_http(f"{self.sim_url}/_sim/stats")
-        mk = tool_server("mikrotik_tool", {"MIKROTIK_API_URL": self.sim_url, "MIKROTIK_TOOL_PORT": str(self.mk_port),
-                                           "MIKROTIK_TOOL_METRICS_PORT": "0", "LOG_LEVEL": "WARNING"}, self.mk_port,
-                         log_path=str(self.workdir / "mikrotik.log"))
-        lg = tool_server("legal_search", {**legal_env, "LEGAL_SEARCH_PORT": str(self.lg_port),
-                                          "LEGAL_SEARCH_METRICS_PORT": "0", "LOG_LEVEL": "WARNING"}, self.lg_port,
-                         log_path=str(self.workdir / "legal.log"))
+        mk = tool_server(
+            "mikrotik_tool",
+            {
+                "MIKROTIK_API_URL": self.sim_url,
+                "MIKROTIK_TOOL_PORT": str(self.mk_port),
+                "MIKROTIK_TOOL_METRICS_PORT": "0",
+                "LOG_LEVEL": "WARNING",
+            },
+            self.mk_port,
+            log_path=str(self.workdir / "mikrotik.log"),
+        )
+        lg = tool_server(
+            "legal_search",
+            {
+                **legal_env,
+                "LEGAL_SEARCH_PORT": str(self.lg_port),
+                "LEGAL_SEARCH_METRICS_PORT": "0",
+                "LOG_LEVEL": "WARNING",
+            },
+            self.lg_port,
+            log_path=str(self.workdir / "legal.log"),
+        )
         self.pids["mikrotik_tool"] = mk.__enter__().pid
         self._stack.append(mk)
         self.pids["legal_search"] = lg.__enter__().pid
@@ -112,8 +143,12 @@ class Rig:
 
     def sim(self, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.sim_url}{path}", data=data, method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.sim_url}{path}",
+            data=data,
+            method="GET" if body is None else "POST",
+            headers={"Content-Type": "application/json"},
+        )
         return json.loads(urllib.request.urlopen(req, timeout=5).read())
 
     def rss(self) -> dict[str, float]:
@@ -185,8 +220,14 @@ async def run_level(client: Client, rig: Rig, inflight: int, seconds: float) -> 
             by_kind[kind].append(ms)
         else:
             errors[code] += 1
-    return {"inflight": inflight, "calls": len(results), "rate": len(results) / took, "by_kind": by_kind,
-            "errors": errors, "rss": rss_peak}
+    return {
+        "inflight": inflight,
+        "calls": len(results),
+        "rate": len(results) / took,
+        "by_kind": by_kind,
+        "errors": errors,
+        "rss": rss_peak,
+    }
 
 
 async def bursts(client: Client, rig: Rig) -> list[str]:
@@ -198,31 +239,39 @@ async def bursts(client: Client, rig: Rig) -> list[str]:
     got = await asyncio.gather(*(client.call("mk", question) for _ in range(100)))
     up = rig.sim("/_sim/stats")["queries"] - before
     ok = [ms for _, ms, code in got if code == "OK"]
-    lines.append(f"100 identical questions, API 0.5 s: {len(ok)}/100 answered, {up} upstream request(s), "
-                 f"p50 {pct(ok, 50):.0f} ms, p99 {pct(ok, 99):.0f} ms, errors "
-                 f"{dict(collections.Counter(c for _, _, c in got if c != 'OK')) or 'none'}")
+    lines.append(
+        f"100 identical questions, API 0.5 s: {len(ok)}/100 answered, {up} upstream request(s), "
+        f"p50 {pct(ok, 50):.0f} ms, p99 {pct(ok, 99):.0f} ms, errors "
+        f"{dict(collections.Counter(c for _, _, c in got if c != 'OK')) or 'none'}"
+    )
     rig.sim("/_sim/reset", {})
     rig.sim("/_sim/config", {"latency": 0.2})
     stamp = time.time()
     t0 = time.monotonic()
-    got = await asyncio.gather(*(client.call("mk", f"¿Cuántos clientes hay? ({stamp} {i})", timeout=60)
-                                 for i in range(500)))
+    got = await asyncio.gather(
+        *(client.call("mk", f"¿Cuántos clientes hay? ({stamp} {i})", timeout=60) for i in range(500))
+    )
     took = time.monotonic() - t0
     stats = rig.sim("/_sim/stats")
     ok = [ms for _, ms, code in got if code == "OK"]
-    lines.append(f"500 distinct questions, API 0.2 s: {len(ok)}/500 answered in {took:.1f} s, "
-                 f"{stats['queries']} upstream, at most {stats['peak_in_flight_queries']} at the API at once "
-                 f"(MIKROTIK_MAX_CONNECTIONS), p50 {pct(ok, 50):.0f} ms, p99 {pct(ok, 99):.0f} ms, errors "
-                 f"{dict(collections.Counter(c for _, _, c in got if c != 'OK')) or 'none'}")
+    lines.append(
+        f"500 distinct questions, API 0.2 s: {len(ok)}/500 answered in {took:.1f} s, "
+        f"{stats['queries']} upstream, at most {stats['peak_in_flight_queries']} at the API at once "
+        f"(MIKROTIK_MAX_CONNECTIONS), p50 {pct(ok, 50):.0f} ms, p99 {pct(ok, 99):.0f} ms, errors "
+        f"{dict(collections.Counter(c for _, _, c in got if c != 'OK')) or 'none'}"
+    )
     rig.sim("/_sim/config", {"latency": 0.05})
     t0 = time.monotonic()
-    got = await asyncio.gather(*(client.call("search_content", SEARCHES[i % len(SEARCHES)] + f" {i}", timeout=60)
-                                 for i in range(200)))
+    got = await asyncio.gather(
+        *(client.call("search_content", SEARCHES[i % len(SEARCHES)] + f" {i}", timeout=60) for i in range(200))
+    )
     took = time.monotonic() - t0
     ok = [ms for _, ms, code in got if code == "OK"]
-    lines.append(f"200 searches at once: {len(ok)}/200 answered in {took:.1f} s ({len(ok) / took:.0f}/s), "
-                 f"p50 {pct(ok, 50):.0f} ms, p99 {pct(ok, 99):.0f} ms, errors "
-                 f"{dict(collections.Counter(c for _, _, c in got if c != 'OK')) or 'none'}")
+    lines.append(
+        f"200 searches at once: {len(ok)}/200 answered in {took:.1f} s ({len(ok) / took:.0f}/s), "
+        f"p50 {pct(ok, 50):.0f} ms, p99 {pct(ok, 99):.0f} ms, errors "
+        f"{dict(collections.Counter(c for _, _, c in got if c != 'OK')) or 'none'}"
+    )
     return lines
 
 
@@ -239,19 +288,31 @@ async def load(args: argparse.Namespace) -> None:
             burst_lines = await bursts(client, rig)
         finally:
             await client.close()
-    print(f"\ntool services under rising load ({args.seconds:.0f} s per level, {os.cpu_count()} cores shared; "
-          f"idle RSS mikrotik_tool {idle['mikrotik_tool']:.0f} MB, legal_search {idle['legal_search']:.0f} MB)")
+    print(
+        f"\ntool services under rising load ({args.seconds:.0f} s per level, {os.cpu_count()} cores shared; "
+        f"idle RSS mikrotik_tool {idle['mikrotik_tool']:.0f} MB, legal_search {idle['legal_search']:.0f} MB)"
+    )
     kinds = ["consultar_mikrotik (cached)", "consultar_mikrotik (upstream)", "search_content"]
-    print(f"{'in flight':>9} {'calls':>7} {'calls/s':>8} " + " ".join(f"{k[:28]:>30}" for k in kinds)
-          + f" {'errors by code':>24} {'RSS mk/lg MB':>13}")
+    print(
+        f"{'in flight':>9} {'calls':>7} {'calls/s':>8} "
+        + " ".join(f"{k[:28]:>30}" for k in kinds)
+        + f" {'errors by code':>24} {'RSS mk/lg MB':>13}"
+    )
     for r in rows:
-        cells = [f"{len(r['by_kind'][k]):>5}: {pct(r['by_kind'][k], 50):6.1f} / {pct(r['by_kind'][k], 99):6.1f} ms"
-                 for k in kinds]
+        cells = [
+            f"{len(r['by_kind'][k]):>5}: {pct(r['by_kind'][k], 50):6.1f} / {pct(r['by_kind'][k], 99):6.1f} ms"
+            for k in kinds
+        ]
         errors = ", ".join(f"{c} {n}" for c, n in sorted(r["errors"].items())) or "none"
-        print(f"{r['inflight']:>9} {r['calls']:>7} {r['rate']:>8.0f} " + " ".join(f"{c:>30}" for c in cells)
-              + f" {errors:>24} {r['rss']['mikrotik_tool']:>6.0f}/{r['rss']['legal_search']:<6.0f}")
-    print("(per tool: calls answered: p50 / p99; errors: calls that got a status other than OK. Each of the N "
-          "callers waits for its answer before the next call, so slow searches hold callers: calls/s is the mix's)")
+        print(
+            f"{r['inflight']:>9} {r['calls']:>7} {r['rate']:>8.0f} "
+            + " ".join(f"{c:>30}" for c in cells)
+            + f" {errors:>24} {r['rss']['mikrotik_tool']:>6.0f}/{r['rss']['legal_search']:<6.0f}"
+        )
+    print(
+        "(per tool: calls answered: p50 / p99; errors: calls that got a status other than OK. Each of the N "
+        "callers waits for its answer before the next call, so slow searches hold callers: calls/s is the mix's)"
+    )
     print("\nbursts:")
     for line in burst_lines:
         print("  " + line)
@@ -266,23 +327,46 @@ def soak(args: argparse.Namespace) -> int:
 
     docs = ari_docs_dir()
     checked = all((docs / f).is_file() for f in SPEC_FILES)
-    fake = FakeAsterisk(docs if checked else None, username=calls.USERNAME, password=calls.PASSWORD,
-                        media_stasis_delay=0.02, kernel_timestamps=True)
+    fake = FakeAsterisk(
+        docs if checked else None,
+        username=calls.USERNAME,
+        password=calls.PASSWORD,
+        media_stasis_delay=0.02,
+        kernel_timestamps=True,
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     results = tmp / "barge.jsonl"
     results.touch()
     barge_after = 3.0
-    rt = subprocess.Popen([sys.executable, calls.__file__, "--realtime-server", str(results), "--barge-after",
-                           str(barge_after)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    rt = subprocess.Popen(
+        [sys.executable, calls.__file__, "--realtime-server", str(results), "--barge-after", str(barge_after)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     rt_port = int(rt.stdout.readline())
     lo, hi = calls.udp_port_range(2 * args.soak_calls + 20)
     fake.gw_http_port = free_port()
-    env = {**os.environ, "ARI_URL": fake.url, "ARI_APP": "bench", "ASTERISK_USERNAME": calls.USERNAME,
-           "ASTERISK_PASSWORD": calls.PASSWORD, "EXTERNAL_MEDIA_HOST": "127.0.0.1", "RTP_BIND_HOST": "127.0.0.1",
-           "RTP_PORT_MIN": str(lo), "RTP_PORT_MAX": str(hi), "GATEWAY_HTTP_PORT": str(fake.gw_http_port),
-           "GATEWAY_HTTP_HOST": "127.0.0.1", "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{rt_port}/v1/realtime",
-           "OPENAI_API_KEY": "sk-test-fake-realtime-0123456789", "TOOL_ENDPOINTS": "127.0.0.1:9",
-           "LOG_LEVEL": "WARNING", "GATEWAY_DRAIN_SECONDS": "1", "CENTRALITA_ENV_FILE": os.devnull}
+    env = {
+        **os.environ,
+        "ARI_URL": fake.url,
+        "ARI_APP": "bench",
+        "ASTERISK_USERNAME": calls.USERNAME,
+        "ASTERISK_PASSWORD": calls.PASSWORD,
+        "EXTERNAL_MEDIA_HOST": "127.0.0.1",
+        "RTP_BIND_HOST": "127.0.0.1",
+        "RTP_PORT_MIN": str(lo),
+        "RTP_PORT_MAX": str(hi),
+        "GATEWAY_HTTP_PORT": str(fake.gw_http_port),
+        "GATEWAY_HTTP_HOST": "127.0.0.1",
+        "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{rt_port}/v1/realtime",
+        "OPENAI_API_KEY": "sk-test-fake-realtime-0123456789",
+        "TOOL_ENDPOINTS": "127.0.0.1:9",
+        "LOG_LEVEL": "WARNING",
+        "GATEWAY_DRAIN_SECONDS": "1",
+        "CENTRALITA_ENV_FILE": os.devnull,
+    }
     with open(tmp / "gateway.log", "w") as log:
         gw = subprocess.Popen([sys.executable, "-m", "call_gateway.server"], env=env, cwd=REPO, stderr=log)
     samples: list[tuple[float, float, int, int, int]] = []  # minute, RSS MB, fds, threads, calls so far
@@ -296,8 +380,10 @@ def soak(args: argparse.Namespace) -> int:
                 continue
             rss, fds, threads = rss + r, fds + f, threads + t
         samples.append(((time.monotonic() - started) / 60, rss, fds, threads, total_calls))
-        print(f"  {samples[-1][0]:5.1f} min: RSS {rss:6.1f} MB, fds {fds}, threads {threads}, calls {total_calls}",
-              flush=True)
+        print(
+            f"  {samples[-1][0]:5.1f} min: RSS {rss:6.1f} MB, fds {fds}, threads {threads}, calls {total_calls}",
+            flush=True,
+        )
 
     try:
         import requests
@@ -309,8 +395,9 @@ def soak(args: argparse.Namespace) -> int:
                 return False
 
         wait_for(ready, 30, "gateway /readyz")
-        print(f"soak: {args.soak_calls} calls at a time for {args.soak_minutes:g} min, gateway pid {gw.pid}",
-              flush=True)
+        print(
+            f"soak: {args.soak_calls} calls at a time for {args.soak_minutes:g} min, gateway pid {gw.pid}", flush=True
+        )
         total = 0
         lost = 0
         # Warm-up: pools, caches and the allocator's arenas fill during the first rounds; the baseline
@@ -355,11 +442,15 @@ def soak(args: argparse.Namespace) -> int:
     slope = (last[1] - first[1]) / minutes if minutes > 0 else 0.0
     ok = rss_growth <= 10 and fds_late <= fds_early and thr_late <= thr_early
     print(f"\nsoak over {last[0]:.1f} min, {last[4]} calls ({args.soak_calls} at a time), frames lost {lost}:")
-    print(f"  RSS {first[1]:.1f} -> {last[1]:.1f} MB ({rss_growth:+.1f} %, median {mid_rss:.1f}; "
-          f"{slope:+.2f} MB/min, {1024 * (last[1] - first[1]) / max(1, n_calls):+.2f} KB per call); "
-          f"fds {first[2]} -> {last[2]}; threads {first[3]} -> {last[3]}")
-    print(f"  fds/threads compared as the median of the last {len(late)} sample(s) vs. the median of the first "
-          f"{len(early)} after warm-up: fds {fds_early:g} -> {fds_late:g}, threads {thr_early:g} -> {thr_late:g}")
+    print(
+        f"  RSS {first[1]:.1f} -> {last[1]:.1f} MB ({rss_growth:+.1f} %, median {mid_rss:.1f}; "
+        f"{slope:+.2f} MB/min, {1024 * (last[1] - first[1]) / max(1, n_calls):+.2f} KB per call); "
+        f"fds {first[2]} -> {last[2]}; threads {first[3]} -> {last[3]}"
+    )
+    print(
+        f"  fds/threads compared as the median of the last {len(late)} sample(s) vs. the median of the first "
+        f"{len(early)} after warm-up: fds {fds_early:g} -> {fds_late:g}, threads {thr_early:g} -> {thr_late:g}"
+    )
     print(f"  targets (RSS growth <= 10 %, no fd or thread growth): {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 

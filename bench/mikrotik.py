@@ -95,19 +95,30 @@ def concurrent_upstream(sim: MikrotikSimulator, fn: Callable[[], object], n: int
 def cached_vs_bare_echo(api_url: str, n: int) -> dict[str, list[float]]:
     """Interleaved ms samples, out of process: a cached ``ConsultarMikrotik`` and bare grpcio echoes."""
     port = free_port()
-    env = {"MIKROTIK_API_URL": api_url, "MIKROTIK_TOOL_PORT": str(port), "MIKROTIK_TOOL_METRICS_PORT": "0",
-           "MIKROTIK_CACHE_TTL": "3600", "LOG_LEVEL": "INFO"}
+    env = {
+        "MIKROTIK_API_URL": api_url,
+        "MIKROTIK_TOOL_PORT": str(port),
+        "MIKROTIK_TOOL_METRICS_PORT": "0",
+        "MIKROTIK_CACHE_TTL": "3600",
+        "LOG_LEVEL": "INFO",
+    }
     request = mikrotik_pb2.ConsultarMikrotikRequest(question=QUESTION)
     payload = request.SerializeToString()
-    with bare_echo_server() as sync_port, bare_echo_server(aio=True) as aio_port, \
-            tool_server("mikrotik_tool", env, port), \
-            grpc.insecure_channel(f"127.0.0.1:{sync_port}") as sync_ch, \
-            grpc.insecure_channel(f"127.0.0.1:{aio_port}") as aio_ch, \
-            grpc.insecure_channel(f"127.0.0.1:{port}") as tool_ch:
+    with (
+        bare_echo_server() as sync_port,
+        bare_echo_server(aio=True) as aio_port,
+        tool_server("mikrotik_tool", env, port),
+        grpc.insecure_channel(f"127.0.0.1:{sync_port}") as sync_ch,
+        grpc.insecure_channel(f"127.0.0.1:{aio_port}") as aio_ch,
+        grpc.insecure_channel(f"127.0.0.1:{port}") as tool_ch,
+    ):
         tool = mikrotik_pb2_grpc.MikrotikServiceStub(tool_ch).ConsultarMikrotik
         assert tool(request, timeout=10).cached is False
-        calls = {"tool": (tool, request), "sync": (sync_ch.unary_unary("/bench.Echo/Echo"), payload),
-                 "aio": (aio_ch.unary_unary("/bench.Echo/Echo"), payload)}
+        calls = {
+            "tool": (tool, request),
+            "sync": (sync_ch.unary_unary("/bench.Echo/Echo"), payload),
+            "aio": (aio_ch.unary_unary("/bench.Echo/Echo"), payload),
+        }
         samples: dict[str, list[float]] = {name: [] for name in calls}
         for i in range(n + 200):
             for name, (fn, arg) in calls.items():
@@ -170,8 +181,12 @@ def main() -> None:
     widths = [58, 12, 12, 10]
     print(row(["TCP connections for 1,000 sequential queries", "connections", "upstream", "seconds"], widths))
     print(row(["  seed client (requests.post per question)", str(seed_conn), str(seed_req), f"{seed_s:.2f}"], widths))
-    print(row(["  mikrotik_tool over gRPC, cache off (pooled session)", str(ours_conn), str(ours_req),
-               f"{ours_s:.2f}"], widths))
+    print(
+        row(
+            ["  mikrotik_tool over gRPC, cache off (pooled session)", str(ours_conn), str(ours_req), f"{ours_s:.2f}"],
+            widths,
+        )
+    )
     print()
     print(row([f"{n_concurrent} concurrent identical questions (API latency 200 ms)", "upstream", "", ""], widths))
     print(row(["  seed client", str(naive_up), "", ""], widths))
@@ -184,27 +199,55 @@ def main() -> None:
         ("  direct requests.post, new connection (seed)", seed_ms),
         ("  direct requests.Session, keep-alive", session_ms),
     ):
-        print(row([label, f"{percentile(samples, 50):.3f}", f"{percentile(samples, 99):.3f}",
-                   f"{statistics.fmean(samples):.3f}"], widths))
+        print(
+            row(
+                [
+                    label,
+                    f"{percentile(samples, 50):.3f}",
+                    f"{percentile(samples, 99):.3f}",
+                    f"{statistics.fmean(samples):.3f}",
+                ],
+                widths,
+            )
+        )
     print()
     overhead = percentile(uncached_ms, 50) - percentile(seed_ms, 50)
     overhead_ka = percentile(uncached_ms, 50) - percentile(session_ms, 50)
-    print(f"uncached overhead over a direct requests.post (p50): {overhead:+.3f} ms "
-          f"({percentile(uncached_ms, 50) / percentile(seed_ms, 50):.2f}x)")
-    print(f"uncached overhead over a direct keep-alive Session (p50): {overhead_ka:+.3f} ms "
-          f"({percentile(uncached_ms, 50) / percentile(session_ms, 50):.2f}x)")
+    print(
+        f"uncached overhead over a direct requests.post (p50): {overhead:+.3f} ms "
+        f"({percentile(uncached_ms, 50) / percentile(seed_ms, 50):.2f}x)"
+    )
+    print(
+        f"uncached overhead over a direct keep-alive Session (p50): {overhead_ka:+.3f} ms "
+        f"({percentile(uncached_ms, 50) / percentile(session_ms, 50):.2f}x)"
+    )
     print()
     print(row([f"out of process, interleaved ({len(oop['tool'])} triples), ms", "p50", "p95", "p99"], widths))
-    for label, key in (("  mikrotik_tool, cached answer (centralita serve)", "tool"),
-                       ("  bare grpcio unary echo, sync grpc.server (baseline)", "sync"),
-                       ("  bare grpcio unary echo, grpc.aio server", "aio")):
-        print(row([label, f"{percentile(oop[key], 50):.3f}", f"{percentile(oop[key], 95):.3f}",
-                   f"{percentile(oop[key], 99):.3f}"], widths))
+    for label, key in (
+        ("  mikrotik_tool, cached answer (centralita serve)", "tool"),
+        ("  bare grpcio unary echo, sync grpc.server (baseline)", "sync"),
+        ("  bare grpcio unary echo, grpc.aio server", "aio"),
+    ):
+        print(
+            row(
+                [
+                    label,
+                    f"{percentile(oop[key], 50):.3f}",
+                    f"{percentile(oop[key], 95):.3f}",
+                    f"{percentile(oop[key], 99):.3f}",
+                ],
+                widths,
+            )
+        )
     tool50 = percentile(oop["tool"], 50)
-    print(f"cached answer / bare sync echo (p50): {tool50 / percentile(oop['sync'], 50):.2f}x (goal <= 1.3x); "
-          f"/ bare aio echo: {tool50 / percentile(oop['aio'], 50):.2f}x")
-    print(f"cached answer vs direct requests.post (p50): "
-          f"{percentile(seed_ms, 50) / percentile(cached_ms, 50):.1f}x faster")
+    print(
+        f"cached answer / bare sync echo (p50): {tool50 / percentile(oop['sync'], 50):.2f}x (goal <= 1.3x); "
+        f"/ bare aio echo: {tool50 / percentile(oop['aio'], 50):.2f}x"
+    )
+    print(
+        f"cached answer vs direct requests.post (p50): "
+        f"{percentile(seed_ms, 50) / percentile(cached_ms, 50):.1f}x faster"
+    )
 
 
 if __name__ == "__main__":

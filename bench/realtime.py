@@ -52,8 +52,14 @@ def row(name: str, samples_s: list[float], target: str = "") -> tuple[float, flo
 
 
 def session_for(server: FakeRealtimeServer, sink: FakeSink, dispatcher: FakeDispatcher) -> RealtimeSession:
-    return RealtimeSession(profile=PROFILE, dispatcher=dispatcher, sink=sink,
-                           settings=settings_for(server, holding_delay=30.0), on_end=lambda r: None, call_id="bench")
+    return RealtimeSession(
+        profile=PROFILE,
+        dispatcher=dispatcher,
+        sink=sink,
+        settings=settings_for(server, holding_delay=30.0),
+        on_end=lambda r: None,
+        call_id="bench",
+    )
 
 
 def bench_p8(n: int, parallel: int, tool_delay: float) -> list[float]:
@@ -83,22 +89,34 @@ def bench_p8_bare(n: int) -> list[float]:
     def script(conn: FakeConnection) -> None:
         for i in range(n):
             conn.call_ids.add(f"c{i}")
-            conn.send({"type": "response.function_call_arguments.done", "response_id": "r", "item_id": "i",
-                       "output_index": 0, "call_id": f"c{i}", "name": "consultar_mikrotik", "arguments": ARGS})
+            conn.send(
+                {
+                    "type": "response.function_call_arguments.done",
+                    "response_id": "r",
+                    "item_id": "i",
+                    "output_index": 0,
+                    "call_id": f"c{i}",
+                    "name": "consultar_mikrotik",
+                    "arguments": ARGS,
+                }
+            )
             conn.expect("conversation.item.create", timeout=5)
 
     samples: list[float] = []
     with FakeRealtimeServer(script, script_timeout=120) as server:
-        ws = websocket.create_connection(server.url, header=[f"Authorization: Bearer {settings_for(server).api_key}"],
-                                         suppress_origin=True)
+        ws = websocket.create_connection(
+            server.url, header=[f"Authorization: Bearer {settings_for(server).api_key}"], suppress_origin=True
+        )
         while len(samples) < n:
             raw = ws.recv()
             t0 = time.monotonic()
             event = json.loads(raw)
             if event["type"] != "response.function_call_arguments.done":
                 continue  # the fake's conversation.item.added acks
-            output = {"type": "conversation.item.create", "item": {"type": "function_call_output",
-                                                                    "call_id": event["call_id"], "output": "{}"}}
+            output = {
+                "type": "conversation.item.create",
+                "item": {"type": "function_call_output", "call_id": event["call_id"], "output": "{}"},
+            }
             ws.send(json.dumps(output))
             samples.append(time.monotonic() - t0)
         server.wait(timeout=60)
@@ -146,14 +164,20 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--quick", action="store_true")
     default_interval = float(os.environ.get("GATEWAY_SWITCH_INTERVAL", 0.001))
-    parser.add_argument("--switch-interval", type=float, default=default_interval,
-                        help="GIL switch interval; the gateway process sets 1 ms (GATEWAY_SWITCH_INTERVAL)")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=default_interval,
+        help="GIL switch interval; the gateway process sets 1 ms (GATEWAY_SWITCH_INTERVAL)",
+    )
     args = parser.parse_args()
     sys.setswitchinterval(args.switch_interval)
     n = (200 if args.quick else args.n) + WARMUP
     logging.basicConfig(level=logging.WARNING)
-    print(f"Realtime session latencies (fake server on loopback, n={n}, GIL switch interval "
-          f"{sys.getswitchinterval() * 1000:g} ms, load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"Realtime session latencies (fake server on loopback, n={n}, GIL switch interval "
+        f"{sys.getswitchinterval() * 1000:g} ms, load average {os.getloadavg()[0]:.1f})"
+    )
     bare = row("P8 baseline: bare recv→send", bench_p8_bare(n))
     p8 = row("P8 one call, instant tool", bench_p8(n, 1, 0.0), "target p99 ≤ 2 ms")
     row("P8 one call, 5 ms tool (tool time removed)", bench_p8(max(50, n // 4), 1, 0.005), "target p99 ≤ 2 ms")

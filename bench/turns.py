@@ -73,12 +73,24 @@ def run_realtime_server(out_path: str, model_delay: float) -> None:
         conn.response_done(rid, output=[conn.audio_done(rid, iid)])
         # speech_stopped was sent at turn.stopped_at (monotonic): convert to wall clock for the parent
         stopped_wall = time.time() - (time.monotonic() - turn.stopped_at)
-        out.write(json.dumps({"marker": marker, "t_stop": stopped_wall, "model": first - received,
-                              "t_first_sent": first}) + "\n")
+        out.write(
+            json.dumps({"marker": marker, "t_stop": stopped_wall, "model": first - received, "t_first_sent": first})
+            + "\n"
+        )
         conn.closed.wait(120)
-        out.write(json.dumps({"marker": marker, "after": {
-            k: len(conn.of_type(k)) for k in ("conversation.item.truncate", "response.cancel", "response.create")},
-            "turns": len([e for e in conn.speech_events if e["type"].endswith("speech_started")])}) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "marker": marker,
+                    "after": {
+                        k: len(conn.of_type(k))
+                        for k in ("conversation.item.truncate", "response.cancel", "response.create")
+                    },
+                    "turns": len([e for e in conn.speech_events if e["type"].endswith("speech_started")]),
+                }
+            )
+            + "\n"
+        )
 
     server = fr.FakeRealtimeServer(script, script_timeout=180).__enter__()
     print(server.port, flush=True)
@@ -91,10 +103,6 @@ def run_realtime_server(out_path: str, model_delay: float) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 
-
-
-
-
 def run_level(fake, n: int, results: Path, question: bytes, noise: bytes) -> dict:
     start_line = len(results.read_text().splitlines())
     callers = []
@@ -103,8 +111,11 @@ def run_level(fake, n: int, results: Path, question: bytes, noise: bytes) -> dic
         time.sleep(0.02)
     wait_for(lambda: all(fake.leg_for_caller(c) is not None for c in callers), 60, f"{n} calls bridged")
     legs = [fake.leg_for_caller(c) for c in callers]
-    wait_for(lambda: all(sum(1 for r in leg.received if r.payload[:1] == b"\x13") >= 15 for leg in legs), 60,
-             "greetings heard")
+    wait_for(
+        lambda: all(sum(1 for r in leg.received if r.payload[:1] == b"\x13") >= 15 for leg in legs),
+        60,
+        "greetings heard",
+    )
     for leg in legs:
         leg.say(question)
         time.sleep(0.01)
@@ -142,16 +153,27 @@ def run_level(fake, n: int, results: Path, question: bytes, noise: bytes) -> dic
             cut += 1
         if os.environ.get("BENCH_DEBUG"):
             noise_at = next((r.kt for r in leg.received if r.kt > answer[0].kt + NOISE_AFTER_S), 0)
-            print(f"    marker {answer[0].payload[0]}: {len(answer)} answer packets, longest gap "
-                  f"{pauses[-1]:.0f} ms, answer started {answer[0].kt - rec['t_stop']:.2f} s after speech_stopped, "
-                  f"noise {noise_at - answer[0].kt:.2f} s into it", flush=True)
+            print(
+                f"    marker {answer[0].payload[0]}: {len(answer)} answer packets, longest gap "
+                f"{pauses[-1]:.0f} ms, answer started {answer[0].kt - rec['t_stop']:.2f} s after speech_stopped, "
+                f"noise {noise_at - answer[0].kt:.2f} s into it",
+                flush=True,
+            )
     for c in callers:
         fake.caller_hangup(c)
-    wait_for(lambda: not fake.leftovers("bench-")["channels"] and not fake.leftovers("bench-")["bridges"], 30,
-             "teardown")
-    return {"calls": n, "turns": len(turns), "turn_p50": pct(turns, 50), "turn_p99": pct(turns, 99),
-            "pause_p50": pct(pauses, 50), "pause_p99": pct(pauses, 99), "pause_max": max(pauses or [0.0]),
-            "cut": cut}
+    wait_for(
+        lambda: not fake.leftovers("bench-")["channels"] and not fake.leftovers("bench-")["bridges"], 30, "teardown"
+    )
+    return {
+        "calls": n,
+        "turns": len(turns),
+        "turn_p50": pct(turns, 50),
+        "turn_p99": pct(turns, 99),
+        "pause_p50": pct(pauses, 50),
+        "pause_p99": pct(pauses, 99),
+        "pause_max": max(pauses or [0.0]),
+        "cut": cut,
+    }
 
 
 def main() -> int:
@@ -173,25 +195,44 @@ def main() -> int:
     noise = noise_burst(160)
     docs = ari_docs_dir()
     checked = all((docs / f).is_file() for f in SPEC_FILES)
-    fake = FakeAsterisk(docs if checked else None, username=USERNAME, password=PASSWORD, media_stasis_delay=0.02,
-                        kernel_timestamps=True)
+    fake = FakeAsterisk(
+        docs if checked else None, username=USERNAME, password=PASSWORD, media_stasis_delay=0.02, kernel_timestamps=True
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-turns-"))
     results = tmp / "turns.jsonl"
     results.touch()
-    rt = subprocess.Popen([sys.executable, __file__, "--realtime-server", str(results), "--model-delay",
-                           str(args.model_delay)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    rt = subprocess.Popen(
+        [sys.executable, __file__, "--realtime-server", str(results), "--model-delay", str(args.model_delay)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     rt_port = int(rt.stdout.readline())
     lo, hi = udp_port_range(120)
     http_port = free_port()
-    env = {**os.environ, "ARI_URL": fake.url, "ARI_APP": "bench", "ASTERISK_USERNAME": USERNAME,
-           "ASTERISK_PASSWORD": PASSWORD, "EXTERNAL_MEDIA_HOST": "127.0.0.1", "RTP_BIND_HOST": "127.0.0.1",
-           "RTP_PORT_MIN": str(lo), "RTP_PORT_MAX": str(hi), "GATEWAY_HTTP_PORT": str(http_port),
-           "GATEWAY_HTTP_HOST": "127.0.0.1", "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{rt_port}/v1/realtime",
-           "OPENAI_API_KEY": "sk-test-fake-realtime-0123456789", "TOOL_ENDPOINTS": "127.0.0.1:9",
-           "LOG_LEVEL": os.environ.get("BENCH_GATEWAY_LOG_LEVEL", "WARNING"), "GATEWAY_CHAT_ENABLED": "false",
-           "GATEWAY_DRAIN_SECONDS": "1", "CENTRALITA_ENV_FILE": "/nonexistent"}
-    gw = subprocess.Popen([sys.executable, "-m", "centralita.compose"], env=env, cwd=ROOT,
-                          stderr=open(tmp / "gateway.log", "w"))  # noqa: SIM115
+    env = {
+        **os.environ,
+        "ARI_URL": fake.url,
+        "ARI_APP": "bench",
+        "ASTERISK_USERNAME": USERNAME,
+        "ASTERISK_PASSWORD": PASSWORD,
+        "EXTERNAL_MEDIA_HOST": "127.0.0.1",
+        "RTP_BIND_HOST": "127.0.0.1",
+        "RTP_PORT_MIN": str(lo),
+        "RTP_PORT_MAX": str(hi),
+        "GATEWAY_HTTP_PORT": str(http_port),
+        "GATEWAY_HTTP_HOST": "127.0.0.1",
+        "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{rt_port}/v1/realtime",
+        "OPENAI_API_KEY": "sk-test-fake-realtime-0123456789",
+        "TOOL_ENDPOINTS": "127.0.0.1:9",
+        "LOG_LEVEL": os.environ.get("BENCH_GATEWAY_LOG_LEVEL", "WARNING"),
+        "GATEWAY_CHAT_ENABLED": "false",
+        "GATEWAY_DRAIN_SECONDS": "1",
+        "CENTRALITA_ENV_FILE": "/nonexistent",
+    }
+    log = open(tmp / "gateway.log", "w")  # noqa: SIM115 - the gateway writes to it until stop_gateway_rig
+    gw = subprocess.Popen([sys.executable, "-m", "centralita.compose"], env=env, cwd=ROOT, stderr=log)
     rows = []
     gate = "?"
     try:
@@ -205,8 +246,9 @@ def main() -> int:
 
         wait_for(ready, 30, "gateway /readyz")
         metrics = requests.get(f"http://127.0.0.1:{http_port}/metrics", timeout=5).text
-        gate = next((x.split()[-1] for x in metrics.splitlines()
-                     if x.startswith("centralita_gateway_barge_in_gate_ms ")), "?")
+        gate = next(
+            (x.split()[-1] for x in metrics.splitlines() if x.startswith("centralita_gateway_barge_in_gate_ms ")), "?"
+        )
         levels = [1, 5] if args.quick else [int(x) for x in args.levels.split(",")]
         for n in levels:
             rows.append(run_level(fake, n, results, question, noise))
@@ -214,18 +256,29 @@ def main() -> int:
             time.sleep(0.5)
     finally:
         stop_gateway_rig(gw, rt, fake)
-    print(f"\ncall_gateway turn-taking: {os.cpu_count()} cores, barge-in gate {gate} ms, "
-          f"fake model delay {args.model_delay * 1000:.0f} ms (removed)")
-    columns = [("calls", "calls", "d"), ("turns", "turns", "d"), ("turn p50", "turn_p50", ".1f"),
-               ("turn p99", "turn_p99", ".1f"), ("pause p50", "pause_p50", ".0f"),
-               ("pause p99", "pause_p99", ".0f"), ("pause max", "pause_max", ".0f"), ("cut", "cut", "d")]
+    print(
+        f"\ncall_gateway turn-taking: {os.cpu_count()} cores, barge-in gate {gate} ms, "
+        f"fake model delay {args.model_delay * 1000:.0f} ms (removed)"
+    )
+    columns = [
+        ("calls", "calls", "d"),
+        ("turns", "turns", "d"),
+        ("turn p50", "turn_p50", ".1f"),
+        ("turn p99", "turn_p99", ".1f"),
+        ("pause p50", "pause_p50", ".0f"),
+        ("pause p99", "pause_p99", ".0f"),
+        ("pause max", "pause_max", ".0f"),
+        ("cut", "cut", "d"),
+    ]
     hdr = " ".join(f"{name:>10}" for name, _, _ in columns)
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         print(" ".join(f"{r[key]:>10{fmt}}" for _, key, fmt in columns))
-    print("(ms. turn = speech_stopped sent → first answer packet at the phone, minus the model's own delay;\n"
-          " pause = longest silence inside the answer around a 160 ms noise burst; cut = answers not heard whole)")
+    print(
+        "(ms. turn = speech_stopped sent → first answer packet at the phone, minus the model's own delay;\n"
+        " pause = longest silence inside the answer around a 160 ms noise burst; cut = answers not heard whole)"
+    )
     return 0
 
 

@@ -23,8 +23,10 @@ VOICE = "es-419"
 
 
 def require_speech() -> None:
-    require(shutil.which("espeak-ng") is not None and shutil.which("sox") is not None,
-            "espeak-ng and sox (Debian packages, installed by make setup) synthesize the callers' speech")
+    require(
+        shutil.which("espeak-ng") is not None and shutil.which("sox") is not None,
+        "espeak-ng and sox (Debian packages, installed by make setup) synthesize the callers' speech",
+    )
 
 
 def _cached(key: str, make) -> bytes:
@@ -50,10 +52,18 @@ def phrase(text: str, *, voice: str = VOICE, speed: int = 150) -> bytes:
 
     def make(out: Path) -> None:
         wav = out.with_suffix(".wav")
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), text], check=True,
-                       capture_output=True, timeout=30)
-        subprocess.run(["sox", str(wav), "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", str(out)],
-                       check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), text],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        subprocess.run(
+            ["sox", str(wav), "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", str(out)],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         wav.unlink()
 
     return _trim(_cached(f"phrase|{voice}|{speed}|{text}", make))
@@ -79,9 +89,29 @@ def noise_burst(ms: int = 160, volume: float = 0.4) -> bytes:
     """White noise of ``ms`` (a cough, a click, line crackle), u-law 8 kHz."""
 
     def make(out: Path) -> None:
-        subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", str(out), "synth",
-                        f"{ms / 1000:.3f}", "whitenoise", "vol", str(volume)], check=True, capture_output=True,
-                       timeout=30)
+        subprocess.run(
+            [
+                "sox",
+                "-n",
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-e",
+                "u-law",
+                "-t",
+                "raw",
+                str(out),
+                "synth",
+                f"{ms / 1000:.3f}",
+                "whitenoise",
+                "vol",
+                str(volume),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
 
     return _cached(f"noise|{ms}|{volume}", make)[: 8 * ms]
 
@@ -92,6 +122,6 @@ def longest_gap_ms(ulaw: bytes, level_dbfs: float = -42.0) -> int:
 
     longest = run = 0
     for i in range(0, len(ulaw) - 159, 160):
-        run = run + 20 if frame_level_dbfs(ulaw[i:i + 160]) < level_dbfs else 0
+        run = run + 20 if frame_level_dbfs(ulaw[i : i + 160]) < level_dbfs else 0
         longest = max(longest, run)
     return longest

@@ -33,8 +33,7 @@ class WorkerPool:
 
     def __init__(self, size: int) -> None:
         self._q: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._run, name=f"gw-worker-{i}", daemon=True)
-                         for i in range(size)]
+        self._threads = [threading.Thread(target=self._run, name=f"gw-worker-{i}", daemon=True) for i in range(size)]
         for t in self._threads:
             t.start()
 
@@ -89,7 +88,7 @@ class Mailbox:
                 fn()
             except Exception:
                 log.exception("call step failed")
-            del fn          # the step's closure holds the call: not past its run
+            del fn  # the step's closure holds the call: not past its run
 
 
 class Gateway:
@@ -97,34 +96,56 @@ class Gateway:
         self.settings = settings
         self.session_factory = session_factory
         self.profiles = profiles
-        self.apologies: dict[str, Apology] = resolve_apologies(profiles.profiles, settings.apology_media,
-                                                               settings.apology_lang, settings.prompts_dir)
-        self.fatal: str | None = None        # a fallback found unplayable after start: the process must stop
-        self.sounds_pending = False          # ARI could not answer the sound check at start: check on connect
-        self.playback_failed: dict[str, int] = {}   # media URI → PlaybackFinished with state failed
-        self.rest = AriRest(settings.ari_url, settings.ari_username, settings.ari_password,
-                            timeout=settings.ari_timeout, pool_size=max(8, settings.workers))
+        self.apologies: dict[str, Apology] = resolve_apologies(
+            profiles.profiles, settings.apology_media, settings.apology_lang, settings.prompts_dir
+        )
+        self.fatal: str | None = None  # a fallback found unplayable after start: the process must stop
+        self.sounds_pending = False  # ARI could not answer the sound check at start: check on connect
+        self.playback_failed: dict[str, int] = {}  # media URI → PlaybackFinished with state failed
+        self.rest = AriRest(
+            settings.ari_url,
+            settings.ari_username,
+            settings.ari_password,
+            timeout=settings.ari_timeout,
+            pool_size=max(8, settings.workers),
+        )
         self.ports = PortAllocator(settings.rtp_bind_host, settings.rtp_port_min, settings.rtp_port_max)
         prio = settings.rtp_realtime_priority
-        self.media = (MediaProcess(realtime_priority=prio) if settings.media_process
-                      else MediaEngine(realtime_priority=prio))
-        self.transport = RtpTransport(self.ports, self.media, batch_frames=settings.rtp_batch_frames,
-                                      external_media_host=settings.external_media_host)
+        self.media = (
+            MediaProcess(realtime_priority=prio) if settings.media_process else MediaEngine(realtime_priority=prio)
+        )
+        self.transport = RtpTransport(
+            self.ports,
+            self.media,
+            batch_frames=settings.rtp_batch_frames,
+            external_media_host=settings.external_media_host,
+        )
         self.pool = WorkerPool(settings.workers)
-        self.events = AriEventStream(settings.ari_url, settings.ari_app, settings.ari_username,
-                                     settings.ari_password, on_event=self.on_event,
-                                     on_connected=self._on_connected,
-                                     ping_interval=settings.ari_ping_interval,
-                                     ping_timeout=settings.ari_ping_timeout, backoff=Backoff(0.5, 10.0))
+        self.events = AriEventStream(
+            settings.ari_url,
+            settings.ari_app,
+            settings.ari_username,
+            settings.ari_password,
+            on_event=self.on_event,
+            on_connected=self._on_connected,
+            ping_interval=settings.ari_ping_interval,
+            ping_timeout=settings.ari_ping_timeout,
+            backoff=Backoff(0.5, 10.0),
+        )
         self.accepting = True
         self.stopping = False
         self._lock = threading.RLock()
-        self.calls: dict[str, CallSession] = {}          # caller channel id → call
+        self.calls: dict[str, CallSession] = {}  # caller channel id → call
         self._by_media: dict[str, CallSession] = {}
         self._bridges: set[str] = set()
         self._mailboxes: dict[str, Mailbox] = {}
-        self.counters: dict[str, int] = {"calls_started": 0, "calls_refused": 0, "reconciliations": 0,
-                                         "orphans_removed": 0, "calls_adopted": 0}
+        self.counters: dict[str, int] = {
+            "calls_started": 0,
+            "calls_refused": 0,
+            "reconciliations": 0,
+            "orphans_removed": 0,
+            "calls_adopted": 0,
+        }
         self.outcomes: dict[str, int] = {}
         self.refusals: dict[str, int] = {}
         self.setup_ms: deque[float] = deque(maxlen=1000)
@@ -156,8 +177,13 @@ class Gateway:
 
     @property
     def ready(self) -> bool:
-        return (self.events.connected and self.accepting and self.media.alive() and self.fatal is None
-                and not self.sounds_pending)
+        return (
+            self.events.connected
+            and self.accepting
+            and self.media.alive()
+            and self.fatal is None
+            and not self.sounds_pending
+        )
 
     def apology_for(self, profile) -> Apology:
         """The apology resolved at start; a profile added since (a swapped profile book) is resolved now."""
@@ -167,8 +193,9 @@ class Gateway:
         if found is None:
             s = self.settings
             try:
-                found = resolve_apologies({profile.name: profile}, s.apology_media, s.apology_lang,
-                                          s.prompts_dir)[profile.name]
+                found = resolve_apologies({profile.name: profile}, s.apology_media, s.apology_lang, s.prompts_dir)[
+                    profile.name
+                ]
             except FallbackError as exc:
                 log.error("profile %s: no apology can be played: %s", profile.name, exc)
                 found = NO_APOLOGY
@@ -189,8 +216,11 @@ class Gateway:
             log.error("refusing to run: %s", message)
         elif unchecked:
             self.sounds_pending = True
-            log.warning("cannot check the apology sound(s) %s yet (%s): not ready until ARI answers",
-                        ", ".join(f"sound:{s} ({lang})" for s, lang in wanted), unchecked)
+            log.warning(
+                "cannot check the apology sound(s) %s yet (%s): not ready until ARI answers",
+                ", ".join(f"sound:{s} ({lang})" for s, lang in wanted),
+                unchecked,
+            )
         else:
             if self.sounds_pending:
                 log.info("apology sound(s) checked on Asterisk: %s", ", ".join(f"sound:{s}" for s, _ in wanted))
@@ -285,7 +315,7 @@ class Gateway:
             call = self.calls.get(cid)
         if etype == "StasisStart":
             if media_call is not None:
-                media_call.media_ready.set()       # our own externalMedia channel: not a call
+                media_call.media_ready.set()  # our own externalMedia channel: not a call
             elif call is None:
                 self._new_call(channel, event.get("args") or [])
         elif etype in ("StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"):
@@ -300,19 +330,24 @@ class Gateway:
             media = str(playback.get("media_uri", ""))
             with self._lock:
                 self.playback_failed[media] = self.playback_failed.get(media, 0) + 1
-            log.error("playback %s of %s on %s failed in Asterisk (sound missing in language %s?): the caller "
-                      "heard nothing", playback.get("id", "?"), media, target or "?", playback.get("language", "?"))
+            log.error(
+                "playback %s of %s on %s failed in Asterisk (sound missing in language %s?): the caller heard nothing",
+                playback.get("id", "?"),
+                media,
+                target or "?",
+                playback.get("language", "?"),
+            )
         if not target.startswith("channel:"):
             return
         with self._lock:
-            call = self.calls.get(target[len("channel:"):])
+            call = self.calls.get(target[len("channel:") :])
         if call is not None:
             call.on_playback_finished(playback)
 
     def _new_call(self, channel: dict, args: list) -> None:
         cid = channel.get("id")
         if not cid or self._ours(cid, "media") or str(channel.get("name", "")).startswith("UnicastRTP/"):
-            return      # a media leg that is not (or no longer) ours: reconciliation removes it
+            return  # a media leg that is not (or no longer) ours: reconciliation removes it
         call = CallSession(self, channel)
         with self._lock:
             if cid in self.calls:

@@ -29,4 +29,3 @@ class AudioSink(Protocol):
 
     def pending_ms(self) -> int:
         """Milliseconds queued and not yet sent."""
-

@@ -42,7 +42,7 @@ log = logging.getLogger("call_gateway.call")
 # Ends where nothing was said to the caller, so the gateway apologises (after ``server_error`` and
 # ``session_limit`` the model already spoke one).
 APOLOGY_REASONS = frozenset({"realtime_connection_lost"})
-APOLOGY_TAG = "gateway-apology"          # playout tag of the prompt on the call's RTP endpoint
+APOLOGY_TAG = "gateway-apology"  # playout tag of the prompt on the call's RTP endpoint
 
 
 class CallHost(Protocol):
@@ -83,18 +83,18 @@ class CallSession:
         self.media_id = gateway.media_channel_id(short)
         self.bridge_id = gateway.bridge_id(short)
         self.apology_id = gateway.playback_id(short)
-        self.state = "new"                       # new → setup → active → ending → ended
+        self.state = "new"  # new → setup → active → ending → ended
         self.outcome = ""
         self.endpoint: CallMedia | None = None
         self.voice: VoiceEngine | None = None
-        self.media_ready = threading.Event()     # set by the router on the media channel's StasisStart
-        self.caller_gone = threading.Event()     # set by the router at once, before the mailbox runs
+        self.media_ready = threading.Event()  # set by the router on the media channel's StasisStart
+        self.caller_gone = threading.Event()  # set by the router at once, before the mailbox runs
         self.media_created = False
         self.bridge_created = False
         self.started_at = time.monotonic()
         self.setup_ms: float | None = None
-        self.profile = None                      # chosen by dialled number when the call is set up
-        self._apology_stop: Callable[[], None] | None = None   # set while an apology plays
+        self.profile = None  # chosen by dialled number when the call is set up
+        self._apology_stop: Callable[[], None] | None = None  # set while an apology plays
         self._media_released = False
 
     # -- setup (runs on the mailbox) ------------------------------------------------------------
@@ -109,21 +109,33 @@ class CallSession:
         try:
             self.endpoint = gw.transport.open(self.call_id)
         except MediaUnavailable:
-            log.warning("call %s: RTP ports exhausted (%d in use): refusing caller %s", self.call_id,
-                        gw.transport.in_use(), self.caller_id)
+            log.warning(
+                "call %s: RTP ports exhausted (%d in use): refusing caller %s",
+                self.call_id,
+                gw.transport.in_use(),
+                self.caller_id,
+            )
             self._refuse("no_rtp_port")
             return
-        log.info("call %s: caller %s dialled %r; RTP on port %d", self.call_id, self.caller_id, self.exten,
-                 self.endpoint.port)
+        log.info(
+            "call %s: caller %s dialled %r; RTP on port %d",
+            self.call_id,
+            self.caller_id,
+            self.exten,
+            self.endpoint.port,
+        )
         try:
             self._check_alive()
             rest.answer(self.caller_id)
             self._check_alive()
             gw.register_media(self)
-            self.media_created = True     # before the request: if its answer is lost, teardown still hangs it up
-            media = rest.external_media(app=gw.settings.ari_app, channel_id=self.media_id,
-                                        external_host=gw.transport.external_host(self.endpoint),
-                                        data=self.call_id)
+            self.media_created = True  # before the request: if its answer is lost, teardown still hangs it up
+            media = rest.external_media(
+                app=gw.settings.ari_app,
+                channel_id=self.media_id,
+                external_host=gw.transport.external_host(self.endpoint),
+                data=self.call_id,
+            )
             self._learn_remote(media)
             gw.register_bridge(self)
             self.bridge_created = True
@@ -132,8 +144,9 @@ class CallSession:
             self._attach_media()
             self._check_alive()
             self.profile = gw.profiles.for_exten(self.exten)
-            self.voice = gw.session_factory(profile=self.profile, sink=self.endpoint,
-                                              on_end=self._on_session_end, call_id=self.call_id)
+            self.voice = gw.session_factory(
+                profile=self.profile, sink=self.endpoint, on_end=self._on_session_end, call_id=self.call_id
+            )
             self.voice.start()
             self._check_alive()
             self.endpoint.on_caller_audio = self.voice.send_caller_audio
@@ -141,7 +154,7 @@ class CallSession:
             self.teardown(gone.reason)
             return
         except AriError as exc:
-            if self.caller_gone.is_set():        # the step failed because the caller left meanwhile
+            if self.caller_gone.is_set():  # the step failed because the caller left meanwhile
                 self.teardown("caller_hangup")
                 return
             log.warning("call %s: ARI step failed: %s", self.call_id, exc)
@@ -211,12 +224,15 @@ class CallSession:
     def teardown(self, reason: str, *, hangup_caller: bool = True, drain: bool = False) -> None:
         if self.state in ("ending", "ended"):
             if reason == "shutdown" or (reason == "media_gone" and not self._media_released):
-                self._end_apology(reason)        # drain grace over / our prompt has nowhere to go
+                self._end_apology(reason)  # drain grace over / our prompt has nowhere to go
             return
         previous, self.state = self.state, "ending"
         self.outcome = self.outcome or reason
-        apology = (self.gw.apology_for(self.profile) if hangup_caller and reason in APOLOGY_REASONS
-                   and not self.caller_gone.is_set() else None)
+        apology = (
+            self.gw.apology_for(self.profile)
+            if hangup_caller and reason in APOLOGY_REASONS and not self.caller_gone.is_set()
+            else None
+        )
         prompt_next = apology is not None and apology.kind == "prompt"
         if drain and self.endpoint is not None and previous == "active" and not prompt_next:
             end = time.monotonic() + self.gw.settings.drain_audio_timeout
@@ -227,9 +243,13 @@ class CallSession:
                 self.voice.close(reason)
             except Exception:
                 log.exception("call %s: closing the Realtime session failed", self.call_id)
-        if apology is not None and apology.kind == "prompt" and previous == "active" and self._start_prompt(
-                apology.prompt):
-            return                       # _end_apology releases the media, hangs up and finishes
+        if (
+            apology is not None
+            and apology.kind == "prompt"
+            and previous == "active"
+            and self._start_prompt(apology.prompt)
+        ):
+            return  # _end_apology releases the media, hangs up and finishes
         self._release_media()
         if apology is not None and apology.kind == "ari" and self._start_apology(apology):
             return
@@ -253,8 +273,7 @@ class CallSession:
             _ignore_gone(self.gw.rest.hangup, self.caller_id)
         self.gw.forget(self)
         self.state = "ended"
-        log.info("call %s: ended (%s) after %.1f s", self.call_id, self.outcome,
-                 time.monotonic() - self.started_at)
+        log.info("call %s: ended (%s) after %.1f s", self.call_id, self.outcome, time.monotonic() - self.started_at)
 
     # -- apology: our prompt over RTP, or media played by Asterisk (the model is gone) ----------------
     def _start_prompt(self, prompt: Prompt | None) -> bool:
@@ -263,15 +282,19 @@ class CallSession:
         ep = self.endpoint
         if prompt is None or ep is None or ep.closed or not (self.bridge_created and self.media_created):
             return False
-        ep.on_caller_audio = None          # nobody listens any more
-        ep.clear()                         # the model's unfinished sentence: the apology comes at once
+        ep.on_caller_audio = None  # nobody listens any more
+        ep.clear()  # the model's unfinished sentence: the apology comes at once
         ep.play(prompt.audio, APOLOGY_TAG)
         total_ms = len(prompt.audio) // 8
         deadline = time.monotonic() + prompt.duration + self.gw.settings.apology_timeout
         stop = threading.Event()
         self._apology_stop = stop.set
-        log.info("call %s: playing the apology prompt %s (%.1f s) before hanging up", self.call_id, prompt.name,
-                 prompt.duration)
+        log.info(
+            "call %s: playing the apology prompt %s (%.1f s) before hanging up",
+            self.call_id,
+            prompt.name,
+            prompt.duration,
+        )
 
         def watch() -> None:
             while not stop.wait(0.02):
@@ -297,13 +320,15 @@ class CallSession:
         try:
             self.gw.rest.play(self.caller_id, apology.media, lang=apology.lang, playback_id=self.apology_id)
         except AriError as exc:
-            log.warning("call %s: could not play the apology %s to the caller (%s): hanging up without it",
-                        self.call_id, apology.media, exc)
+            log.warning(
+                "call %s: could not play the apology %s to the caller (%s): hanging up without it",
+                self.call_id,
+                apology.media,
+                exc,
+            )
             return False
-        log.info("call %s: playing the apology %s (%s) before hanging up", self.call_id, apology.media,
-                 apology.lang)
-        timer = threading.Timer(s.apology_timeout,
-                                lambda: self.gw.post(self, lambda: self._end_apology("timeout")))
+        log.info("call %s: playing the apology %s (%s) before hanging up", self.call_id, apology.media, apology.lang)
+        timer = threading.Timer(s.apology_timeout, lambda: self.gw.post(self, lambda: self._end_apology("timeout")))
         timer.name, timer.daemon = f"apology-{self.call_id}", True
         self._apology_stop = timer.cancel
         timer.start()
@@ -313,7 +338,7 @@ class CallSession:
         """Mailbox: the apology finished, failed, timed out or the caller left: release, hang up, finish."""
         stop, self._apology_stop = self._apology_stop, None
         if stop is None:
-            return                       # no apology playing (or it already ended)
+            return  # no apology playing (or it already ended)
         stop()
         level = logging.INFO if why in ("playback done", "prompt played", "the caller hung up") else logging.WARNING
         log.log(level, "call %s: apology over (%s)", self.call_id, why)

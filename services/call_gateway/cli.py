@@ -30,12 +30,19 @@ def register(sub) -> None:
     from call_gateway.prompts.generate import SPEED, VOICE
 
     p = sub.add_parser("prompts", help="render the gateway's spoken fallbacks (espeak-ng + sox) from the profiles")
-    p.add_argument("--profiles", action="append", metavar="PATH",
-                   help="another profile file whose end_apology texts need prompts (repeatable)")
-    p.add_argument("--out", help="directory to write (default: the shipped prompts in the package); "
-                                 "point GATEWAY_PROMPTS_DIR at it")
+    p.add_argument(
+        "--profiles",
+        action="append",
+        metavar="PATH",
+        help="another profile file whose end_apology texts need prompts (repeatable)",
+    )
+    p.add_argument(
+        "--out",
+        help="directory to write (default: the shipped prompts in the package); point GATEWAY_PROMPTS_DIR at it",
+    )
     p.add_argument("--voice", default=VOICE, help=f"espeak-ng voice (default {VOICE})")
     p.add_argument("--speed", type=int, default=SPEED, help=f"words per minute (default {SPEED})")
-    p.add_argument("--check", action="store_true",
-                   help="do not write: exit 1 if the directory differs from a fresh rendering")
+    p.add_argument(
+        "--check", action="store_true", help="do not write: exit 1 if the directory differs from a fresh rendering"
+    )
     p.set_defaults(func=_cmd_prompts)

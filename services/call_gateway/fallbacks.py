@@ -32,7 +32,7 @@ class FallbackError(ConfigError):
 
 @dataclass(frozen=True)
 class Apology:
-    kind: str                      # "prompt" (RTP, ours) | "ari" (Asterisk plays media) | "none"
+    kind: str  # "prompt" (RTP, ours) | "ari" (Asterisk plays media) | "none"
     prompt: Prompt | None = None
     media: str = ""
     lang: str = ""
@@ -41,15 +41,17 @@ class Apology:
 NO_APOLOGY = Apology("none")
 
 
-def resolve_apologies(profiles: Mapping[str, Profile], media: str, lang: str,
-                      prompts_dir: str = "") -> dict[str, Apology]:
+def resolve_apologies(
+    profiles: Mapping[str, Profile], media: str, lang: str, prompts_dir: str = ""
+) -> dict[str, Apology]:
     """Profile name → what its callers hear. ``media`` is GATEWAY_APOLOGY_MEDIA ("" = none)."""
     chosen: dict[str, str] = {}
     for name, profile in profiles.items():
         value = profile.apology_media or media or "none"
         try:
-            chosen[name] = check_apology_media(value, "GATEWAY_APOLOGY_MEDIA" if not profile.apology_media
-                                               else f"profile {name!r}")
+            chosen[name] = check_apology_media(
+                value, "GATEWAY_APOLOGY_MEDIA" if not profile.apology_media else f"profile {name!r}"
+            )
         except ProfileError as exc:
             raise FallbackError(str(exc)) from None
     library = PromptLibrary.load(prompts_dir or None) if "prompt" in chosen.values() else None
@@ -61,23 +63,30 @@ def resolve_apologies(profiles: Mapping[str, Profile], media: str, lang: str,
             assert library is not None
             prompt = library.for_text(profiles[name].end_apology)
             if prompt is None:
-                log.warning("profile %s: no prompt in %s for its end_apology text: callers will hear the generic "
-                            "apology (%r); render its own with `centralita prompts --profiles FILE --out DIR` and "
-                            "set GATEWAY_PROMPTS_DIR=DIR", name, library.directory, library.generic.text)
+                log.warning(
+                    "profile %s: no prompt in %s for its end_apology text: callers will hear the generic "
+                    "apology (%r); render its own with `centralita prompts --profiles FILE --out DIR` and "
+                    "set GATEWAY_PROMPTS_DIR=DIR",
+                    name,
+                    library.directory,
+                    library.generic.text,
+                )
                 prompt = library.generic
             out[name] = Apology("prompt", prompt=prompt)
         else:
             if not value.startswith("sound:"):
-                log.warning("profile %s: apology %s cannot be checked before a call; make sure Asterisk has it",
-                            name, value)
+                log.warning(
+                    "profile %s: apology %s cannot be checked before a call; make sure Asterisk has it", name, value
+                )
             out[name] = Apology("ari", media=value, lang=lang)
     return out
 
 
 def sounds_to_check(apologies: Iterable[Apology]) -> list[tuple[str, str]]:
     """(sound id, language) of every ``sound:`` media Asterisk may be asked to play."""
-    return sorted({(a.media[len("sound:"):], a.lang) for a in apologies
-                   if a.kind == "ari" and a.media.startswith("sound:")})
+    return sorted(
+        {(a.media[len("sound:") :], a.lang) for a in apologies if a.kind == "ari" and a.media.startswith("sound:")}
+    )
 
 
 def check_sounds(rest: AriRest, wanted: Iterable[tuple[str, str]]) -> tuple[list[str], str | None]:
@@ -89,13 +98,17 @@ def check_sounds(rest: AriRest, wanted: Iterable[tuple[str, str]]) -> tuple[list
             sound = rest.get_sound(sound_id)
         except AriError as exc:
             if exc.status == 404:
-                problems.append(f"sound:{sound_id} does not exist on this Asterisk (GET /ari/sounds/{sound_id} "
-                                "-> 404): install it or use GATEWAY_APOLOGY_MEDIA=prompt")
+                problems.append(
+                    f"sound:{sound_id} does not exist on this Asterisk (GET /ari/sounds/{sound_id} "
+                    "-> 404): install it or use GATEWAY_APOLOGY_MEDIA=prompt"
+                )
                 continue
             return problems, str(exc)
         langs = sorted({str(f.get("language", "")) for f in (sound or {}).get("formats") or []})
         if lang not in langs:
-            problems.append(f"sound:{sound_id} exists on this Asterisk only in language(s) {langs}, not in "
-                            f"{lang!r} (GATEWAY_APOLOGY_LANG): install that language's sound or use "
-                            "GATEWAY_APOLOGY_MEDIA=prompt")
+            problems.append(
+                f"sound:{sound_id} exists on this Asterisk only in language(s) {langs}, not in "
+                f"{lang!r} (GATEWAY_APOLOGY_LANG): install that language's sound or use "
+                "GATEWAY_APOLOGY_MEDIA=prompt"
+            )
     return problems, None

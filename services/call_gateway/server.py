@@ -38,7 +38,7 @@ class HttpRoute:
     """
 
     path: str
-    handle: Callable[[BaseHTTPRequestHandler], None]   # serves one request (method and path checked)
+    handle: Callable[[BaseHTTPRequestHandler], None]  # serves one request (method and path checked)
     close: Callable[[], None] = _nothing
 
 
@@ -55,20 +55,26 @@ class GatewayCollector:
     def collect(self):
         gw, st = self.gw, self.gw.media.stats
         yield GaugeMetricFamily("centralita_gateway_calls_active", "Calls in progress", value=gw.active_calls())
-        yield GaugeMetricFamily("centralita_gateway_ari_connected", "ARI events socket connected",
-                                value=1 if gw.events.connected else 0)
+        yield GaugeMetricFamily(
+            "centralita_gateway_ari_connected", "ARI events socket connected", value=1 if gw.events.connected else 0
+        )
         yield GaugeMetricFamily("centralita_gateway_accepting", "Taking new calls", value=1 if gw.accepting else 0)
         yield GaugeMetricFamily("centralita_gateway_rtp_ports_in_use", "RTP ports in use", value=gw.ports.in_use())
-        yield GaugeMetricFamily("centralita_gateway_barge_in_gate_ms",
-                                "How long caller sound must last to interrupt the assistant (0 = no gate)",
-                                value=getattr(gw, "barge_in_gate_ms", 0))
+        yield GaugeMetricFamily(
+            "centralita_gateway_barge_in_gate_ms",
+            "How long caller sound must last to interrupt the assistant (0 = no gate)",
+            value=getattr(gw, "barge_in_gate_ms", 0),
+        )
         c = CounterMetricFamily("centralita_gateway_ari_connections", "ARI events connections made")
         c.add_metric([], gw.events.connections)
         yield c
-        for name, help_ in (("calls_started", "Calls set up"), ("calls_refused", "Calls refused"),
-                            ("reconciliations", "State reconciliations with Asterisk"),
-                            ("orphans_removed", "Leftover channels/bridges removed"),
-                            ("calls_adopted", "Callers adopted after a missed StasisStart")):
+        for name, help_ in (
+            ("calls_started", "Calls set up"),
+            ("calls_refused", "Calls refused"),
+            ("reconciliations", "State reconciliations with Asterisk"),
+            ("orphans_removed", "Leftover channels/bridges removed"),
+            ("calls_adopted", "Callers adopted after a missed StasisStart"),
+        ):
             c = CounterMetricFamily(f"centralita_gateway_{name}", help_)
             c.add_metric([], gw.counters[name])
             yield c
@@ -76,9 +82,11 @@ class GatewayCollector:
         for outcome, n in sorted(dict(gw.outcomes).items()):
             c.add_metric([outcome], n)
         yield c
-        c = CounterMetricFamily("centralita_gateway_playback_failed",
-                                "Asterisk playbacks that ended with state failed (the caller heard nothing)",
-                                labels=["media"])
+        c = CounterMetricFamily(
+            "centralita_gateway_playback_failed",
+            "Asterisk playbacks that ended with state failed (the caller heard nothing)",
+            labels=["media"],
+        )
         for media, n in sorted(dict(gw.playback_failed).items()):
             c.add_metric([media], n)
         yield c
@@ -86,12 +94,14 @@ class GatewayCollector:
         for reason, n in sorted(dict(gw.refusals).items()):
             c.add_metric([reason], n)
         yield c
-        for name, value, help_ in (("rtp_packets_sent", st.packets_sent, "RTP packets sent"),
-                                   ("rtp_packets_received", st.packets_received, "RTP packets accepted"),
-                                   ("rtp_send_errors", st.send_errors, "RTP send failures"),
-                                   ("rtp_pacer_ticks", st.ticks, "Pacer ticks"),
-                                   ("rtp_pacer_skipped_ticks", st.skipped_ticks, "Ticks skipped after a stall"),
-                                   ("rtp_pacer_late_ticks", st.late_ticks, "Ticks started > 2 ms late")):
+        for name, value, help_ in (
+            ("rtp_packets_sent", st.packets_sent, "RTP packets sent"),
+            ("rtp_packets_received", st.packets_received, "RTP packets accepted"),
+            ("rtp_send_errors", st.send_errors, "RTP send failures"),
+            ("rtp_pacer_ticks", st.ticks, "Pacer ticks"),
+            ("rtp_pacer_skipped_ticks", st.skipped_ticks, "Ticks skipped after a stall"),
+            ("rtp_pacer_late_ticks", st.late_ticks, "Ticks started > 2 ms late"),
+        ):
             c = CounterMetricFamily(f"centralita_gateway_{name}", help_)
             c.add_metric([], value)
             yield c
@@ -99,10 +109,14 @@ class GatewayCollector:
         for reason, n in st.dropped.items():
             c.add_metric([reason], n)
         yield c
-        yield GaugeMetricFamily("centralita_gateway_rtp_pacer_max_lateness_ms", "Worst pacer tick lateness",
-                                value=st.max_lateness_ms)
-        yield GaugeMetricFamily("centralita_gateway_rtp_pacer_realtime", "Pacer thread runs with SCHED_RR",
-                                value=1 if getattr(gw.media, "priority_granted", False) else 0)
+        yield GaugeMetricFamily(
+            "centralita_gateway_rtp_pacer_max_lateness_ms", "Worst pacer tick lateness", value=st.max_lateness_ms
+        )
+        yield GaugeMetricFamily(
+            "centralita_gateway_rtp_pacer_realtime",
+            "Pacer thread runs with SCHED_RR",
+            value=1 if getattr(gw.media, "priority_granted", False) else 0,
+        )
 
 
 def start_http(gw: Gateway, host: str, port: int, routes: Sequence[HttpRoute] = ()) -> ThreadingHTTPServer:
@@ -131,8 +145,15 @@ def start_http(gw: Gateway, host: str, port: int, routes: Sequence[HttpRoute] = 
                 if gw.ready:
                     self._send(200, b"ready\n")
                 else:
-                    why = ("apology sound unusable" if gw.fatal else "draining" if not gw.accepting
-                           else "apology sounds not checked yet" if gw.sounds_pending else "ARI not connected")
+                    why = (
+                        "apology sound unusable"
+                        if gw.fatal
+                        else "draining"
+                        if not gw.accepting
+                        else "apology sounds not checked yet"
+                        if gw.sounds_pending
+                        else "ARI not connected"
+                    )
                     self._send(503, f"not ready: {why}\n".encode())
             elif path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
@@ -148,8 +169,7 @@ def start_http(gw: Gateway, host: str, port: int, routes: Sequence[HttpRoute] = 
 
     httpd = ThreadingHTTPServer((host, port), Handler)
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="gw-http",
-                     daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="gw-http", daemon=True).start()
     return httpd
 
 
@@ -165,8 +185,9 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     rt_settings = RealtimeSettings.from_env()
 
     def make_session(*, profile, sink, on_end, call_id):
-        return RealtimeSession(profile=profile, dispatcher=dispatcher, sink=sink, settings=rt_settings,
-                               on_end=on_end, call_id=call_id)
+        return RealtimeSession(
+            profile=profile, dispatcher=dispatcher, sink=sink, settings=rt_settings, on_end=on_end, call_id=call_id
+        )
 
     gw = Gateway(settings, session_factory=make_session, profiles=profiles)
     gw.dispatcher = dispatcher
@@ -211,10 +232,17 @@ def main(argv: list[str] | None = None, *, mounts: Sequence[RouteFactory] = ()) 
         log.error("refusing to start: %s", exc)
         _close(gw, httpd, routes)
         raise
-    log.info("call gateway up: ARI %s app %s, HTTP :%d, RTP %s:%d-%d", settings.ari_url, settings.ari_app,
-             httpd.server_address[1], settings.rtp_bind_host, settings.rtp_port_min, settings.rtp_port_max)
+    log.info(
+        "call gateway up: ARI %s app %s, HTTP :%d, RTP %s:%d-%d",
+        settings.ari_url,
+        settings.ari_app,
+        httpd.server_address[1],
+        settings.rtp_bind_host,
+        settings.rtp_port_min,
+        settings.rtp_port_max,
+    )
     while not stop.wait(0.5):
-        if gw.fatal:                   # a fallback found unplayable once ARI answered: refuse to run
+        if gw.fatal:  # a fallback found unplayable once ARI answered: refuse to run
             break
     gw.shutdown(grace=0 if gw.fatal else None)
     _close(gw, httpd, routes)

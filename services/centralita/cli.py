@@ -63,13 +63,19 @@ def _cmd_tools(args: argparse.Namespace) -> int:
             specs = dispatcher.tools()
             if failing and not specs:
                 return 1
-        print(f"centralita tools: {len(specs)} tool(s) from the live endpoints {', '.join(endpoints)} "
-              "(what each service's catalog offers now)", file=sys.stderr)
+        print(
+            f"centralita tools: {len(specs)} tool(s) from the live endpoints {', '.join(endpoints)} "
+            "(what each service's catalog offers now)",
+            file=sys.stderr,
+        )
     else:
         specs, left_out = local_tools()
         note = "; left out: " + ", ".join(f"{name} ({why})" for name, why in left_out) if left_out else ""
-        print(f"centralita tools: {len(specs)} tool(s) from the local protos ({DEFAULT_DESCRIPTOR_SET.name}) "
-              f"under the current environment{note}", file=sys.stderr)
+        print(
+            f"centralita tools: {len(specs)} tool(s) from the local protos ({DEFAULT_DESCRIPTOR_SET.name}) "
+            f"under the current environment{note}",
+            file=sys.stderr,
+        )
     fmt = FORMATTERS[args.format]
     print(json.dumps([fmt(s, strict=args.strict) for s in specs], ensure_ascii=False, indent=2))
     return 0

@@ -147,6 +147,12 @@ def setup_logging(service: str, level: str | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel((level or env_str("LOG_LEVEL", "INFO")).upper())
-    for noisy in ("urllib3", "websocket", "httpx", "httpcore", "alembic.runtime.plugins",
-                  "grpc_reflection.v1alpha.proto_reflection_descriptor_database"):
+    for noisy in (
+        "urllib3",
+        "websocket",
+        "httpx",
+        "httpcore",
+        "alembic.runtime.plugins",
+        "grpc_reflection.v1alpha.proto_reflection_descriptor_database",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

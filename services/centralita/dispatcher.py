@@ -30,6 +30,7 @@ from centralita.tools.v1 import tools_pb2, tools_pb2_grpc
 log = logging.getLogger("centralita.dispatcher")
 DEFAULT_ENDPOINTS = "127.0.0.1:50051,127.0.0.1:50052"
 
+
 @dataclass
 class _Route:
     spec: ToolSpec

@@ -75,8 +75,8 @@ class LoggingInterceptor(grpc.aio.ServerInterceptor):
             return handler  # streaming (health Watch, reflection): not wrapped, not cached
         stats = _CallStats(method, method.startswith(self._QUIET))
         inner = handler.unary_unary
-        behaviour = _async_behaviour(inner, stats) if inspect.iscoroutinefunction(inner) else _sync_behaviour(
-            inner, stats
+        behaviour = (
+            _async_behaviour(inner, stats) if inspect.iscoroutinefunction(inner) else _sync_behaviour(inner, stats)
         )
         wrapped = grpc.unary_unary_rpc_method_handler(
             behaviour,

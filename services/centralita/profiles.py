@@ -69,8 +69,12 @@ class TurnDetection:
         create = False if gated else self.create_response
         interrupt = False if gated else self.interrupt_response
         if self.type == "semantic_vad":
-            return {"type": "semantic_vad", "eagerness": self.eagerness, "create_response": create,
-                    "interrupt_response": interrupt}
+            return {
+                "type": "semantic_vad",
+                "eagerness": self.eagerness,
+                "create_response": create,
+                "interrupt_response": interrupt,
+            }
         td: dict[str, Any] = {
             "type": "server_vad",
             "threshold": self.threshold,
@@ -86,8 +90,10 @@ class TurnDetection:
     def warning(self) -> str | None:
         """Why callers will be cut off with these settings, or None."""
         if self.type == "server_vad" and self.silence_duration_ms < SHORT_SILENCE_MS:
-            return (f"server_vad silence_duration_ms={self.silence_duration_ms} (< {SHORT_SILENCE_MS} ms): callers "
-                    "will be cut off at the pauses of a spoken question; use semantic_vad or a longer silence")
+            return (
+                f"server_vad silence_duration_ms={self.silence_duration_ms} (< {SHORT_SILENCE_MS} ms): callers "
+                "will be cut off at the pauses of a spoken question; use semantic_vad or a longer silence"
+            )
         return None
 
 
@@ -106,7 +112,7 @@ class Profile:
     tool_apology: str = DEFAULT_TOOL_APOLOGY
     end_apology: str = DEFAULT_END_APOLOGY
     transcription_model: str | None = None
-    apology_media: str = ""   # see _check_fallback_keys; "" = the gateway's GATEWAY_APOLOGY_MEDIA
+    apology_media: str = ""  # see _check_fallback_keys; "" = the gateway's GATEWAY_APOLOGY_MEDIA
 
     @property
     def vad(self) -> TurnDetection:
@@ -188,8 +194,10 @@ def check_apology_media(value: str, where: str) -> str:
         return value
     kind, sep, rest = value.partition(":")
     if not sep or kind not in APOLOGY_MEDIA_KINDS or not rest.strip():
-        raise ProfileError(f"{where}: apology media {value!r} must be 'prompt', 'none' or an ARI media URI "
-                           f"({', '.join(k + ':…' for k in APOLOGY_MEDIA_KINDS)})")
+        raise ProfileError(
+            f"{where}: apology media {value!r} must be 'prompt', 'none' or an ARI media URI "
+            f"({', '.join(k + ':…' for k in APOLOGY_MEDIA_KINDS)})"
+        )
     return value
 
 
@@ -218,8 +226,10 @@ def _turn_detection(name: str, turn: Any, vad: Any, where: str) -> TurnDetection
             raise ProfileError(f"{at}: vad.type must be server_vad (use turn_detection for semantic_vad)")
         unknown = set(vad) - _TURN_KEYS["server_vad"]
         if unknown:
-            raise ProfileError(f"{at}: vad must be an object with keys from {sorted(_TURN_KEYS['server_vad'])}; "
-                               f"unknown {sorted(unknown)}")
+            raise ProfileError(
+                f"{at}: vad must be an object with keys from {sorted(_TURN_KEYS['server_vad'])}; "
+                f"unknown {sorted(unknown)}"
+            )
         turn, key = {**_SEED_VAD, **vad}, "vad"
     else:
         turn, key = ({"type": "semantic_vad"} if turn is None else turn), "turn_detection"
@@ -230,12 +240,15 @@ def _turn_detection(name: str, turn: Any, vad: Any, where: str) -> TurnDetection
         raise ProfileError(f"{at}: {key}.type must be one of {list(TURN_TYPES)}, not {kind!r}")
     unknown = set(turn) - _TURN_KEYS[kind]
     if unknown:
-        raise ProfileError(f"{at}: {key} of type {kind} has unknown keys {sorted(unknown)}; "
-                           f"allowed {sorted(_TURN_KEYS[kind])}")
+        raise ProfileError(
+            f"{at}: {key} of type {kind} has unknown keys {sorted(unknown)}; allowed {sorted(_TURN_KEYS[kind])}"
+        )
     checks: dict[str, tuple[Any, str]] = {
         "eagerness": (lambda v: v in EAGERNESS, f"one of {list(EAGERNESS)}"),
-        "threshold": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0,
-                      "a number between 0 and 1"),
+        "threshold": (
+            lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0,
+            "a number between 0 and 1",
+        ),
         "prefix_padding_ms": (lambda v: _int_in(v, 0, 5000), "an integer between 0 and 5000"),
         "silence_duration_ms": (lambda v: _int_in(v, 1, 10000), "an integer between 1 and 10000"),
         "idle_timeout_ms": (lambda v: v is None or _int_in(v, 5000, 30000), "an integer between 5000 and 30000"),

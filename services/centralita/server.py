@@ -213,8 +213,7 @@ def start_server(
         for name in ["", *names, catalog_name]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         reflection.enable_server_reflection(
-            [*names, catalog_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [*names, catalog_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
             server,
         )
         try:
@@ -232,8 +231,9 @@ def start_server(
         loop_thread.close()
         pool.shutdown(wait=False)
         raise
-    running = RunningServer(server, loop_thread, pool, bound, health_servicer, names, None, tools,
-                            [s.servicer for s in specs])
+    running = RunningServer(
+        server, loop_thread, pool, bound, health_servicer, names, None, tools, [s.servicer for s in specs]
+    )
     if metrics_port is not None:
         running.metrics = MetricsServer(host, metrics_port, healthy=lambda: not running.draining).start()
         running.metrics_port = running.metrics.port

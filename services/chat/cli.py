@@ -33,8 +33,12 @@ def register(subparsers: Any) -> None:
 def _cmd_mcp(args: argparse.Namespace) -> int:
     from chat.mcp_server import run
 
-    return run(transport=args.transport, host=args.host, port=args.port,
-               endpoints=args.endpoints.split(",") if args.endpoints else None)
+    return run(
+        transport=args.transport,
+        host=args.host,
+        port=args.port,
+        endpoints=args.endpoints.split(",") if args.endpoints else None,
+    )
 
 
 class _Printer:
@@ -108,8 +112,9 @@ def _once(engine: ChatEngine, question: str, quiet: bool) -> int:
         return 1
     printer.end()
     if not answer.text.strip():
-        print(f"centralita chat: the model gave an empty answer (finish reason {answer.finish_reason})",
-              file=sys.stderr)
+        print(
+            f"centralita chat: the model gave an empty answer (finish reason {answer.finish_reason})", file=sys.stderr
+        )
         return 1
     return 0
 

@@ -176,8 +176,9 @@ class ChatEngine:
         """Events of one answer to ``messages`` (history without the system prompt)."""
         started = time.perf_counter()
         if not self.settings.api_key:
-            raise ChatError("OPENAI_API_KEY is not set: the chat needs a key for its Chat Completions endpoint",
-                            "config")
+            raise ChatError(
+                "OPENAI_API_KEY is not set: the chat needs a key for its Chat Completions endpoint", "config"
+            )
         history = check_messages(list(messages))
         specs = self.tool_specs()
         tools = [chat_tool(s, strict=True) for s in specs]
@@ -208,17 +209,27 @@ class ChatEngine:
                         yield event
                     continue
                 if calls:
-                    log.warning("model asked for %d tool call(s) in the final request without tools; ignored",
-                                len(calls))
+                    log.warning(
+                        "model asked for %d tool call(s) in the final request without tools; ignored", len(calls)
+                    )
                 new.append({"role": "assistant", "content": reply.text})
                 break
         except ChatError as exc:
-            log.warning("chat answer failed after %.0f ms (%d requests, tools used: %s): %s",
-                        (time.perf_counter() - started) * 1000, requests, ", ".join(tools_used) or "none", exc)
+            log.warning(
+                "chat answer failed after %.0f ms (%d requests, tools used: %s): %s",
+                (time.perf_counter() - started) * 1000,
+                requests,
+                ", ".join(tools_used) or "none",
+                exc,
+            )
             raise
         except GeneratorExit:
-            log.info("chat answer abandoned by the caller after %.0f ms (%d requests, tools used: %s)",
-                     (time.perf_counter() - started) * 1000, requests, ", ".join(tools_used) or "none")
+            log.info(
+                "chat answer abandoned by the caller after %.0f ms (%d requests, tools used: %s)",
+                (time.perf_counter() - started) * 1000,
+                requests,
+                ", ".join(tools_used) or "none",
+            )
             raise
         answer = ChatAnswer(
             text="".join(text_parts),
@@ -231,9 +242,16 @@ class ChatEngine:
             finish_reason=reply.finish_reason,
             stopped_by_limit=rounds > 0 and not with_tools,
         )
-        log.info("chat answer in %.0f ms: %d round(s), %d request(s), tools used: %s, tokens %d in / %d out%s",
-                 answer.latency_ms, rounds, requests, ", ".join(tools_used) or "none", usage["prompt_tokens"],
-                 usage["completion_tokens"], " (tool limit reached)" if answer.stopped_by_limit else "")
+        log.info(
+            "chat answer in %.0f ms: %d round(s), %d request(s), tools used: %s, tokens %d in / %d out%s",
+            answer.latency_ms,
+            rounds,
+            requests,
+            ", ".join(tools_used) or "none",
+            usage["prompt_tokens"],
+            usage["completion_tokens"],
+            " (tool limit reached)" if answer.stopped_by_limit else "",
+        )
         yield Finished(answer)
 
     # ------------------------------------------------------------ tools
@@ -250,13 +268,16 @@ class ChatEngine:
             else:  # never call what the profile does not allow, even if the dispatcher knows it
                 known = ", ".join(sorted(offered)) or "none"
                 results[i] = ToolResult.failure(
-                    call.name, "UNKNOWN_TOOL", f"unknown tool {call.name!r}; available tools: {known}")
+                    call.name, "UNKNOWN_TOOL", f"unknown tool {call.name!r}; available tools: {known}"
+                )
         for call in calls:
             yield ToolCallStarted(round_no, call.call_id, call.name, call.arguments)
         for i in sorted(results):
             yield self._finished(round_no, calls[i], results[i])
-        limit = max((s.timeout_ms / 1000 for s in self.tool_specs() if s.name in {c.name for c in calls}),
-                    default=0) or self.dispatcher.default_timeout
+        limit = (
+            max((s.timeout_ms / 1000 for s in self.tool_specs() if s.name in {c.name for c in calls}), default=0)
+            or self.dispatcher.default_timeout
+        )
         try:
             for future in concurrent.futures.as_completed(futures, timeout=limit + 5):
                 results[futures[future]] = future.result()
@@ -272,8 +293,9 @@ class ChatEngine:
 
     @staticmethod
     def _finished(round_no: int, call: PendingCall, result: ToolResult) -> ToolCallFinished:
-        return ToolCallFinished(round_no, call.call_id, call.name, result.ok, result.code, result.elapsed_ms,
-                                result.output_json())
+        return ToolCallFinished(
+            round_no, call.call_id, call.name, result.ok, result.code, result.elapsed_ms, result.output_json()
+        )
 
     # ------------------------------------------------------------ HTTP
 
@@ -298,8 +320,9 @@ class ChatEngine:
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], reply: Reply, usage: dict[str, int]
     ) -> Iterator[str]:
         """One streamed request: yields text deltas, fills ``reply`` and ``usage``."""
-        yield from stream_completion(self._http, self.settings.base_url, self.settings.api_key,
-                                     self._body(messages, tools), reply, usage)
+        yield from stream_completion(
+            self._http, self.settings.base_url, self.settings.api_key, self._body(messages, tools), reply, usage
+        )
 
 
 def _assistant_message(content: str, calls: list[PendingCall]) -> dict[str, Any]:
@@ -307,9 +330,6 @@ def _assistant_message(content: str, calls: list[PendingCall]) -> dict[str, Any]
         "role": "assistant",
         "content": content or None,
         "tool_calls": [
-            {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in calls
+            {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
         ],
     }
-
-

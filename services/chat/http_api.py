@@ -48,8 +48,9 @@ MAX_BODY = 1024 * 1024
 class ChatService:
     """One engine per profile over a shared dispatcher (what the HTTP endpoint needs)."""
 
-    def __init__(self, dispatcher: Dispatcher, settings: ChatSettings | None = None,
-                 profiles_path: str | None = None) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, settings: ChatSettings | None = None, profiles_path: str | None = None
+    ) -> None:
         from centralita.config import env_str
         from centralita.profiles import ProfileError, load_profiles
 
@@ -71,8 +72,9 @@ class ChatService:
         with self._lock:
             if name not in self._engines:
                 chosen = self.profiles[name]
-                self._engines[name] = ChatEngine(self.dispatcher, self.settings, instructions=chosen.instructions,
-                                                 allow=chosen.tools)
+                self._engines[name] = ChatEngine(
+                    self.dispatcher, self.settings, instructions=chosen.instructions, allow=chosen.tools
+                )
             return self._engines[name]
 
     def close(self) -> None:
@@ -132,16 +134,34 @@ def event_payload(event: ChatEvent) -> tuple[str, dict[str, Any]]:
     if isinstance(event, TextDelta):
         return "text", {"text": event.text}
     if isinstance(event, ToolCallStarted):
-        return "tool_call", {"round": event.round, "id": event.call_id, "name": event.name,
-                             "arguments": event.arguments}
+        return "tool_call", {
+            "round": event.round,
+            "id": event.call_id,
+            "name": event.name,
+            "arguments": event.arguments,
+        }
     if isinstance(event, ToolCallFinished):
-        return "tool_result", {"round": event.round, "id": event.call_id, "name": event.name, "ok": event.ok,
-                               "code": event.code, "elapsed_ms": round(event.elapsed_ms, 1)}
+        return "tool_result", {
+            "round": event.round,
+            "id": event.call_id,
+            "name": event.name,
+            "ok": event.ok,
+            "code": event.code,
+            "elapsed_ms": round(event.elapsed_ms, 1),
+        }
     assert isinstance(event, Finished)
     a = event.answer
-    return "done", {"text": a.text, "tools_used": a.tools_used, "rounds": a.rounds, "requests": a.requests,
-                    "usage": a.usage, "latency_ms": round(a.latency_ms, 1), "finish_reason": a.finish_reason,
-                    "stopped_by_limit": a.stopped_by_limit, "messages": a.messages}
+    return "done", {
+        "text": a.text,
+        "tools_used": a.tools_used,
+        "rounds": a.rounds,
+        "requests": a.requests,
+        "usage": a.usage,
+        "latency_ms": round(a.latency_ms, 1),
+        "finish_reason": a.finish_reason,
+        "stopped_by_limit": a.stopped_by_limit,
+        "messages": a.messages,
+    }
 
 
 class _SSEWriter:
@@ -227,8 +247,9 @@ def handle_chat(handler: BaseHTTPRequestHandler, service: ChatService) -> None:
         writer.end()
 
 
-def start_chat_http(service: ChatService, host: str = "127.0.0.1", port: int = 0,
-                    http11: bool = False) -> ThreadingHTTPServer:
+def start_chat_http(
+    service: ChatService, host: str = "127.0.0.1", port: int = 0, http11: bool = False
+) -> ThreadingHTTPServer:
     """A stand-alone server with only ``POST /v1/chat`` (port 0 = any free port), serving in a thread."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -249,6 +270,5 @@ def start_chat_http(service: ChatService, host: str = "127.0.0.1", port: int = 0
 
     httpd = ThreadingHTTPServer((host, port), Handler)
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="chat-http",
-                     daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="chat-http", daemon=True).start()
     return httpd

@@ -83,8 +83,13 @@ async def _serve_stdio(dispatcher: Dispatcher) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
-def run(*, transport: str = "stdio", host: str | None = None, port: int | None = None,
-        endpoints: Sequence[str] | None = None) -> int:
+def run(
+    *,
+    transport: str = "stdio",
+    host: str | None = None,
+    port: int | None = None,
+    endpoints: Sequence[str] | None = None,
+) -> int:
     """Serve until the client disconnects (stdio) or the process is stopped (http)."""
     load_env()
     with Dispatcher.connect(endpoints) as dispatcher:
@@ -98,7 +103,6 @@ def run(*, transport: str = "stdio", host: str | None = None, port: int | None =
         host = host or env_str("MCP_HOST", "127.0.0.1")
         port = port if port is not None else env_int("MCP_PORT", DEFAULT_PORT)
         log.info("MCP over streamable HTTP on http://%s:%d/mcp; tools: %s", host, port, names)
-        config = uvicorn.Config(http_app(dispatcher, host), host=host, port=port, log_level="warning",
-                                lifespan="on")
+        config = uvicorn.Config(http_app(dispatcher, host), host=host, port=port, log_level="warning", lifespan="on")
         uvicorn.Server(config).run()
         return 0

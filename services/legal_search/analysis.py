@@ -34,10 +34,23 @@ _WORD = re.compile(r"\w+")
 # Whoosh's Spanish stop words plus the formula every norm repeats ("VISTO … CONSIDERANDO … Comuníquese,
 # publíquese, dese al Registro Oficial y archívese"): words in every document rank nothing and were a
 # large share of the postings written.
-FORMULA = ("visto", "considerando", "comuníquese", "publíquese", "dese", "archívese", "regístrese",
-           "notifíquese", "artículo", "artículos", "ello", "presente")
-_STOP = frozenset(stopwords_for_language("es")) | frozenset(FORMULA) | frozenset(_w.translate(accent_map)
-                                                                                for _w in FORMULA)
+FORMULA = (
+    "visto",
+    "considerando",
+    "comuníquese",
+    "publíquese",
+    "dese",
+    "archívese",
+    "regístrese",
+    "notifíquese",
+    "artículo",
+    "artículos",
+    "ello",
+    "presente",
+)
+_STOP = (
+    frozenset(stopwords_for_language("es")) | frozenset(FORMULA) | frozenset(_w.translate(accent_map) for _w in FORMULA)
+)
 _STEM = SpanishStemmer().stem
 _CACHE: dict[str, tuple[str, ...]] = {}
 _CACHE_MAX = 500_000
@@ -67,9 +80,18 @@ def word_terms(word: str) -> tuple[str, ...]:
 class SpanishAnalyzer(Analyzer):
     """Tokenise (\\w+), lower, drop Spanish stop words, Snowball-stem, fold accents; plus fold-first stems."""
 
-    def __call__(self, value: str, positions: bool = False, chars: bool = False, keeporiginal: bool = False,
-                 removestops: bool = True, start_pos: int = 0, start_char: int = 0, mode: str = "",
-                 **kwargs) -> Iterator[Token]:
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        mode: str = "",
+        **kwargs,
+    ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         pos = start_pos
         for m in _WORD.finditer(value.lower()):

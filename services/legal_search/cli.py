@@ -12,28 +12,32 @@ from legal_search.settings import Settings
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `ingest` and `legal-sample` to the `centralita` CLI."""
     ingest = subparsers.add_parser(
-        "ingest", help="load .json/.jsonl normativas into the legal database and index",
+        "ingest",
+        help="load .json/.jsonl normativas into the legal database and index",
         description="Validates every record (bad ones are reported as FILE:LINE and skipped), upserts by id, "
-                    "then brings the Whoosh index in line with the database (LEGAL_DB_URL, LEGAL_INDEX_DIR).")
+        "then brings the Whoosh index in line with the database (LEGAL_DB_URL, LEGAL_INDEX_DIR).",
+    )
     ingest.add_argument("paths", nargs="+", type=Path, help=".json/.jsonl files or folders")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
     ingest.set_defaults(func=run_ingest)
 
-    sample = subparsers.add_parser(
-        "legal-sample", help="write (and optionally ingest) the deterministic sample corpus")
+    sample = subparsers.add_parser("legal-sample", help="write (and optionally ingest) the deterministic sample corpus")
     sample.add_argument("--docs", type=int, default=2000)
     sample.add_argument("--seed", type=int, default=3)
     sample.add_argument("--out", type=Path, help="write JSON lines here instead of ingesting")
     sample.set_defaults(func=run_sample)
 
     migrate = subparsers.add_parser(
-        "legal-migrate", help="apply the legal database's Alembic migrations (LEGAL_DB_URL) and exit")
+        "legal-migrate", help="apply the legal database's Alembic migrations (LEGAL_DB_URL) and exit"
+    )
     migrate.set_defaults(func=run_migrate)
 
     build_index = subparsers.add_parser(
-        "legal-index", help="bring this replica's Whoosh index in line with the database and exit",
+        "legal-index",
+        help="bring this replica's Whoosh index in line with the database and exit",
         description="Builds the index when missing, repairs it when stale (what a replica's init step runs). "
-                    "It does not migrate: an unmigrated database is an error.")
+        "It does not migrate: an unmigrated database is an error.",
+    )
     build_index.set_defaults(func=run_index)
 
 
@@ -44,8 +48,9 @@ def run_ingest(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     engine = open_store(settings.db_url)
     try:
-        report = ingest_paths(engine, settings.index_dir, args.paths, shards=settings.shards,
-                              progress=False if args.no_progress else None)
+        report = ingest_paths(
+            engine, settings.index_dir, args.paths, shards=settings.shards, progress=False if args.no_progress else None
+        )
     except (OSError, ValueError) as exc:
         print(f"centralita ingest: {exc}", file=sys.stderr)
         return 2
@@ -91,8 +96,10 @@ def run_index(args: argparse.Namespace) -> int:
     try:
         stats = index.sync(engine, settings.index_dir, settings.shards)
     except SQLAlchemyError as exc:
-        print(f"centralita legal-index: la base no está lista (¿faltan las migraciones?): {exc.__class__.__name__}",
-              file=sys.stderr)
+        print(
+            f"centralita legal-index: la base no está lista (¿faltan las migraciones?): {exc.__class__.__name__}",
+            file=sys.stderr,
+        )
         return 1
     finally:
         engine.dispose()

@@ -32,10 +32,10 @@ from legal_search.searcher import FilterSpec, ShardHits, TermGroup
 from legal_search.snippets import snippet
 from legal_search.text import clean, fold
 
-MAX_QUERY = 2000      # characters of a metadata question (query_metadata_sql)
-MAX_WORDS = 60        # a longer search text is searched on its first MAX_WORDS words
-MAX_GROUPS = 24       # distinct index terms looked up per question (each costs a lexicon lookup per shard)
-MAX_TOKEN = 60        # longer "words" (hashes, base64, a key held down) are not words
+MAX_QUERY = 2000  # characters of a metadata question (query_metadata_sql)
+MAX_WORDS = 60  # a longer search text is searched on its first MAX_WORDS words
+MAX_GROUPS = 24  # distinct index terms looked up per question (each costs a lexicon lookup per shard)
+MAX_TOKEN = 60  # longer "words" (hashes, base64, a key held down) are not words
 DEFAULT_LIMIT, MAX_LIMIT = 10, 50
 _WORD = re.compile(r"\w+")
 # Words that frame a question but say nothing about the topic.
@@ -74,7 +74,7 @@ class Plan:
     groups: list[TermGroup]
     hard: FilterSpec
     soft: FilterSpec
-    read: Filters = field(default_factory=Filters)   # what the question added on top of the arguments
+    read: Filters = field(default_factory=Filters)  # what the question added on top of the arguments
     soft_filters: Filters = field(default_factory=Filters)
 
 
@@ -165,8 +165,12 @@ def newest(engine: Engine, f: Filters, limit: int) -> tuple[int, list]:
     conds = where(f)
     with engine.connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(Normativa).where(*conds)).scalar_one())
-        ids = [r for (r,) in conn.execute(select(Normativa.id).where(*conds).order_by(
-            Normativa.date.desc(), Normativa.id.desc()).limit(limit))]
+        ids = [
+            r
+            for (r,) in conn.execute(
+                select(Normativa.id).where(*conds).order_by(Normativa.date.desc(), Normativa.id.desc()).limit(limit)
+            )
+        ]
     return total, ids
 
 
@@ -179,8 +183,10 @@ def _listing(engine: Engine, p: Plan, hard: Filters, limit: int, notes: list[str
         notes.append(f"Ninguna normativa {describe_filters(p.read)}; quité ese filtro leído de la pregunta.")
         f = hard
         total, ids = newest(engine, f, limit)
-    notes.append(f"Sin palabras que buscar en el texto: normativas {describe_filters(f)}, "
-                 f"de la más reciente a la más antigua ({total} en total).")
+    notes.append(
+        f"Sin palabras que buscar en el texto: normativas {describe_filters(f)}, "
+        f"de la más reciente a la más antigua ({total} en total)."
+    )
     out = _hits(engine, [(0.0, i) for i in ids], set(), total)
     out.interpretation = " ".join(notes)
     return out
@@ -193,16 +199,27 @@ def _hits(engine: Engine, hits: list[tuple[float, str]], terms: set[str], total:
         row = rows.get(doc_id)
         if row is None:  # deleted between index and database reads
             continue
-        out.results.append(Hit(row.id, row.municipality, row.type, row.number, row.year, row.title, row.url,
-                               round(score, 4), snippet(row.body, terms, key=row.body_key)))
+        out.results.append(
+            Hit(
+                row.id,
+                row.municipality,
+                row.type,
+                row.number,
+                row.year,
+                row.title,
+                row.url,
+                round(score, 4),
+                snippet(row.body, terms, key=row.body_key),
+            )
+        )
     return out
 
 
-FEEDBACK_DOCS = 3       # best hits whose words suggest related norms
-FEEDBACK_TERMS = 6      # words added to the question
-FEEDBACK_WEIGHT = 0.3   # their weight against the caller's own words
-FEEDBACK_CHARS = 2000     # a norm says what it is about up front; the tail is formula and annexes
-FEEDBACK_WEAK = 0.2       # hits scoring under this share of the best count as free places for feedback
+FEEDBACK_DOCS = 3  # best hits whose words suggest related norms
+FEEDBACK_TERMS = 6  # words added to the question
+FEEDBACK_WEIGHT = 0.3  # their weight against the caller's own words
+FEEDBACK_CHARS = 2000  # a norm says what it is about up front; the tail is formula and annexes
+FEEDBACK_WEAK = 0.2  # hits scoring under this share of the best count as free places for feedback
 FEEDBACK_MIN_SHARE = 0.5  # a hit feeds back only if it scores at least this share of the best one
 _CALENDAR = """enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre
     lunes martes miércoles jueves viernes sábado domingo"""
@@ -214,13 +231,15 @@ def lead_terms(row: store.HitRow) -> Counter[str]:
     """Term counts of a norm's title and lead (VISTO, considerandos, first articles), kept with the row."""
     if row.lead_terms is None:
         lead = f"{row.title}\n{row.content[:FEEDBACK_CHARS]}"
-        row.lead_terms = Counter(t for m in _WORD.finditer(lead.lower())
-                                 for t in word_terms(m.group(0)) if not _DIGIT.search(t))
+        row.lead_terms = Counter(
+            t for m in _WORD.finditer(lead.lower()) for t in word_terms(m.group(0)) if not _DIGIT.search(t)
+        )
     return row.lead_terms
 
 
-def related(engine: Engine, searcher, groups: list[TermGroup], spec: FilterSpec, found: ShardHits,
-            limit: int) -> list[tuple[float, str]]:
+def related(
+    engine: Engine, searcher, groups: list[TermGroup], spec: FilterSpec, found: ShardHits, limit: int
+) -> list[tuple[float, str]]:
     """Pseudo-relevance feedback: when few norms have the caller's words, the words that characterise the
     best of them (present in several, rare in the index: the issuing office, the subject's vocabulary)
     find norms on the same subject worded otherwise. They only fill the free places after the hits.
@@ -258,18 +277,22 @@ def related(engine: Engine, searcher, groups: list[TermGroup], spec: FilterSpec,
     return [h for h in more.hits if h[1] not in seen][: limit - len(found.hits)]
 
 
-def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filters,
-           limit: int | None) -> SearchOutcome:
+def search(
+    engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filters, limit: int | None
+) -> SearchOutcome:
     text, limit, cut = validate(text, limit)
     if not text and hard.is_empty():
-        raise InvalidArgument("La consulta está vacía: indique qué busca en el texto de las normativas "
-                              "o algún filtro (municipio, tipo, año, fechas).")
+        raise InvalidArgument(
+            "La consulta está vacía: indique qué busca en el texto de las normativas "
+            "o algún filtro (municipio, tipo, año, fechas)."
+        )
     p = plan(text, hard, gazetteer)
     notes = _notes(p, hard, cut)
     if not p.groups:
         if p.soft_filters.is_empty():  # only stop words and no filter: nothing to look for
-            return SearchOutcome(interpretation=" ".join(
-                [*notes, "La consulta no tiene palabras que buscar en el texto."]))
+            return SearchOutcome(
+                interpretation=" ".join([*notes, "La consulta no tiene palabras que buscar en el texto."])
+            )
         return _listing(engine, p, hard, limit, notes)
     found = searcher.search(p.groups, p.soft, limit)
     spec = p.soft
@@ -282,10 +305,16 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
         found = searcher.search(p.groups, p.hard, limit)
         spec = p.hard
         relaxed = True
-        notes.append(f"Nada coincidía con lo leído en la pregunta (normativas {describe_filters(p.read)}); "
-                     "busqué sin esos filtros.")
-    if 0 < len(found.hits) < limit and p.groups and not relaxed and (
-            p.soft.year != p.hard.year or p.soft.number != p.hard.number or p.soft.type != p.hard.type):
+        notes.append(
+            f"Nada coincidía con lo leído en la pregunta (normativas {describe_filters(p.read)}); "
+            "busqué sin esos filtros."
+        )
+    if (
+        0 < len(found.hits) < limit
+        and p.groups
+        and not relaxed
+        and (p.soft.year != p.hard.year or p.soft.number != p.hard.number or p.soft.type != p.hard.type)
+    ):
         # Few exact matches for the year, number or type read from the question: the best on the same
         # subject (same municipality) follow them; year and type stay visible in every result. Then, if
         # places remain, norms related to the best hits (feedback).
@@ -295,21 +324,24 @@ def search(engine: Engine, searcher, gazetteer: Gazetteer, text: str, hard: Filt
         extra = [h for h in wider.hits if h[1] not in seen][: limit - len(found.hits)]
         found = ShardHits(total=max(wider.total, found.total), hits=found.hits + extra)
         if extra:
-            notes.append(f"Pocas coincidencias exactas; siguen {len(extra)} del mismo tema sin el tipo, año o "
-                         "número leído en la pregunta.")
+            notes.append(
+                f"Pocas coincidencias exactas; siguen {len(extra)} del mismo tema sin el tipo, año o "
+                "número leído en la pregunta."
+            )
     strong = [h for h in found.hits if h[0] >= FEEDBACK_WEAK * found.hits[0][0]] if found.hits else []
     if 0 < len(strong) < limit and not relaxed and not spec.is_empty():
         # Within the norms the caller narrowed to (a municipality, type, dates), related ones are useful;
         # over the whole corpus the exact matches stand alone. Hits far weaker than the best (a common
         # word only) count as free places, and follow the related norms.
-        weak = found.hits[len(strong):]
+        weak = found.hits[len(strong) :]
         extra = related(engine, searcher, p.groups, spec, ShardHits(found.total, strong), limit)
         if extra:
             kept = {doc_id for _, doc_id in extra}
             rest = [h for h in weak if h[1] not in kept]
             found = ShardHits(total=found.total, hits=(strong + extra + rest)[:limit])
-            notes.append(f"Solo {len(strong)} coinciden bien con esas palabras; siguen {len(extra)} de temas "
-                         "relacionados.")
+            notes.append(
+                f"Solo {len(strong)} coinciden bien con esas palabras; siguen {len(extra)} de temas relacionados."
+            )
     out = _hits(engine, found.hits, {t for g in p.groups for t in g.terms()}, found.total)
     out.relaxed = relaxed
     out.interpretation = " ".join(notes)

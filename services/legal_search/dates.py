@@ -21,29 +21,129 @@ import dateparser
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError
 
-MONTHS = {m: i for i, m in enumerate(
-    ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
-     "noviembre", "diciembre"], 1)} | {"setiembre": 9}
-_ORDINALS = {"primer": 1, "primero": 1, "primera": 1, "1er": 1, "1ro": 1, "1ero": 1, "1ra": 1,
-             "segundo": 2, "segunda": 2, "2do": 2, "2da": 2, "tercer": 3, "tercero": 3, "tercera": 3,
-             "3er": 3, "3ro": 3, "3ra": 3, "cuarto": 4, "cuarta": 4, "4to": 4, "4ta": 4}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        [
+            "enero",
+            "febrero",
+            "marzo",
+            "abril",
+            "mayo",
+            "junio",
+            "julio",
+            "agosto",
+            "septiembre",
+            "octubre",
+            "noviembre",
+            "diciembre",
+        ],
+        1,
+    )
+} | {"setiembre": 9}
+_ORDINALS = {
+    "primer": 1,
+    "primero": 1,
+    "primera": 1,
+    "1er": 1,
+    "1ro": 1,
+    "1ero": 1,
+    "1ra": 1,
+    "segundo": 2,
+    "segunda": 2,
+    "2do": 2,
+    "2da": 2,
+    "tercer": 3,
+    "tercero": 3,
+    "tercera": 3,
+    "3er": 3,
+    "3ro": 3,
+    "3ra": 3,
+    "cuarto": 4,
+    "cuarta": 4,
+    "4to": 4,
+    "4ta": 4,
+}
 # Word -> terminal. Everything else is not part of a date expression.
 _WORDS = {
-    "entre": "ENTRE", "y": "Y", "desde": "DESDE", "hasta": "HASTA", "a": "A", "al": "AL", "de": "DE",
-    "del": "DEL", "el": "ART", "la": "ART", "los": "ART", "las": "ART", "partir": "PARTIR", "antes": "ANTES",
-    "despues": "DESPUES", "en": "EN", "durante": "EN", "ultimo": "ULTIMOS", "ultimos": "ULTIMOS",
-    "ultima": "ULTIMOS", "ultimas": "ULTIMOS", "pasado": "PASADO", "pasada": "PASADO", "anterior": "PASADO",
-    "este": "ESTE", "esta": "ESTE", "corriente": "ESTE", "actual": "ESTE", "ano": "ANO", "anos": "ANO",
-    "mes": "MES", "meses": "MESES", "semana": "SEMANA", "semanas": "SEMANA", "dia": "DIA", "dias": "DIA",
-    "semestre": "SEMESTRE", "semestres": "SEMESTRE", "mitad": "SEMESTRE", "trimestre": "TRIMESTRE",
-    "trimestres": "TRIMESTRE", "cuatrimestre": "CUATRIMESTRE", "hoy": "HOY", "hace": "HACE", "lo": "LO",
-    "que": "QUE", "va": "VA", "fecha": "FECHA", "posterior": "POSTERIOR", "posteriores": "POSTERIOR",
-    "anteriores": "ANTERIORES", "previa": "ANTERIORES", "previas": "ANTERIORES", "previo": "ANTERIORES",
-    "previos": "ANTERIORES", "adelante": "ADELANTE", "principios": "PRINCIPIOS", "principio": "PRINCIPIOS",
-    "comienzos": "PRINCIPIOS", "comienzo": "PRINCIPIOS", "inicios": "PRINCIPIOS", "inicio": "PRINCIPIOS",
-    "mediados": "MEDIADOS", "fines": "FINES", "fin": "FINES", "finales": "FINES", "final": "FINES",
-    "ayer": "AYER", "anteayer": "AYER", "antepasado": "ANTEPASADO", "antepasada": "ANTEPASADO", "viene": "VIENE",
-    "proximo": "PROXIMO", "proxima": "PROXIMO", "entrante": "PROXIMO", "para": "PARA", "aca": "ACA", "aqui": "ACA",
+    "entre": "ENTRE",
+    "y": "Y",
+    "desde": "DESDE",
+    "hasta": "HASTA",
+    "a": "A",
+    "al": "AL",
+    "de": "DE",
+    "del": "DEL",
+    "el": "ART",
+    "la": "ART",
+    "los": "ART",
+    "las": "ART",
+    "partir": "PARTIR",
+    "antes": "ANTES",
+    "despues": "DESPUES",
+    "en": "EN",
+    "durante": "EN",
+    "ultimo": "ULTIMOS",
+    "ultimos": "ULTIMOS",
+    "ultima": "ULTIMOS",
+    "ultimas": "ULTIMOS",
+    "pasado": "PASADO",
+    "pasada": "PASADO",
+    "anterior": "PASADO",
+    "este": "ESTE",
+    "esta": "ESTE",
+    "corriente": "ESTE",
+    "actual": "ESTE",
+    "ano": "ANO",
+    "anos": "ANO",
+    "mes": "MES",
+    "meses": "MESES",
+    "semana": "SEMANA",
+    "semanas": "SEMANA",
+    "dia": "DIA",
+    "dias": "DIA",
+    "semestre": "SEMESTRE",
+    "semestres": "SEMESTRE",
+    "mitad": "SEMESTRE",
+    "trimestre": "TRIMESTRE",
+    "trimestres": "TRIMESTRE",
+    "cuatrimestre": "CUATRIMESTRE",
+    "hoy": "HOY",
+    "hace": "HACE",
+    "lo": "LO",
+    "que": "QUE",
+    "va": "VA",
+    "fecha": "FECHA",
+    "posterior": "POSTERIOR",
+    "posteriores": "POSTERIOR",
+    "anteriores": "ANTERIORES",
+    "previa": "ANTERIORES",
+    "previas": "ANTERIORES",
+    "previo": "ANTERIORES",
+    "previos": "ANTERIORES",
+    "adelante": "ADELANTE",
+    "principios": "PRINCIPIOS",
+    "principio": "PRINCIPIOS",
+    "comienzos": "PRINCIPIOS",
+    "comienzo": "PRINCIPIOS",
+    "inicios": "PRINCIPIOS",
+    "inicio": "PRINCIPIOS",
+    "mediados": "MEDIADOS",
+    "fines": "FINES",
+    "fin": "FINES",
+    "finales": "FINES",
+    "final": "FINES",
+    "ayer": "AYER",
+    "anteayer": "AYER",
+    "antepasado": "ANTEPASADO",
+    "antepasada": "ANTEPASADO",
+    "viene": "VIENE",
+    "proximo": "PROXIMO",
+    "proxima": "PROXIMO",
+    "entrante": "PROXIMO",
+    "para": "PARA",
+    "aca": "ACA",
+    "aqui": "ACA",
     "ahora": "ACA",
 }
 GRAMMAR = r"""
@@ -276,7 +376,7 @@ class _Meaning(Transformer):
         return _Point(name, self._year_of(items), a=n)
 
     def part_of_year(self, *items):
-        """"principios de 2022": January-March; "mediados": May-August; "fines": October-December."""
+        """ "principios de 2022": January-March; "mediados": May-August; "fines": October-December."""
         year = self._year_of(items)
         first, last = {"PRINCIPIOS": (1, 3), "MEDIADOS": (5, 8), "FINES": (10, 12)}[items[0].type]
         y = year if year is not None else self.today.year
@@ -331,7 +431,7 @@ class _Meaning(Transformer):
         return self.ord(tok) if tok.type == "ORD" else _num(str(tok))
 
     def day_range(self, *items):
-        """"del 10 al 20 de abril", "entre el 1ro y el 15 de marzo de 2024": the first day borrows
+        """ "del 10 al 20 de abril", "entre el 1ro y el 15 de marzo de 2024": the first day borrows
         the month and year of the second."""
         first = next(i for i in items if isinstance(i, int))
         end = self._points(items)[0]
@@ -394,11 +494,11 @@ class _Meaning(Transformer):
         return value
 
 
-
 def find(text: str, today: dt.date) -> list[Found]:
     """Every date expression in folded text (lower case, no accents, numbers as digits), left to right."""
-    toks = _two_digit_years([(m.start(), m.end(), m.group(0), _classify(m.group(0)))
-                             for m in _TOKEN_RE.finditer(text)], today)
+    toks = _two_digit_years(
+        [(m.start(), m.end(), m.group(0), _classify(m.group(0))) for m in _TOKEN_RE.finditer(text)], today
+    )
     parser = _parser()
     out: list[Found] = []
     i = 0
@@ -432,9 +532,12 @@ def _two_digit_years(toks: list, today: dt.date) -> list:
             continue
         prev, prev2 = toks[k - 1], toks[k - 2] if k >= 2 else None
         kind2 = prev2[3] if prev2 else None
-        yearish = (prev[3] in _YEAR_AFTER or (prev[3] == "DE" and kind2 in _PERIODS)
-                   or (prev[2] == "el" and kind2 in _YEAR_AFTER_EL)
-                   or (prev[3] in ("Y", "A", "HASTA") and kind2 == "YEAR"))
+        yearish = (
+            prev[3] in _YEAR_AFTER
+            or (prev[3] == "DE" and kind2 in _PERIODS)
+            or (prev[2] == "el" and kind2 in _YEAR_AFTER_EL)
+            or (prev[3] in ("Y", "A", "HASTA") and kind2 == "YEAR")
+        )
         if not yearish or _day_follows(toks, k):
             continue
         out[k] = (start, end, str(two_digit_year(int(word), today)), "YEAR")
@@ -461,12 +564,52 @@ def _day_follows(toks: list, k: int) -> bool:
 # "desde el 1/1/2023 hasta el …" would otherwise cost hundreds of milliseconds.
 _BUDGET = 400
 # Terminals an expression can end with: only after one of them is a complete parse worth trying.
-_ENDERS = frozenset(["YEAR", "MONTH", "DMY", "ANO", "PASADO", "HOY", "FECHA", "MES", "MESES", "SEMANA", "DIA",
-                     "SEMESTRE", "TRIMESTRE", "CUATRIMESTRE", "ADELANTE", "AYER", "ANTEPASADO", "VIENE",
-                     "PROXIMO", "ACA"])
+_ENDERS = frozenset(
+    [
+        "YEAR",
+        "MONTH",
+        "DMY",
+        "ANO",
+        "PASADO",
+        "HOY",
+        "FECHA",
+        "MES",
+        "MESES",
+        "SEMANA",
+        "DIA",
+        "SEMESTRE",
+        "TRIMESTRE",
+        "CUATRIMESTRE",
+        "ADELANTE",
+        "AYER",
+        "ANTEPASADO",
+        "VIENE",
+        "PROXIMO",
+        "ACA",
+    ]
+)
 # Words that start an expression only together with what follows them.
-_LEAD_ONLY = frozenset(["ART", "DE", "DEL", "EN", "A", "ESTE", "ANTES", "DESPUES", "DESDE", "HASTA", "ENTRE",
-                        "HACE", "ULTIMOS", "POSTERIOR", "ANTERIORES", "PASADO", "PROXIMO"])
+_LEAD_ONLY = frozenset(
+    [
+        "ART",
+        "DE",
+        "DEL",
+        "EN",
+        "A",
+        "ESTE",
+        "ANTES",
+        "DESPUES",
+        "DESDE",
+        "HASTA",
+        "ENTRE",
+        "HACE",
+        "ULTIMOS",
+        "POSTERIOR",
+        "ANTERIORES",
+        "PASADO",
+        "PROXIMO",
+    ]
+)
 
 
 def _longest(parser: Lark, toks, i: int, today: dt.date, budget: list[int]):

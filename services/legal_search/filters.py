@@ -51,10 +51,15 @@ class Filters:
         def ymd(d: dt.date | None) -> int | None:
             return d.year * 10000 + d.month * 100 + d.day if d else None
 
-        return FilterSpec(municipalities=tuple(self.keys()), type=self.type,
-                          number=(number_key(self.number) or NOTHING) if self.number else None,
-                          status=fold(self.status) if self.status else None, year=self.year,
-                          date_from=ymd(self.date_from), date_to=ymd(self.date_to))
+        return FilterSpec(
+            municipalities=tuple(self.keys()),
+            type=self.type,
+            number=(number_key(self.number) or NOTHING) if self.number else None,
+            status=fold(self.status) if self.status else None,
+            year=self.year,
+            date_from=ymd(self.date_from),
+            date_to=ymd(self.date_to),
+        )
 
 
 def parse_date(value: str, name: str) -> dt.date:
@@ -64,9 +69,18 @@ def parse_date(value: str, name: str) -> dt.date:
         raise InvalidArgument(f"La {name} '{value[:40]}' no es válida; use el formato AAAA-MM-DD.") from exc
 
 
-def build(*, municipality: str | None = None, municipalities: list[str] | None = None, type: str | None = None,
-          year: int | None = None, date_from: str | None = None, date_to: str | None = None,
-          number: str | None = None, status: str | None = None, status_not: str | None = None) -> Filters:
+def build(
+    *,
+    municipality: str | None = None,
+    municipalities: list[str] | None = None,
+    type: str | None = None,
+    year: int | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    number: str | None = None,
+    status: str | None = None,
+    status_not: str | None = None,
+) -> Filters:
     """Validated Filters from raw request values (None = not set)."""
     municipality = clean(municipality) if municipality else municipality
     number = clean(number) if number else number
@@ -79,7 +93,8 @@ def build(*, municipality: str | None = None, municipalities: list[str] | None =
             raise InvalidArgument("El nombre del municipio es demasiado largo.")
     if type is not None and type not in TYPES:
         raise InvalidArgument(
-            f"El tipo '{type}' no existe; use ordenanza, decreto, resolucion, disposicion o convenio.")
+            f"El tipo '{type}' no existe; use ordenanza, decreto, resolucion, disposicion o convenio."
+        )
     if year is not None and not 1800 <= year <= 2100:
         raise InvalidArgument("El año debe estar entre 1800 y 2100.")
     dfrom = parse_date(date_from, "fecha inicial") if date_from else None
@@ -90,16 +105,25 @@ def build(*, municipality: str | None = None, municipalities: list[str] | None =
         raise InvalidArgument("El número de normativa es demasiado largo.")
     if any(s is not None and len(s) > 40 for s in (status, status_not)):
         raise InvalidArgument("El estado es demasiado largo.")
-    return Filters(municipalities=names, type=type, year=year, date_from=dfrom, date_to=dto,
-                   number=number.strip() if number and number.strip() else None,
-                   status=status.strip().lower() if status and status.strip() else None,
-                   status_not=status_not.strip().lower() if status_not and status_not.strip() else None)
+    return Filters(
+        municipalities=names,
+        type=type,
+        year=year,
+        date_from=dfrom,
+        date_to=dto,
+        number=number.strip() if number and number.strip() else None,
+        status=status.strip().lower() if status and status.strip() else None,
+        status_not=status_not.strip().lower() if status_not and status_not.strip() else None,
+    )
 
 
 # Filter groups as the caller thinks of them: a year and a date range are one "when".
 GROUPS: dict[str, tuple[str, ...]] = {
-    "municipio": ("municipalities",), "tipo": ("type",), "número": ("number",),
-    "fechas": ("year", "date_from", "date_to"), "estado": ("status", "status_not"),
+    "municipio": ("municipalities",),
+    "tipo": ("type",),
+    "número": ("number",),
+    "fechas": ("year", "date_from", "date_to"),
+    "estado": ("status", "status_not"),
 }
 EXPLICIT, QUERY = "explicit", "query"
 

@@ -31,7 +31,7 @@ from legal_search.text import fold
 
 log = logging.getLogger(__name__)
 FORMAT = 1
-_IN_PROCESS_LIMIT = 1500   # below this many changes, spawning writer processes costs more than it saves
+_IN_PROCESS_LIMIT = 1500  # below this many changes, spawning writer processes costs more than it saves
 _LOAD_CHUNK = 400
 
 
@@ -121,8 +121,7 @@ def ensure_layout(index_dir: Path, shards: int) -> bool:
         current = json.loads(path.read_text())
     except (OSError, ValueError):
         current = None
-    ok = current == _manifest(shards) and all(
-        windex.exists_in(str(shard_dir(index_dir, s))) for s in range(shards))
+    ok = current == _manifest(shards) and all(windex.exists_in(str(shard_dir(index_dir, s))) for s in range(shards))
     if ok:
         return False
     if index_dir.exists():
@@ -177,8 +176,15 @@ def indexed_digests(reader) -> dict[str, str]:
     return {ids[n]: digests[n] for n in reader.all_doc_ids()}
 
 
-def sync_shard(db_url: str, schema_name: str | None, index_dir: str, shard: int, shards: int,
-               wanted: dict[str, str], progress: Callable[[int], None] | None = None) -> SyncStats:
+def sync_shard(
+    db_url: str,
+    schema_name: str | None,
+    index_dir: str,
+    shard: int,
+    shards: int,
+    wanted: dict[str, str],
+    progress: Callable[[int], None] | None = None,
+) -> SyncStats:
     """Make one shard hold exactly `wanted` (id -> digest), loading changed rows from the database."""
     from legal_search.db import make_engine  # local: this runs in spawned writer processes too
 
@@ -277,9 +283,12 @@ class Pipeline:
         ctx = mp.get_context("spawn")
         self._out = ctx.Queue()
         self._inboxes = [ctx.Queue(maxsize=8) for _ in range(shards)]
-        self._procs = [ctx.Process(target=_pipeline_worker, daemon=True,
-                                   args=(str(index_dir), s, self._inboxes[s], self._out, os.getpid()))
-                       for s in range(shards)]
+        self._procs = [
+            ctx.Process(
+                target=_pipeline_worker, daemon=True, args=(str(index_dir), s, self._inboxes[s], self._out, os.getpid())
+            )
+            for s in range(shards)
+        ]
         for p in self._procs:
             p.start()
         self.indexed = 0
@@ -351,8 +360,15 @@ def _progress_bar(total: int, enabled: bool | None):
     return tqdm(total=total, desc="indexando", unit="doc", file=sys.stderr, disable=not show or total == 0)
 
 
-def sync(engine: Engine, index_dir: Path, shards: int, *, schema_name: str | None = None,
-         parallel: bool | None = None, progress: bool | None = None) -> SyncStats:
+def sync(
+    engine: Engine,
+    index_dir: Path,
+    shards: int,
+    *,
+    schema_name: str | None = None,
+    parallel: bool | None = None,
+    progress: bool | None = None,
+) -> SyncStats:
     """Repair the index from the database: add/replace what differs, remove orphans.
 
     Shards are written in parallel processes when there is enough to do (`parallel=None` decides).
@@ -374,9 +390,14 @@ def sync(engine: Engine, index_dir: Path, shards: int, *, schema_name: str | Non
             return total
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
-        procs = [ctx.Process(target=_shard_worker, daemon=True,
-                             args=((db_url, schema_name, str(index_dir), s, shards, wanted[s]), out))
-                 for s in range(shards)]
+        procs = [
+            ctx.Process(
+                target=_shard_worker,
+                daemon=True,
+                args=((db_url, schema_name, str(index_dir), s, shards, wanted[s]), out),
+            )
+            for s in range(shards)
+        ]
         for p in procs:
             p.start()
         pending, errors = set(range(shards)), []

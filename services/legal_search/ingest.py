@@ -42,14 +42,16 @@ class IngestReport:
     indexed: int = 0
     removed: int = 0
     seconds: float = 0.0
-    sql_seconds: float = 0.0   # reading, validating and storing (the index pipeline runs meanwhile)
+    sql_seconds: float = 0.0  # reading, validating and storing (the index pipeline runs meanwhile)
 
     def summary(self) -> str:
         rate = self.read / self.seconds if self.seconds else 0.0
-        return (f"{self.read} leídas, {self.new} nuevas, {self.changed} actualizadas, {self.unchanged} sin cambios, "
-                f"{len(self.bad)} con errores; índice: {self.indexed} indexadas, {self.removed} quitadas; "
-                f"{self.seconds:.1f} s ({rate:.0f} docs/s; SQL {self.sql_seconds:.1f} s, "
-                f"índice {self.seconds - self.sql_seconds:.1f} s)")
+        return (
+            f"{self.read} leídas, {self.new} nuevas, {self.changed} actualizadas, {self.unchanged} sin cambios, "
+            f"{len(self.bad)} con errores; índice: {self.indexed} indexadas, {self.removed} quitadas; "
+            f"{self.seconds:.1f} s ({rate:.0f} docs/s; SQL {self.sql_seconds:.1f} s, "
+            f"índice {self.seconds - self.sql_seconds:.1f} s)"
+        )
 
 
 def iter_file(path: Path) -> Iterator[tuple[str, int, Any]]:
@@ -76,7 +78,7 @@ def iter_file(path: Path) -> Iterator[tuple[str, int, Any]]:
         data = scrub(data)
     items = data if isinstance(data, list) else [data]
     for n, item in enumerate(items, 1):
-        yield src, n, item   # for .json the "line" is the position in the array
+        yield src, n, item  # for .json the "line" is the position in the array
 
 
 def iter_paths(path: Path) -> list[Path]:
@@ -97,9 +99,16 @@ def _bar(progress: bool | None, desc: str):
     return tqdm(desc=desc, unit="doc", file=sys.stderr, disable=not show)
 
 
-def ingest_items(engine: Engine, index_dir: Path, items: Iterable[tuple[str, int, Any]], *, shards: int,
-                 schema_name: str | None = None, progress: bool | None = None,
-                 scrubbed: bool = False) -> IngestReport:
+def ingest_items(
+    engine: Engine,
+    index_dir: Path,
+    items: Iterable[tuple[str, int, Any]],
+    *,
+    shards: int,
+    schema_name: str | None = None,
+    progress: bool | None = None,
+    scrubbed: bool = False,
+) -> IngestReport:
     """Validate and upsert (source, line, object) items in batches, then bring the index in line.
 
     `scrubbed`: the items' strings are already free of control characters (iter_file sees to it).
@@ -151,16 +160,31 @@ def ingest_items(engine: Engine, index_dir: Path, items: Iterable[tuple[str, int
     return report
 
 
-def ingest_paths(engine: Engine, index_dir: Path, paths: Iterable[Path], *, shards: int,
-                 schema_name: str | None = None, progress: bool | None = None) -> IngestReport:
+def ingest_paths(
+    engine: Engine,
+    index_dir: Path,
+    paths: Iterable[Path],
+    *,
+    shards: int,
+    schema_name: str | None = None,
+    progress: bool | None = None,
+) -> IngestReport:
     files = [f for p in paths for f in iter_paths(Path(p))]
     items = (item for f in files for item in iter_file(f))
-    return ingest_items(engine, index_dir, items, shards=shards, schema_name=schema_name, progress=progress,
-                        scrubbed=True)
+    return ingest_items(
+        engine, index_dir, items, shards=shards, schema_name=schema_name, progress=progress, scrubbed=True
+    )
 
 
-def ingest_records(engine: Engine, index_dir: Path, docs: Iterable[dict], *, source: str = "<memoria>",
-                   shards: int = 2, schema_name: str | None = None,
-                   progress: bool | None = None) -> IngestReport:
+def ingest_records(
+    engine: Engine,
+    index_dir: Path,
+    docs: Iterable[dict],
+    *,
+    source: str = "<memoria>",
+    shards: int = 2,
+    schema_name: str | None = None,
+    progress: bool | None = None,
+) -> IngestReport:
     items = ((source, n, doc) for n, doc in enumerate(docs, 1))
     return ingest_items(engine, index_dir, items, shards=shards, schema_name=schema_name, progress=progress)

@@ -114,8 +114,9 @@ def run(engine: Engine, q: MetadataQuery, names: dict[str, str] | None = None) -
                 order = [col.asc() if q.order == DATE_ASC else col.desc()]
             stmt = stmt.group_by(col).order_by(*order).limit(q.limit)
             rows = conn.execute(stmt).all()
-            result.groups = [(names.get(r.key, r.key) if q.group_by == MUNICIPALITY else str(r.key), int(r.n))
-                             for r in rows]
+            result.groups = [
+                (names.get(r.key, r.key) if q.group_by == MUNICIPALITY else str(r.key), int(r.n)) for r in rows
+            ]
             if rows:
                 result.total = int(rows[0].total)
             result.sql = render(stmt, engine)
@@ -135,8 +136,10 @@ def run(engine: Engine, q: MetadataQuery, names: dict[str, str] | None = None) -
                 else:
                     stmt = stmt.order_by(N.date.desc(), N.id.desc())
                 stmt = stmt.limit(q.limit)
-                result.rows = [Row(r.id, r.municipality, r.type, r.number, r.year, _date(r.date), r.title,
-                                   r.url, r.status) for r in conn.execute(stmt)]
+                result.rows = [
+                    Row(r.id, r.municipality, r.type, r.number, r.year, _date(r.date), r.title, r.url, r.status)
+                    for r in conn.execute(stmt)
+                ]
                 result.sql = render(stmt, engine) + ";\n" + result.sql
     result.interpretation = interpret(q, result)
     if result.total == 0 and q.filters.number and (q.filters.status or q.filters.status_not):
@@ -153,8 +156,9 @@ def _status_hint(engine: Engine, f: Filters) -> str:
         found = conn.execute(stmt).all()
     if not found:
         return ""
-    listed = "; ".join(f"{TYPE_LABEL.get(r.type, r.type).lower()} {r.number} de {r.municipality}: {r.status}"
-                       for r in found)
+    listed = "; ".join(
+        f"{TYPE_LABEL.get(r.type, r.type).lower()} {r.number} de {r.municipality}: {r.status}" for r in found
+    )
     return f" Sin el filtro de estado sí existe: {listed}."
 
 
@@ -193,8 +197,10 @@ def describe_sources(q: MetadataQuery) -> str:
         parts.append("Leídos de la pregunta: " + ", ".join(read) + ".")
     parts.extend(note[:1].upper() + note[1:] + "." for note in q.notes)
     if q.status_question:
-        parts.append(f"Es una pregunta sobre si la norma está {q.status_question}: el estado no se usa como "
-                     "filtro; la respuesta es el estado de cada norma listada.")
+        parts.append(
+            f"Es una pregunta sobre si la norma está {q.status_question}: el estado no se usa como "
+            "filtro; la respuesta es el estado de cada norma listada."
+        )
     return (" " + " ".join(parts)) if parts else ""
 
 
@@ -217,8 +223,14 @@ def _interpret(q: MetadataQuery, r: MetadataResult) -> str:
     order = "de la más antigua a la más reciente" if q.order == DATE_ASC else "de la más reciente a la más antigua"
     text = f"Listado de normativas {what}, {order}: {r.total} en total, se muestran {len(r.rows)}."
     if q.status_question and r.rows:
-        text += " Estado: " + "; ".join(f"{TYPE_LABEL.get(x.type, x.type).lower()} {x.number} de "
-                                        f"{x.municipality}: {x.status}" for x in r.rows[:5]) + "."
+        text += (
+            " Estado: "
+            + "; ".join(
+                f"{TYPE_LABEL.get(x.type, x.type).lower()} {x.number} de {x.municipality}: {x.status}"
+                for x in r.rows[:5]
+            )
+            + "."
+        )
     return text
 
 
@@ -246,5 +258,4 @@ def stats(engine: Engine, names: dict[str, str] | None = None) -> Stats:
             last = last.replace(tzinfo=dt.UTC)
         munis = [((names or {}).get(k, k), c) for k, c in grouped(conn, N.municipality_key)]
         munis.sort(key=lambda x: (-x[1], x[0]))
-        return Stats(total, munis, grouped(conn, N.type),
-                     grouped(conn, N.year, order_by_key=True), last)
+        return Stats(total, munis, grouped(conn, N.type), grouped(conn, N.year, order_by_key=True), last)

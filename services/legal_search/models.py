@@ -8,8 +8,13 @@ from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TYPES = ("ordenanza", "decreto", "resolucion", "disposicion", "convenio")
-TYPE_LABEL = {"ordenanza": "Ordenanza", "decreto": "Decreto", "resolucion": "Resolución",
-              "disposicion": "Disposición", "convenio": "Convenio"}
+TYPE_LABEL = {
+    "ordenanza": "Ordenanza",
+    "decreto": "Decreto",
+    "resolucion": "Resolución",
+    "disposicion": "Disposición",
+    "convenio": "Convenio",
+}
 
 
 class Base(DeclarativeBase):

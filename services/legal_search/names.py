@@ -20,14 +20,42 @@ from legal_search.spoken import digits
 from legal_search.text import normalize
 
 # Honorifics that start many partido names and that people drop ("Villegas" for General Villegas).
-_TITLES = ("general", "coronel", "teniente", "presidente", "almirante", "doctor", "gobernador", "ingeniero",
-           "capitan", "comandante", "intendente", "coronel de marina")
+_TITLES = (
+    "general",
+    "coronel",
+    "teniente",
+    "presidente",
+    "almirante",
+    "doctor",
+    "gobernador",
+    "ingeniero",
+    "capitan",
+    "comandante",
+    "intendente",
+    "coronel de marina",
+)
 # Abbreviations beyond the shared ones in legal_search.text (those also build database keys).
-_ABBREVIATIONS = {"gdor": "gobernador", "gob": "gobernador", "dr": "doctor", "ing": "ingeniero",
-                  "cap": "capitan", "cmte": "comandante", "cte": "comandante", "pres": "presidente",
-                  "presid": "presidente", "tte": "teniente", "tnte": "teniente", "grl": "general",
-                  "gnral": "general", "gral": "general", "cnel": "coronel", "crnel": "coronel"}
+_ABBREVIATIONS = {
+    "gdor": "gobernador",
+    "gob": "gobernador",
+    "dr": "doctor",
+    "ing": "ingeniero",
+    "cap": "capitan",
+    "cmte": "comandante",
+    "cte": "comandante",
+    "pres": "presidente",
+    "presid": "presidente",
+    "tte": "teniente",
+    "tnte": "teniente",
+    "grl": "general",
+    "gnral": "general",
+    "gral": "general",
+    "cnel": "coronel",
+    "crnel": "coronel",
+}
 _ABBREV_RE = re.compile(r"\b(" + "|".join(_ABBREVIATIONS) + r")\b")
+
+
 def _set(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
@@ -69,8 +97,8 @@ def canonical(text: str) -> str:
 
 @dataclass(frozen=True)
 class Match:
-    key: str        # normalize(display name): the municipality's comparison key
-    name: str       # its display name
+    key: str  # normalize(display name): the municipality's comparison key
+    name: str  # its display name
     start: int
     end: int
     fuzzy: bool = False
@@ -130,19 +158,26 @@ class Gazetteer:
                 window = words[i : i + size]
                 if not all(free[i : i + size]):
                     continue
-                if window[0][2] in _COMMON or window[-1][2] in _COMMON or any(
-                        w[2].isdigit() and len(w[2]) > 2 for w in window):
+                if (
+                    window[0][2] in _COMMON
+                    or window[-1][2] in _COMMON
+                    or any(w[2].isdigit() and len(w[2]) > 2 for w in window)
+                ):
                     continue
                 phrase = " ".join(w[2] for w in window)
                 if len(phrase) < 5:
                     continue
-                best = process.extract(phrase, self._phrases, scorer=fuzz.ratio, limit=2,
-                                       score_cutoff=_FUZZ_CUTOFF - _FUZZ_MARGIN)
+                best = process.extract(
+                    phrase, self._phrases, scorer=fuzz.ratio, limit=2, score_cutoff=_FUZZ_CUTOFF - _FUZZ_MARGIN
+                )
                 cutoff = _FUZZ_SHORT_CUTOFF if len(phrase) < 7 else _FUZZ_CUTOFF
                 if not best or best[0][1] < cutoff or best[0][0][0] != phrase[0]:
                     continue
-                if len(best) > 1 and self._phrase_key[best[1][0]] != self._phrase_key[best[0][0]] \
-                        and best[0][1] - best[1][1] < _FUZZ_MARGIN:
+                if (
+                    len(best) > 1
+                    and self._phrase_key[best[1][0]] != self._phrase_key[best[0][0]]
+                    and best[0][1] - best[1][1] < _FUZZ_MARGIN
+                ):
                     continue  # two different municipalities are about as close: do not guess
                 key = self._phrase_key[best[0][0]]
                 out.append(Match(key, self.display[key], window[0][0], window[-1][1], fuzzy=True))
@@ -152,7 +187,7 @@ class Gazetteer:
 
 
 def _short_forms(phrase: str) -> list[str]:
-    """"villegas" for "general villegas", "giles" for "san andres de giles", "general madariaga" and
+    """ "villegas" for "general villegas", "giles" for "san andres de giles", "general madariaga" and
     "madariaga" for "general juan madariaga", "gesell" for "villa gesell", "lomas" for "lomas de
     zamora" (never a month, a number or a common word, never shorter than four letters)."""
     forms = []
@@ -171,7 +206,7 @@ def _short_forms(phrase: str) -> list[str]:
 
 
 def _looks_like_date(text: str, start: int, end: int, phrase: str) -> bool:
-    """"3 de febrero de 2024" is a date even though Tres de Febrero is a municipality."""
+    """ "3 de febrero de 2024" is a date even though Tres de Febrero is a municipality."""
     if not any(w in MONTHS for w in phrase.split()):
         return False
     before = (text[:start].split()[-1:] or [""])[0]

@@ -19,36 +19,59 @@ from legal_search.filters import Filters, fill
 from legal_search.names import Gazetteer, canonical
 
 TYPE_WORDS = {
-    "ordenanza": "ordenanza", "ordenanzas": "ordenanza", "decreto": "decreto", "decretos": "decreto",
-    "resolucion": "resolucion", "resoluciones": "resolucion", "disposicion": "disposicion",
-    "disposiciones": "disposicion", "convenio": "convenio", "convenios": "convenio",
+    "ordenanza": "ordenanza",
+    "ordenanzas": "ordenanza",
+    "decreto": "decreto",
+    "decretos": "decreto",
+    "resolucion": "resolucion",
+    "resoluciones": "resolucion",
+    "disposicion": "disposicion",
+    "disposiciones": "disposicion",
+    "convenio": "convenio",
+    "convenios": "convenio",
 }
 _PLURAL_TYPES = {w for w in TYPE_WORDS if w.endswith("s")}
 # Written abbreviations, read as a type only right before a number ("Ord. 2947", "Dto. 315/2023").
-_TYPE_ABBREVIATIONS = {"ord": "ordenanza", "dto": "decreto", "dec": "decreto", "decr": "decreto",
-                       "res": "resolucion", "resol": "resolucion", "disp": "disposicion", "conv": "convenio"}
+_TYPE_ABBREVIATIONS = {
+    "ord": "ordenanza",
+    "dto": "decreto",
+    "dec": "decreto",
+    "decr": "decreto",
+    "res": "resolucion",
+    "resol": "resolucion",
+    "disp": "disposicion",
+    "conv": "convenio",
+}
 MONTHS = dates.MONTHS
 _TYPE_RE = re.compile(r"\b(" + "|".join(TYPE_WORDS) + r")\b")
 _NUMBER_RE = re.compile(
     r"\b(?:(" + "|".join([*TYPE_WORDS, *_TYPE_ABBREVIATIONS]) + r")\s+(?:(?:n|nro|numero|num|no)\s+)?"
     r"|(?:n|nro|numero|num)\s+)"
-    r"(\d{1,6}(?:\s\d{2,4})?)\b")
+    r"(\d{1,6}(?:\s\d{2,4})?)\b"
+)
 _NUMBER_YEAR_RE = re.compile(r"\s*(?:/|barra\s)\s*(\d{2})\b")
-_STATUS_RE = re.compile(r"\b(vigentes?|en vigor|derogad[oa]s?|modificad[oa]s?|abrogad[oa]s?|rigen|"
-                        r"(?:se )?derog(?:aron|o)|sin (?:derogar|abrogar|modificar|modificaciones))\b")
+_STATUS_RE = re.compile(
+    r"\b(vigentes?|en vigor|derogad[oa]s?|modificad[oa]s?|abrogad[oa]s?|rigen|"
+    r"(?:se )?derog(?:aron|o)|sin (?:derogar|abrogar|modificar|modificaciones))\b"
+)
 # "no", "ya no", "nunca" before a status word, at most two forms of "to be" between ("que no están
 # derogadas", "no han sido derogadas", "ya no rigen"); "¿no tenés las vigentes?" is no negation.
-_BE = r"(?:esta|estan|esten|estaba|estaban|estuvo|estuvieron|es|son|sean|eran|fue|fueron|fueran|ha|han|haya|" \
-      r"hayan|sido|se|encuentra|encuentran|sigue|siguen|quedo|quedaron)"
+_BE = (
+    r"(?:esta|estan|esten|estaba|estaban|estuvo|estuvieron|es|son|sean|eran|fue|fueron|fueran|ha|han|haya|"
+    r"hayan|sido|se|encuentra|encuentran|sigue|siguen|quedo|quedaron)"
+)
 _NEGATED_RE = re.compile(r"\b(?:no|nunca)(?:\s+" + _BE + r"){0,2}\s*$")
 # "¿Está vigente…?", "¿sigue en vigor?", "¿fue derogada?": a yes/no question about one norm's status.
 _STATUS_QUESTION_RE = re.compile(
     r"\b(esta|sigue|continua|fue|quedo|queda|se encuentra|todavia|aun|rige|sigue rigiendo)\b(?:\s+\w+){0,2}?"
-    r"\s+(vigente|en vigor|derogad[oa]|abrogad[oa]|modificad[oa])\b|\brige\b|\bsigue rigiendo\b")
+    r"\s+(vigente|en vigor|derogad[oa]|abrogad[oa]|modificad[oa])\b|\brige\b|\bsigue rigiendo\b"
+)
 
 
-_CORRECTION_RE = re.compile(r"\b(?:perdon|digo|mejor dicho|quise decir|quiero decir|no mejor|no no|me equivoque|"
-                            r"no (?=(?:la|el) (?:ordenanza|decreto|resolucion|disposicion|convenio|norma)\b))")
+_CORRECTION_RE = re.compile(
+    r"\b(?:perdon|digo|mejor dicho|quise decir|quiero decir|no mejor|no no|me equivoque|"
+    r"no (?=(?:la|el) (?:ordenanza|decreto|resolucion|disposicion|convenio|norma)\b))"
+)
 
 
 @dataclass
@@ -106,10 +129,14 @@ def detect(text: str, gazetteer: Gazetteer, today: dt.date | None = None) -> Det
     cut = fixes[-1]
     before, after = _read(t[: cut.start()], gazetteer, today), _read(t[cut.end() :], gazetteer, today)
     merged, _ = fill(after.filters, before.filters)
-    return Detected(filters=merged, types=after.types or before.types,
-                    used=before.used | after.used | set(cut.group(0).split()), notes=before.notes + after.notes,
-                    status_question=after.status_question or before.status_question,
-                    years=after.years or before.years)
+    return Detected(
+        filters=merged,
+        types=after.types or before.types,
+        used=before.used | after.used | set(cut.group(0).split()),
+        notes=before.notes + after.notes,
+        status_question=after.status_question or before.status_question,
+        years=after.years or before.years,
+    )
 
 
 def _read(t: str, gazetteer: Gazetteer, today: dt.date) -> Detected:
@@ -133,8 +160,13 @@ def _read(t: str, gazetteer: Gazetteer, today: dt.date) -> Detected:
             rest = _blank(rest, ym.start(), ym.end())
         if nm.group(1) in _TYPE_ABBREVIATIONS:
             f.type = _TYPE_ABBREVIATIONS[nm.group(1)]
-        rest = rest[: nm.start()] + " " + (nm.group(1) or "") + " " * (nm.end() - nm.start() - 1 - len(
-            nm.group(1) or "")) + rest[nm.end():]
+        rest = (
+            rest[: nm.start()]
+            + " "
+            + (nm.group(1) or "")
+            + " " * (nm.end() - nm.start() - 1 - len(nm.group(1) or ""))
+            + rest[nm.end() :]
+        )
         break
     det.types = list(dict.fromkeys(TYPE_WORDS[w] for w in _TYPE_RE.findall(rest)))
     if len(det.types) == 1:
@@ -152,8 +184,10 @@ def _read(t: str, gazetteer: Gazetteer, today: dt.date) -> Detected:
             det.status_question = "vigente" if negated else status  # a lookup that answers with the status
         elif negated:
             f.status_not = status
-            det.notes.append(f"'{phrase}' se lee como cualquier estado salvo {status} "
-                             "(los estados son vigente, derogada y modificada)")
+            det.notes.append(
+                f"'{phrase}' se lee como cualquier estado salvo {status} "
+                "(los estados son vigente, derogada y modificada)"
+            )
         else:
             f.status = status
             if phrase:
@@ -181,13 +215,19 @@ def _read(t: str, gazetteer: Gazetteer, today: dt.date) -> Detected:
 
 # ---- metadata questions -------------------------------------------------------------------------
 
-_COUNT_RE = re.compile(r"\b(cuant[oa]s?|cantidad|total|contar|conta|numero de|cuenta|compar\w*|versus|vs|"
-                       r"mas|menos|mayor|menor|estadistic\w*|distribucion)\b")
-_LIST_RE = re.compile(r"\b(lista\w*|listame|mostra\w*|muestr\w*|cuales|dame|decime|ver|busca\w*|"
-                      r"ultim[oa]s|recientes|enumera\w*|detall\w*)\b")
-_BY_MUNI_RE = re.compile(r"\b(que|cual|cuales|cada|por|en que)\s+(municipios?|partidos?|ciudad(?:es)?|distritos?)\b"
-                         r"|\b(el|la|los|las)\s+(municipios?|partidos?|ciudad(?:es)?|distritos?|localidad(?:es)?)"
-                         r"\s+(con|que)\b|\b(ranking|top)\s+(?:de\s+)?(?:los\s+)?(municipios|partidos)\b")
+_COUNT_RE = re.compile(
+    r"\b(cuant[oa]s?|cantidad|total|contar|conta|numero de|cuenta|compar\w*|versus|vs|"
+    r"mas|menos|mayor|menor|estadistic\w*|distribucion)\b"
+)
+_LIST_RE = re.compile(
+    r"\b(lista\w*|listame|mostra\w*|muestr\w*|cuales|dame|decime|ver|busca\w*|"
+    r"ultim[oa]s|recientes|enumera\w*|detall\w*)\b"
+)
+_BY_MUNI_RE = re.compile(
+    r"\b(que|cual|cuales|cada|por|en que)\s+(municipios?|partidos?|ciudad(?:es)?|distritos?)\b"
+    r"|\b(el|la|los|las)\s+(municipios?|partidos?|ciudad(?:es)?|distritos?|localidad(?:es)?)"
+    r"\s+(con|que)\b|\b(ranking|top)\s+(?:de\s+)?(?:los\s+)?(municipios|partidos)\b"
+)
 _BY_YEAR_RE = re.compile(r"\b(que|cual|cada|por|en que)\s+anos?\b|\bano (?:por|a) ano\b")
 _BY_TYPE_RE = re.compile(r"\b(que|cual|cada|por)\s+tipos?\b|\btipos? de normativas?\b")
 _BY_STATUS_RE = re.compile(r"\b(por|cada|segun)\s+(su\s+)?estados?\b")
@@ -197,11 +237,18 @@ _OLDEST_RE = re.compile(r"\b(mas antigu[oa]s?|primer[oa]s|antigu[oa]s?)\b")
 _NEWEST_RE = re.compile(r"\b(mas recientes?|ultim[oa]s?|recientes?|nuev[oa]s)\b")
 _NOUN = r"(?:ordenanza|decreto|resolucion|disposicion|convenio|norma|normativa)"
 # "el último decreto", "la norma más antigua", "la primera ordenanza": one row.
-_SINGLE_RE = re.compile(r"\b(?:el|la)\s+(?:(?:ultim[oa]|primer[oa]?)\s+" + _NOUN + r"|" + _NOUN
-                        + r"\s+(?:mas\s+(?:antigu[oa]|recientes?|nuev[oa]|viej[oa])|ultim[oa]|primer[oa]))\b")
-_LIMIT_RE = re.compile(r"\b(?:ultim[oa]s|primer[oa]s|las|los|top)\s+(\d{1,3})\b(?!\s+(?:dias|semanas|meses|anos)\b)"
-                       r"|\b(\d{1,3})\s+(?:ultim[oa]s|"
-                       r"primer[oa]s|normativas|ordenanzas|decretos|resoluciones|disposiciones|convenios)\b")
+_SINGLE_RE = re.compile(
+    r"\b(?:el|la)\s+(?:(?:ultim[oa]|primer[oa]?)\s+"
+    + _NOUN
+    + r"|"
+    + _NOUN
+    + r"\s+(?:mas\s+(?:antigu[oa]|recientes?|nuev[oa]|viej[oa])|ultim[oa]|primer[oa]))\b"
+)
+_LIMIT_RE = re.compile(
+    r"\b(?:ultim[oa]s|primer[oa]s|las|los|top)\s+(\d{1,3})\b(?!\s+(?:dias|semanas|meses|anos)\b)"
+    r"|\b(\d{1,3})\s+(?:ultim[oa]s|"
+    r"primer[oa]s|normativas|ordenanzas|decretos|resoluciones|disposiciones|convenios)\b"
+)
 _COMPARE_RE = re.compile(r"\b(compar\w*|versus|vs|diferencia\w*|frente a)\b")
 
 LIST, COUNT = "list", "count"
@@ -226,10 +273,25 @@ class MetadataQuery:
 _UPPER = "A-ZÁÉÍÓÚÑÜ"
 # A capitalised name after "de/en/tiene" ("¿Cuántas ordenanzas tiene Springfield?") that is no known
 # municipality: asked about as a place, it must count 0, not the whole province.
-_PLACE_RE = re.compile(rf"\b(?:de|del|en|tiene|para)\s+([{_UPPER}]\w+"
-                       rf"(?:\s+(?:de\s+(?:la\s+|los\s+)?)?[{_UPPER}]\w+)*)")
-_NOT_PLACES = frozenset(["buenos aires", "provincia", "argentina", "concejo", "concejo deliberante", "intendente",
-                         "municipio", "municipalidad", "partido", "boletin oficial", "sibom"])
+_PLACE_RE = re.compile(
+    rf"\b(?:de|del|en|tiene|para)\s+([{_UPPER}]\w+"
+    rf"(?:\s+(?:de\s+(?:la\s+|los\s+)?)?[{_UPPER}]\w+)*)"
+)
+_NOT_PLACES = frozenset(
+    [
+        "buenos aires",
+        "provincia",
+        "argentina",
+        "concejo",
+        "concejo deliberante",
+        "intendente",
+        "municipio",
+        "municipalidad",
+        "partido",
+        "boletin oficial",
+        "sibom",
+    ]
+)
 
 
 def _unknown_place(text: str, det: Detected) -> str | None:

@@ -16,8 +16,13 @@ from dataclasses import dataclass, field
 from legal_search.sample import FIXED, TOPICS, Truth
 from legal_search.text import fold, slug
 
-TYPE_PLURAL = {"ordenanza": "ordenanzas", "decreto": "decretos", "resolucion": "resoluciones",
-               "disposicion": "disposiciones", "convenio": "convenios"}
+TYPE_PLURAL = {
+    "ordenanza": "ordenanzas",
+    "decreto": "decretos",
+    "resolucion": "resoluciones",
+    "disposicion": "disposiciones",
+    "convenio": "convenios",
+}
 # One paraphrase per subtopic, worded like a caller would (some without accents on purpose).
 SUBTOPIC_QUESTIONS = {
     ("sueldos", "aumento"): "aumento de sueldo para los empleados municipales",
@@ -94,9 +99,9 @@ class ContentQuestion:
 @dataclass
 class MetadataQuestion:
     text: str
-    kind: str                      # total | top | groups | contains
+    kind: str  # total | top | groups | contains
     expected: object
-    structured: dict = field(default_factory=dict)   # the same question as structured arguments
+    structured: dict = field(default_factory=dict)  # the same question as structured arguments
 
 
 def content_questions(truths: Sequence[Truth], seed: int = 11) -> list[ContentQuestion]:
@@ -111,12 +116,22 @@ def content_questions(truths: Sequence[Truth], seed: int = 11) -> list[ContentQu
 
     fixed_id = f"{slug(FIXED['municipality'])}-ordenanza-{FIXED['number']}-{FIXED['year']}"
     out.append(ContentQuestion("¿Qué dice la ordenanza 2947 sobre habilitaciones?", {fixed_id: 2}))
-    out.append(ContentQuestion("Ordenanzas sobre sueldos de Carlos Tejedor", rel(
-        lambda t: t.municipality == "Carlos Tejedor" and t.type == "ordenanza" and t.topic == "sueldos")))
-    out.append(ContentQuestion("Normativas de tránsito en Merlo", rel(
-        lambda t: t.municipality == "Merlo" and t.topic == "transito")))
-    out.append(ContentQuestion("Decretos que hablan de tasas municipales", rel(
-        lambda t: t.type == "decreto" and t.topic == "tasas")))
+    out.append(
+        ContentQuestion(
+            "Ordenanzas sobre sueldos de Carlos Tejedor",
+            rel(lambda t: t.municipality == "Carlos Tejedor" and t.type == "ordenanza" and t.topic == "sueldos"),
+        )
+    )
+    out.append(
+        ContentQuestion(
+            "Normativas de tránsito en Merlo", rel(lambda t: t.municipality == "Merlo" and t.topic == "transito")
+        )
+    )
+    out.append(
+        ContentQuestion(
+            "Decretos que hablan de tasas municipales", rel(lambda t: t.type == "decreto" and t.topic == "tasas")
+        )
+    )
     munis = sorted({t.municipality for t in truths})
     for topic, spec in TOPICS.items():
         muni = rng.choice(munis)
@@ -139,19 +154,26 @@ def content_questions(truths: Sequence[Truth], seed: int = 11) -> list[ContentQu
         label = TOPICS[topic]["label"]
         if i % 2:
             text = f"{TYPE_PLURAL[doc_type]} sobre {label} de {muni}"
-            r = rel(lambda t, a=topic, m=muni, d=doc_type: (t.topic, t.municipality, t.type) == (a, m, d),
-                    lambda t, a=topic, m=muni: (t.topic, t.municipality) == (a, m))
+            r = rel(
+                lambda t, a=topic, m=muni, d=doc_type: (t.topic, t.municipality, t.type) == (a, m, d),
+                lambda t, a=topic, m=muni: (t.topic, t.municipality) == (a, m),
+            )
         else:
             text = f"{label} en {muni} durante {year}"
-            r = rel(lambda t, a=topic, m=muni, y=year: (t.topic, t.municipality, t.year) == (a, m, y),
-                    lambda t, a=topic, m=muni: (t.topic, t.municipality) == (a, m))
+            r = rel(
+                lambda t, a=topic, m=muni, y=year: (t.topic, t.municipality, t.year) == (a, m, y),
+                lambda t, a=topic, m=muni: (t.topic, t.municipality) == (a, m),
+            )
         out.append(ContentQuestion(text, r))
     picks = rng.sample(list(truths), k=min(6, len(truths)))
     for t in picks:
         label = TOPICS[t.topic]["subtopics"][t.subtopic][0].split()[0].lower()
         article = "la" if t.type in ("ordenanza", "resolucion", "disposicion") else "el"
-        out.append(ContentQuestion(f"¿Qué establece {article} {t.type} {t.number} de {t.municipality} sobre {label}?",
-                                   {t.id: 2}))
+        out.append(
+            ContentQuestion(
+                f"¿Qué establece {article} {t.type} {t.number} de {t.municipality} sobre {label}?", {t.id: 2}
+            )
+        )
     return out
 
 
@@ -159,8 +181,17 @@ def _count(truths, **kw) -> int:
     return sum(1 for t in truths if _match(t, **kw))
 
 
-def _match(t: Truth, municipality=None, municipalities=None, type=None, year=None, date_from=None, date_to=None,
-           status=None, number=None) -> bool:
+def _match(
+    t: Truth,
+    municipality=None,
+    municipalities=None,
+    type=None,
+    year=None,
+    date_from=None,
+    date_to=None,
+    status=None,
+    number=None,
+) -> bool:
     if municipality and t.municipality != municipality:
         return False
     if municipalities and t.municipality not in municipalities:
@@ -198,76 +229,164 @@ def metadata_questions(truths: Sequence[Truth], seed: int = 13) -> list[Metadata
     def f(**kw):
         return {k: v for k, v in kw.items() if v is not None}
 
-    q(MetadataQuestion("¿Cuántos decretos hay de Carlos Tejedor en 2025?", "total",
-                       _count(truths, municipality="Carlos Tejedor", type="decreto", year=2025),
-                       {"operation": "count", "filters": f(municipality="Carlos Tejedor", type="decreto", year=2025)}))
-    q(MetadataQuestion("¿Qué municipio tiene más decretos?", "top", _top(_groups(truths, "municipality",
-                       type="decreto")), {"group_by": "municipality", "filters": f(type="decreto")}))
-    q(MetadataQuestion("Lista todas las ordenanzas de Merlo", "total",
-                       _count(truths, municipality="Merlo", type="ordenanza"),
-                       {"operation": "list", "filters": f(municipality="Merlo", type="ordenanza")}))
-    q(MetadataQuestion("Compara Merlo y Carlos Tejedor", "groups",
-                       dict(_groups(truths, "municipality", municipalities=["Merlo", "Carlos Tejedor"])),
-                       {"group_by": "municipality", "filters": f(municipalities=["Merlo", "Carlos Tejedor"])}))
-    q(MetadataQuestion("ordenanza 2947 de merlo", "contains", "merlo-ordenanza-2947-2024",
-                       {"operation": "list", "filters": f(municipality="Merlo", type="ordenanza", number="2947")}))
+    q(
+        MetadataQuestion(
+            "¿Cuántos decretos hay de Carlos Tejedor en 2025?",
+            "total",
+            _count(truths, municipality="Carlos Tejedor", type="decreto", year=2025),
+            {"operation": "count", "filters": f(municipality="Carlos Tejedor", type="decreto", year=2025)},
+        )
+    )
+    q(
+        MetadataQuestion(
+            "¿Qué municipio tiene más decretos?",
+            "top",
+            _top(_groups(truths, "municipality", type="decreto")),
+            {"group_by": "municipality", "filters": f(type="decreto")},
+        )
+    )
+    q(
+        MetadataQuestion(
+            "Lista todas las ordenanzas de Merlo",
+            "total",
+            _count(truths, municipality="Merlo", type="ordenanza"),
+            {"operation": "list", "filters": f(municipality="Merlo", type="ordenanza")},
+        )
+    )
+    q(
+        MetadataQuestion(
+            "Compara Merlo y Carlos Tejedor",
+            "groups",
+            dict(_groups(truths, "municipality", municipalities=["Merlo", "Carlos Tejedor"])),
+            {"group_by": "municipality", "filters": f(municipalities=["Merlo", "Carlos Tejedor"])},
+        )
+    )
+    q(
+        MetadataQuestion(
+            "ordenanza 2947 de merlo",
+            "contains",
+            "merlo-ordenanza-2947-2024",
+            {"operation": "list", "filters": f(municipality="Merlo", type="ordenanza", number="2947")},
+        )
+    )
     for i in range(8):
         m, tp, y = rng.choice(munis), rng.choice(list(TYPE_PLURAL)), rng.choice(range(2015, 2026))
         name = [m, m.lower(), fold(m)][i % 3]
         name = name.replace("General ", "Gral. ").replace("general ", "gral. ").replace("Coronel ", "Cnel. ")
-        q(MetadataQuestion(f"¿Cuántas {TYPE_PLURAL[tp]} hay de {name} en {y}?", "total",
-                           _count(truths, municipality=m, type=tp, year=y),
-                           {"operation": "count", "filters": f(municipality=m, type=tp, year=y)}))
+        q(
+            MetadataQuestion(
+                f"¿Cuántas {TYPE_PLURAL[tp]} hay de {name} en {y}?",
+                "total",
+                _count(truths, municipality=m, type=tp, year=y),
+                {"operation": "count", "filters": f(municipality=m, type=tp, year=y)},
+            )
+        )
     for tp in TYPE_PLURAL:
-        q(MetadataQuestion(f"¿Qué municipio tiene más {TYPE_PLURAL[tp]}?", "top",
-                           _top(_groups(truths, "municipality", type=tp)),
-                           {"group_by": "municipality", "filters": f(type=tp)}))
+        q(
+            MetadataQuestion(
+                f"¿Qué municipio tiene más {TYPE_PLURAL[tp]}?",
+                "top",
+                _top(_groups(truths, "municipality", type=tp)),
+                {"group_by": "municipality", "filters": f(type=tp)},
+            )
+        )
     for tp in ("disposicion", "convenio"):
-        q(MetadataQuestion(f"¿Qué municipio tiene menos {TYPE_PLURAL[tp]}?", "top",
-                           _top(_groups(truths, "municipality", type=tp), least=True),
-                           {"group_by": "municipality", "order": "count_asc", "filters": f(type=tp)}))
+        q(
+            MetadataQuestion(
+                f"¿Qué municipio tiene menos {TYPE_PLURAL[tp]}?",
+                "top",
+                _top(_groups(truths, "municipality", type=tp), least=True),
+                {"group_by": "municipality", "order": "count_asc", "filters": f(type=tp)},
+            )
+        )
     for _ in range(4):
         m1, m2 = rng.sample(munis, 2)
-        q(MetadataQuestion(f"Compará la cantidad de normativas de {m1} y {fold(m2)}", "groups",
-                           dict(_groups(truths, "municipality", municipalities=[m1, m2])),
-                           {"group_by": "municipality", "filters": f(municipalities=[m1, m2])}))
+        q(
+            MetadataQuestion(
+                f"Compará la cantidad de normativas de {m1} y {fold(m2)}",
+                "groups",
+                dict(_groups(truths, "municipality", municipalities=[m1, m2])),
+                {"group_by": "municipality", "filters": f(municipalities=[m1, m2])},
+            )
+        )
     for _ in range(4):
         m, a = rng.choice(munis), rng.choice(range(2015, 2022))
         b = a + rng.randint(1, 3)
-        q(MetadataQuestion(f"¿Cuántas resoluciones hubo entre {a} y {b} en {m}?", "total",
-                           _count(truths, municipality=m, type="resolucion", date_from=f"{a}-01-01",
-                                  date_to=f"{b}-12-31"),
-                           {"operation": "count", "filters": f(municipality=m, type="resolucion",
-                                                               date_from=f"{a}-01-01", date_to=f"{b}-12-31")}))
+        q(
+            MetadataQuestion(
+                f"¿Cuántas resoluciones hubo entre {a} y {b} en {m}?",
+                "total",
+                _count(truths, municipality=m, type="resolucion", date_from=f"{a}-01-01", date_to=f"{b}-12-31"),
+                {
+                    "operation": "count",
+                    "filters": f(municipality=m, type="resolucion", date_from=f"{a}-01-01", date_to=f"{b}-12-31"),
+                },
+            )
+        )
     months = ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre"]
     for _ in range(4):
         m, mi, y = rng.choice(munis), rng.randrange(len(months)), rng.choice(range(2018, 2025))
         start = dt.date(y, mi + 1, 1).isoformat()
-        q(MetadataQuestion(f"decretos de {fold(m).lower()} desde {months[mi]} de {y}", "total",
-                           _count(truths, municipality=m, type="decreto", date_from=start),
-                           {"operation": "list", "filters": f(municipality=m, type="decreto", date_from=start)}))
+        q(
+            MetadataQuestion(
+                f"decretos de {fold(m).lower()} desde {months[mi]} de {y}",
+                "total",
+                _count(truths, municipality=m, type="decreto", date_from=start),
+                {"operation": "list", "filters": f(municipality=m, type="decreto", date_from=start)},
+            )
+        )
     for _ in range(3):
         m = rng.choice(munis)
-        q(MetadataQuestion(f"¿En qué año hubo más ordenanzas en {m}?", "top",
-                           _top(_groups(truths, "year", municipality=m, type="ordenanza")),
-                           {"group_by": "year", "order": "count_desc", "filters": f(municipality=m, type="ordenanza")}))
+        q(
+            MetadataQuestion(
+                f"¿En qué año hubo más ordenanzas en {m}?",
+                "top",
+                _top(_groups(truths, "year", municipality=m, type="ordenanza")),
+                {"group_by": "year", "order": "count_desc", "filters": f(municipality=m, type="ordenanza")},
+            )
+        )
     for _ in range(3):
         m = rng.choice(munis)
-        q(MetadataQuestion(f"cuantas ordenanzas derogadas hay en {m.lower()}", "total",
-                           _count(truths, municipality=m, type="ordenanza", status="derogada"),
-                           {"operation": "count", "filters": f(municipality=m, type="ordenanza", status="derogada")}))
-    for name, m in (("Gral. Villegas", "General Villegas"), ("Cnel. Suárez", "Coronel Suárez"),
-                    ("gral pueyrredon", "General Pueyrredón")):
-        q(MetadataQuestion(f"¿Cuántas normativas tiene {name}?", "total", _count(truths, municipality=m),
-                           {"operation": "count", "filters": f(municipality=m)}))
+        q(
+            MetadataQuestion(
+                f"cuantas ordenanzas derogadas hay en {m.lower()}",
+                "total",
+                _count(truths, municipality=m, type="ordenanza", status="derogada"),
+                {"operation": "count", "filters": f(municipality=m, type="ordenanza", status="derogada")},
+            )
+        )
+    for name, m in (
+        ("Gral. Villegas", "General Villegas"),
+        ("Cnel. Suárez", "Coronel Suárez"),
+        ("gral pueyrredon", "General Pueyrredón"),
+    ):
+        q(
+            MetadataQuestion(
+                f"¿Cuántas normativas tiene {name}?",
+                "total",
+                _count(truths, municipality=m),
+                {"operation": "count", "filters": f(municipality=m)},
+            )
+        )
     for _ in range(2):
         m = rng.choice(munis)
-        q(MetadataQuestion(f"¿Cuántas normativas hay por tipo en {m}?", "groups",
-                           dict(_groups(truths, "type", municipality=m)),
-                           {"group_by": "type", "filters": f(municipality=m)}))
+        q(
+            MetadataQuestion(
+                f"¿Cuántas normativas hay por tipo en {m}?",
+                "groups",
+                dict(_groups(truths, "type", municipality=m)),
+                {"group_by": "type", "filters": f(municipality=m)},
+            )
+        )
     for y in (2019, 2023):
-        q(MetadataQuestion(f"¿Cuántos convenios se firmaron en {y}?", "total", _count(truths, type="convenio", year=y),
-                           {"operation": "count", "filters": f(type="convenio", year=y)}))
+        q(
+            MetadataQuestion(
+                f"¿Cuántos convenios se firmaron en {y}?",
+                "total",
+                _count(truths, type="convenio", year=y),
+                {"operation": "count", "filters": f(type="convenio", year=y)},
+            )
+        )
     return out
 
 
@@ -286,7 +405,7 @@ def check(question: MetadataQuestion, total: int, groups: list[tuple[str, int]],
 def ndcg_at(ranked: Sequence[str], relevance: dict[str, int], k: int = 10) -> float:
     dcg = sum((2 ** relevance.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
     ideal = sorted(relevance.values(), reverse=True)[:k]
-    idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
     return dcg / idcg if idcg else 0.0
 
 

@@ -55,10 +55,19 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "municipality": self.municipality, "type": self.type, "number": self.number,
-            "year": self.year, "date": self.date.isoformat() if self.date else None, "title": self.title,
-            "url": self.url, "status": self.status, "content": self.content, "articles": self.articles,
-            "considerandos": self.considerandos, "tables": self.tables,
+            "id": self.id,
+            "municipality": self.municipality,
+            "type": self.type,
+            "number": self.number,
+            "year": self.year,
+            "date": self.date.isoformat() if self.date else None,
+            "title": self.title,
+            "url": self.url,
+            "status": self.status,
+            "content": self.content,
+            "articles": self.articles,
+            "considerandos": self.considerandos,
+            "tables": self.tables,
         }
 
 
@@ -173,7 +182,12 @@ def validate(obj: Any, *, clean_text: bool = True) -> Record:
     if date is not None and date.year != year:
         raise RecordError(f"'year' ({year}) no coincide con 'date' ({date.isoformat()})")
     record = Record(
-        id=rid, municipality=municipality, type=doc_type, number=number, year=year, date=date,
+        id=rid,
+        municipality=municipality,
+        type=doc_type,
+        number=number,
+        year=year,
+        date=date,
         title=_text(obj, "title", required=True, max_len=2000),
         url=_text(obj, "url", required=False, max_len=2000),
         status=_text(obj, "status", required=False, max_len=40, default="vigente").lower(),

@@ -33,9 +33,9 @@ MAX_TERMS = 8
 POSTINGS_BUDGET = 15_000
 # BM25F parameters (the title's own B: titles are short and similar in length).
 K1, B, TITLE_B = 1.2, 0.75, 0.4
-TITLE_BOOST = 1.0   # on top of the schema's field_boost (already in the title's posting weights)
-COORD = 0.0         # coordination bonus: score × (1 + COORD × idf-weighted share of the question's words matched)
-DERIVED_WEIGHT = 0.5   # weight of a stem's derivational family (presupuesto ~ presupuestaria); 0 = off
+TITLE_BOOST = 1.0  # on top of the schema's field_boost (already in the title's posting weights)
+COORD = 0.0  # coordination bonus: score × (1 + COORD × idf-weighted share of the question's words matched)
+DERIVED_WEIGHT = 0.5  # weight of a stem's derivational family (presupuesto ~ presupuestaria); 0 = off
 DERIVED_MIN_STEM, DERIVED_MAX_EXTRA = 5, 4
 _TERM_CACHE = 4096  # (field, term) posting arrays kept per shard
 _REFRESH_SECONDS = 1.0
@@ -49,7 +49,7 @@ class TermGroup:
 
     term: str
     alts: tuple[str, ...] = ()
-    weight: float = 1.0   # < 1 for words added by feedback (content.expand), not said by the caller
+    weight: float = 1.0  # < 1 for words added by feedback (content.expand), not said by the caller
 
     def terms(self) -> tuple[str, ...]:
         return (self.term, *self.alts)
@@ -111,8 +111,9 @@ class Postings:
         self.live[list(reader.all_doc_ids())] = True
         self.norm: dict[str, np.ndarray] = {}
         for fname in self.FIELDS:
-            lengths = np.fromiter((reader.doc_field_length(d, fname, 0) for d in range(self.n)), dtype=np.float32,
-                                  count=self.n)
+            lengths = np.fromiter(
+                (reader.doc_field_length(d, fname, 0) for d in range(self.n)), dtype=np.float32, count=self.n
+            )
             avg = float(lengths[self.live].mean()) if self.live.any() else 1.0
             b = TITLE_B if fname == "title" else B
             self.norm[fname] = (K1 * (1 - b + b * lengths / max(avg, 1.0))).astype(np.float32)
@@ -124,7 +125,7 @@ class Postings:
         self._terms: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
         self._derived: dict[str, tuple[str, ...]] = {}
         self._df: dict[tuple[str, str], int] = {}
-        self._keys: dict[tuple[str, str], np.ndarray] = {}   # term dictionary lookups cost ~15 µs each in Whoosh
+        self._keys: dict[tuple[str, str], np.ndarray] = {}  # term dictionary lookups cost ~15 µs each in Whoosh
 
     def _column(self, fname: str) -> np.ndarray | None:
         """Per-document values of a column-stored numeric field (None in an index built without it).

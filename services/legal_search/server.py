@@ -29,9 +29,15 @@ def main() -> None:
     load_env()
     setup_logging("legal_search")
     settings = Settings.from_env()
-    log.info("database %s, index %s (%d shards, %s)", settings.db_url.split("@")[-1], settings.index_dir,
-             settings.shards, f"search processes from {settings.processes_min_docs} docs" if settings.search_processes
-             else "in-process search")
+    log.info(
+        "database %s, index %s (%d shards, %s)",
+        settings.db_url.split("@")[-1],
+        settings.index_dir,
+        settings.shards,
+        f"search processes from {settings.processes_min_docs} docs"
+        if settings.search_processes
+        else "in-process search",
+    )
     try:
         service = LegalSearch.open(settings)
     except SQLAlchemyError as exc:
@@ -41,8 +47,12 @@ def main() -> None:
     _ = service.searcher  # start the shard searchers now, not on the first call
     stop_watch = service.watch(env_float("LEGAL_SYNC_SECONDS", 30.0))
     try:
-        serve([service_spec(service)], port=env_int("LEGAL_SEARCH_PORT", 50052),
-              metrics_port=env_int("LEGAL_SEARCH_METRICS_PORT", 9102), host=env_str("GRPC_BIND_HOST", "0.0.0.0"))
+        serve(
+            [service_spec(service)],
+            port=env_int("LEGAL_SEARCH_PORT", 50052),
+            metrics_port=env_int("LEGAL_SEARCH_METRICS_PORT", 9102),
+            host=env_str("GRPC_BIND_HOST", "0.0.0.0"),
+        )
     finally:
         stop_watch.set()
         service.close()

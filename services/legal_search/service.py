@@ -37,8 +37,16 @@ def open_store(db_url: str, schema: str | None = None) -> Engine:
 class LegalSearch:
     """Everything the three tools need; thread-safe for a gRPC thread pool."""
 
-    def __init__(self, engine: Engine, index_dir: Path, *, shards: int = 2, processes: bool = False,
-                 schema: str | None = None, processes_min_docs: int = 0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        index_dir: Path,
+        *,
+        shards: int = 2,
+        processes: bool = False,
+        schema: str | None = None,
+        processes_min_docs: int = 0,
+    ) -> None:
         self.engine = engine
         self.index_dir = Path(index_dir)
         self.shards = shards
@@ -56,10 +64,19 @@ class LegalSearch:
         """Migrate, repair the index from the database (built if missing or stale), open the searchers."""
         if make_url(settings.db_url).get_backend_name() == "sqlite":
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = open_store(settings.db_url, schema) if settings.migrate_on_start else make_engine(
-            settings.db_url, schema=schema)
-        svc = cls(engine, settings.index_dir, shards=settings.shards, processes=settings.search_processes,
-                  schema=schema, processes_min_docs=settings.processes_min_docs)
+        engine = (
+            open_store(settings.db_url, schema)
+            if settings.migrate_on_start
+            else make_engine(settings.db_url, schema=schema)
+        )
+        svc = cls(
+            engine,
+            settings.index_dir,
+            shards=settings.shards,
+            processes=settings.search_processes,
+            schema=schema,
+            processes_min_docs=settings.processes_min_docs,
+        )
         if sync:
             svc.sync()
         return svc
@@ -67,9 +84,14 @@ class LegalSearch:
     def sync(self, progress: bool | None = None) -> index.SyncStats:
         started = time.perf_counter()
         stats = index.sync(self.engine, self.index_dir, self.shards, schema_name=self.schema, progress=progress)
-        log.info("índice sincronizado: %d indexadas, %d quitadas, %d shards%s en %.1f s", stats.added,
-                 stats.removed, stats.shards, " (reconstruido)" if stats.rebuilt else "",
-                 time.perf_counter() - started)
+        log.info(
+            "índice sincronizado: %d indexadas, %d quitadas, %d shards%s en %.1f s",
+            stats.added,
+            stats.removed,
+            stats.shards,
+            " (reconstruido)" if stats.rebuilt else "",
+            time.perf_counter() - started,
+        )
         with self._lock:  # the index crossed the size where shard processes pay off (either way)
             if self._searcher is not None and isinstance(self._searcher, ParallelSearcher) != self._want_processes():
                 self._searcher.close()
@@ -128,17 +150,23 @@ class LegalSearch:
             self._gazetteer, self._gazetteer_at = Gazetteer(names), now
         return self._gazetteer
 
-    def query_metadata(self, text: str, override: Filters, *, operation: str | None = None,
-                       group_by: str | None = None, order: str | None = None,
-                       limit: int | None = None) -> metadata.MetadataResult:
+    def query_metadata(
+        self,
+        text: str,
+        override: Filters,
+        *,
+        operation: str | None = None,
+        group_by: str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+    ) -> metadata.MetadataResult:
         if len(text) > content.MAX_QUERY:
             raise InvalidArgument(f"La consulta es demasiado larga (máximo {content.MAX_QUERY} caracteres).")
         if limit is not None and limit < 0:
             raise InvalidArgument("El límite no puede ser negativo.")
         limit = min(limit, 100) if limit else None
         text = clean(text)
-        q = parse_metadata(text, self.gazetteer(), self.clock()) if text.strip() else MetadataQuery(
-            operation="count")
+        q = parse_metadata(text, self.gazetteer(), self.clock()) if text.strip() else MetadataQuery(operation="count")
         q.filters, q.sources = fill(override, q.filters, status_question=q.status_question is not None)
         if operation:
             q.operation = operation

@@ -19,8 +19,8 @@ from whoosh.support.charset import accent_map
 
 from legal_search.analysis import word_terms
 
-WINDOW = 28                  # words shown
-_LEAD = 30                   # characters shown before the first match of the window
+WINDOW = 28  # words shown
+_LEAD = 30  # characters shown before the first match of the window
 MARK_OPEN, MARK_CLOSE = "**", "**"
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")

@@ -14,7 +14,10 @@ from text_to_num import alpha2digit
 
 # Number words whose accent text2num needs ("veintitres" is not a number to it, "veintitrés" is).
 _ACCENTED = {
-    "veintidos": "veintidós", "veintitres": "veintitrés", "veintiseis": "veintiséis", "dieciseis": "dieciséis",
+    "veintidos": "veintidós",
+    "veintitres": "veintitrés",
+    "veintiseis": "veintiséis",
+    "dieciseis": "dieciséis",
     "veintiun": "veintiún",
 }
 _ACCENT_RE = re.compile(r"\b(" + "|".join(_ACCENTED) + r")\b")

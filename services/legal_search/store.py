@@ -92,13 +92,24 @@ def load(engine: Engine, ids: Iterable[str]) -> dict[str, Normativa]:
     return out
 
 
-_HIT_COLUMNS = (Normativa.id, Normativa.municipality, Normativa.type, Normativa.number, Normativa.year,
-                Normativa.title, Normativa.url, Normativa.content, Normativa.articles, Normativa.considerandos,
-                Normativa.tables, Normativa.digest)
+_HIT_COLUMNS = (
+    Normativa.id,
+    Normativa.municipality,
+    Normativa.type,
+    Normativa.number,
+    Normativa.year,
+    Normativa.title,
+    Normativa.url,
+    Normativa.content,
+    Normativa.articles,
+    Normativa.considerandos,
+    Normativa.tables,
+    Normativa.digest,
+)
 _IDS = bindparam("ids", expanding=True)
 _DIGESTS_OF = select(Normativa.id, Normativa.digest).where(Normativa.id.in_(_IDS))
 _HITS_OF = select(*_HIT_COLUMNS).where(Normativa.id.in_(_IDS))
-HIT_CACHE = 4096   # rows kept ready to show (~5 KB each)
+HIT_CACHE = 4096  # rows kept ready to show (~5 KB each)
 
 
 @dataclass
@@ -114,8 +125,8 @@ class HitRow:
     url: str
     content: str
     body: str
-    body_key: str | None = None   # snippets.search_key(body): snippets are found with str.find
-    lead_terms: Any = None   # feedback's term counts of the lead (content.related), filled on first use
+    body_key: str | None = None  # snippets.search_key(body): snippets are found with str.find
+    lead_terms: Any = None  # feedback's term counts of the lead (content.related), filled on first use
 
 
 class _HitCache:
@@ -162,8 +173,18 @@ def load_hits(engine: Engine, ids: Sequence[str]) -> dict[str, HitRow]:
         if missing:
             for r in conn.execute(_HITS_OF, {"ids": missing}):
                 body = body_text(r)
-                row = HitRow(r.id, r.municipality, r.type, r.number, r.year, r.title, r.url, r.content or "",
-                             body, search_key(body))
+                row = HitRow(
+                    r.id,
+                    r.municipality,
+                    r.type,
+                    r.number,
+                    r.year,
+                    r.title,
+                    r.url,
+                    r.content or "",
+                    body,
+                    search_key(body),
+                )
                 _hit_cache.put((r.id, r.digest), row)
                 out[r.id] = row
     # In id order whatever was cached (SQLite's order for `id IN`): feedback counts words over these rows,

@@ -38,9 +38,7 @@ class Lookup(Generic[T]):
 class AnswerCache(Generic[T]):
     """TTL + LRU cache of successes, with per-key single-flight. Use from one event loop."""
 
-    def __init__(
-        self, *, ttl: float, max_entries: int = 256, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, *, ttl: float, max_entries: int = 256, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max(1, max_entries)
         self._clock = clock

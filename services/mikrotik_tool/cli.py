@@ -26,8 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     sim = MikrotikSimulator(
-        args.host, args.port, latency=args.latency, fault=args.fault,
-        match=args.fault_match, slow_seconds=args.slow_seconds,
+        args.host,
+        args.port,
+        latency=args.latency,
+        fault=args.fault,
+        match=args.fault_match,
+        slow_seconds=args.slow_seconds,
     )
     run_forever(sim)
     return 0

@@ -218,7 +218,8 @@ class MikrotikClient:
                     await response.aclose()
         except TimeoutError:
             raise ApiTimeout(
-                "the answer did not arrive before the deadline" if headers_seen
+                "the answer did not arrive before the deadline"
+                if headers_seen
                 else f"no answer within {remaining:.2f} s"
             ) from None
         except httpx.ConnectTimeout:

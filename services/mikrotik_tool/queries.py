@@ -43,15 +43,23 @@ def reply_margin(remaining: float) -> float:
 class MikrotikQueries:
     """Client + cache + adaptive timeout; one instance per process."""
 
-    def __init__(self, settings: Settings, *, client: MikrotikClient | None = None,
-                 cache: AnswerCache[ApiAnswer] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, client: MikrotikClient | None = None, cache: AnswerCache[ApiAnswer] | None = None
+    ) -> None:
         self.settings = settings
-        self.client = client if client is not None else MikrotikClient(
-            settings.api_url, pool_size=settings.pool_size, connect_timeout=settings.connect_timeout,
-            max_connections=settings.max_connections, max_waiting=settings.max_waiting,
+        self.client = (
+            client
+            if client is not None
+            else MikrotikClient(
+                settings.api_url,
+                pool_size=settings.pool_size,
+                connect_timeout=settings.connect_timeout,
+                max_connections=settings.max_connections,
+                max_waiting=settings.max_waiting,
+            )
         )
-        self.cache: AnswerCache[ApiAnswer] = cache if cache is not None else AnswerCache(
-            ttl=settings.cache_ttl, max_entries=settings.cache_size
+        self.cache: AnswerCache[ApiAnswer] = (
+            cache if cache is not None else AnswerCache(ttl=settings.cache_ttl, max_entries=settings.cache_size)
         )
         self._hit = CACHE_LOOKUPS.labels("hit")
         self._shared = CACHE_LOOKUPS.labels("shared")
@@ -98,7 +106,10 @@ class MikrotikQueries:
         except MikrotikError as exc:
             log.warning(
                 "consulta fallida kind=%s detail=%s budget_s=%.2f elapsed_ms=%.0f",
-                exc.kind, exc.detail, budget, (time.monotonic() - started) * 1000,
+                exc.kind,
+                exc.detail,
+                budget,
+                (time.monotonic() - started) * 1000,
             )
             raise
         (self._hit if got.cached else self._shared if got.shared else self._miss).inc()

@@ -46,9 +46,15 @@ def main() -> None:
     log.info(
         "MikroTik API %s, pool %d (at most %d questions on the wire, %d waiting), cache ttl %.0fs (%d entries), "
         "timeouts %.0fs/%.0fs, tools %s",
-        safe_url(settings.api_url), settings.pool_size, settings.max_connections, settings.max_waiting,
-        settings.cache_ttl, settings.cache_size,
-        settings.query_timeout, settings.broad_query_timeout, "on" if settings.enable_tools else "OFF",
+        safe_url(settings.api_url),
+        settings.pool_size,
+        settings.max_connections,
+        settings.max_waiting,
+        settings.cache_ttl,
+        settings.cache_size,
+        settings.query_timeout,
+        settings.broad_query_timeout,
+        "on" if settings.enable_tools else "OFF",
     )
     queries = MikrotikQueries(settings)
     serve(

@@ -33,7 +33,19 @@ from .normalize import normalize_question
 log = logging.getLogger(__name__)
 
 FAULTS = (
-    "none", "down", "hang", "slow", "500", "503", "404", "302", "garbage", "badshape", "reset", "trickle", "fail",
+    "none",
+    "down",
+    "hang",
+    "slow",
+    "500",
+    "503",
+    "404",
+    "302",
+    "garbage",
+    "badshape",
+    "reset",
+    "trickle",
+    "fail",
 )
 HEALTH = {"status": "ok", "service": "MikroTik API", "version": "1.0"}
 
@@ -52,9 +64,7 @@ def answer_question(question: str) -> tuple[bool, str]:
         return False, "La pregunta está vacía."
     if "trafico" in words or "wan" in words or "mbps" in words or "ancho" in words:
         if "lan" in words:
-            return True, (
-                "El tráfico actual de la interfaz LAN es de 38.1 Mbps de bajada y 9.4 Mbps de subida."
-            )
+            return True, ("El tráfico actual de la interfaz LAN es de 38.1 Mbps de bajada y 9.4 Mbps de subida.")
         return True, "El tráfico actual de la interfaz WAN es de 45.3 Mbps de bajada y 12.7 Mbps de subida."
     if words & {"cliente", "clientes", "conectados", "conectado", "usuarios", "activos"}:
         if words & {"146", "principal", "fibra", "26"}:
@@ -68,9 +78,7 @@ def answer_question(question: str) -> tuple[bool, str]:
             return True, f"Hay {TOTAL_CLIENTS} clientes activos en total: {detail}."
         return True, f"Actualmente hay {TOTAL_CLIENTS} clientes conectados en total."
     if words & {"interfaz", "interfaces"}:
-        return True, (
-            "El router FIBRA OPTICA tiene activas las interfaces ether1-WAN, ether2-LAN y sfp1-FIBRA."
-        )
+        return True, ("El router FIBRA OPTICA tiene activas las interfaces ether1-WAN, ether2-LAN y sfp1-FIBRA.")
     if words & {"gateway", "gateways", "enlace"}:
         return True, "Los tres routers usan como gateway 192.168.26.254 y responden correctamente."
     if words & {"router", "routers", "equipos", "configurados"}:
@@ -78,8 +86,7 @@ def answer_question(question: str) -> tuple[bool, str]:
         listing = ", ".join(named[:-1]) + f" y {named[-1]}"
         return True, f"Hay {len(ROUTERS)} routers configurados: {listing}."
     return False, (
-        "No pude interpretar la pregunta. Puedo informar sobre clientes, routers, tráfico, "
-        "interfaces y gateways."
+        "No pude interpretar la pregunta. Puedo informar sobre clientes, routers, tráfico, interfaces y gateways."
     )
 
 
@@ -311,8 +318,9 @@ class MikrotikSimulator:
         self._stop.clear()
         self._server = _Server((self.host, self._requested_port), self)
         self._requested_port = self._server.server_address[1]  # a restart comes back on the same port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="mikrotik-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="mikrotik-sim", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -49,8 +49,11 @@ def legal_server(legal_service):
 def echo_server(echo_build):
     """The kit's echo service, once per session (the chat tests never change its state)."""
     pb2, pb2_grpc, descriptor_set = echo_build
-    spec = ServiceSpec(pb2.DESCRIPTOR.services_by_name["EchoService"], make_servicer(pb2, pb2_grpc),
-                       pb2_grpc.add_EchoServiceServicer_to_server)
+    spec = ServiceSpec(
+        pb2.DESCRIPTOR.services_by_name["EchoService"],
+        make_servicer(pb2, pb2_grpc),
+        pb2_grpc.add_EchoServiceServicer_to_server,
+    )
     running = start_server([spec], port=0, host="127.0.0.1", descriptor_set=descriptor_set)
     yield running
     running.drain_and_stop(grace=0.2)

@@ -24,20 +24,41 @@ def fake():
 def run_chat(args: list[str], env_extra: dict[str, str], stdin: str = "", timeout: float = 30):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAT_", "PROFILES_", "TOOL_"))}
     env.update({"CENTRALITA_ENV_FILE": os.devnull, "LOG_LEVEL": "INFO", **env_extra})
-    return subprocess.run([sys.executable, "-m", "centralita.cli", "chat", *args], input=stdin, capture_output=True,
-                          text=True, env=env, cwd=REPO_ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "centralita.cli", "chat", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=timeout,
+    )
 
 
 def chat_env(fake: FakeChat, endpoints: list[str]) -> dict[str, str]:
-    return {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": API_KEY, "CHAT_MODEL": "fake-model",
-            "TOOL_ENDPOINTS": ",".join(endpoints)}
+    return {
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_API_KEY": API_KEY,
+        "CHAT_MODEL": "fake-model",
+        "TOOL_ENDPOINTS": ",".join(endpoints),
+    }
 
 
 def test_once_answers_on_stdout_with_a_live_tool(fake, endpoints):
-    args = json.dumps({"query": "¿Cuántas normativas hay?", "filters": None, "operation": "count",
-                       "group_by": None, "order": None, "limit": None})
-    fake.add(fake_chat.tool_calls(("query_metadata_sql", args)),
-             lambda body: fake_chat.text(f"Hay {json.loads(body['messages'][-1]['content'])['total']} normativas."))
+    args = json.dumps(
+        {
+            "query": "¿Cuántas normativas hay?",
+            "filters": None,
+            "operation": "count",
+            "group_by": None,
+            "order": None,
+            "limit": None,
+        }
+    )
+    fake.add(
+        fake_chat.tool_calls(("query_metadata_sql", args)),
+        lambda body: fake_chat.text(f"Hay {json.loads(body['messages'][-1]['content'])['total']} normativas."),
+    )
     proc = run_chat(["--once", "¿Cuántas normativas hay?"], chat_env(fake, endpoints))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Hay 80 normativas.\n"  # only the answer on stdout
@@ -62,8 +83,7 @@ def test_once_with_an_empty_answer_fails(fake, endpoints):
 
 def test_once_with_profile_and_model_options(fake, endpoints):
     fake.add(fake_chat.text("Hola, soporte."))
-    proc = run_chat(["--once", "hola", "--profile", "soporte_isp", "--model", "other-model"],
-                    chat_env(fake, endpoints))
+    proc = run_chat(["--once", "hola", "--profile", "soporte_isp", "--model", "other-model"], chat_env(fake, endpoints))
     assert proc.returncode == 0, proc.stderr
     body = fake.requests[0]
     assert body["model"] == "other-model" and "MikroTik" in body["messages"][0]["content"]
@@ -86,16 +106,21 @@ def test_once_without_a_key(endpoints):
 
 
 def test_once_with_an_unreachable_endpoint(endpoints):
-    env = {"OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "OPENAI_API_KEY": API_KEY,
-           "TOOL_ENDPOINTS": ",".join(endpoints)}
+    env = {
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+        "OPENAI_API_KEY": API_KEY,
+        "TOOL_ENDPOINTS": ",".join(endpoints),
+    }
     proc = run_chat(["--once", "hola"], env)
     assert proc.returncode == 1 and "cannot reach the chat endpoint" in proc.stderr
 
 
 def test_interactive_keeps_history_and_exits_on_eof(fake, endpoints):
-    fake.add(fake_chat.tool_calls(("get_database_stats", "{}")),
-             lambda body: fake_chat.text("Hay datos de varios municipios."),
-             lambda body: fake_chat.text(f"Me preguntaste {sum(m['role'] == 'user' for m in body['messages'])} cosas."))
+    fake.add(
+        fake_chat.tool_calls(("get_database_stats", "{}")),
+        lambda body: fake_chat.text("Hay datos de varios municipios."),
+        lambda body: fake_chat.text(f"Me preguntaste {sum(m['role'] == 'user' for m in body['messages'])} cosas."),
+    )
     proc = run_chat([], chat_env(fake, endpoints), stdin="¿Qué municipios hay?\n\n¿Y cuántas preguntas van?\n")
     assert proc.returncode == 0, proc.stderr
     assert "[herramienta] get_database_stats {}" in proc.stdout

@@ -25,18 +25,36 @@ from tests.fakes.fake_chat import API_KEY, FakeChat
 from tests.helpers import free_port
 
 LEGAL_TOOLS = {"query_metadata_sql", "search_content", "get_database_stats"}
-NO_FILTERS = {"municipality": None, "type": None, "year": None, "date_from": None, "date_to": None,
-              "number": None, "status": None, "municipalities": []}
+NO_FILTERS = {
+    "municipality": None,
+    "type": None,
+    "year": None,
+    "date_from": None,
+    "date_to": None,
+    "number": None,
+    "status": None,
+    "municipalities": [],
+}
 
 
 def metadata_args(query: str, **filters) -> str:
-    return json.dumps({"query": query, "filters": {**NO_FILTERS, **filters}, "operation": "count",
-                       "group_by": None, "order": None, "limit": None}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "query": query,
+            "filters": {**NO_FILTERS, **filters},
+            "operation": "count",
+            "group_by": None,
+            "order": None,
+            "limit": None,
+        },
+        ensure_ascii=False,
+    )
 
 
 def content_args(query: str, **filters) -> str:
-    return json.dumps({"query": query, "filters": {**NO_FILTERS, **filters} if filters else None, "limit": 5},
-                      ensure_ascii=False)
+    return json.dumps(
+        {"query": query, "filters": {**NO_FILTERS, **filters} if filters else None, "limit": 5}, ensure_ascii=False
+    )
 
 
 def tool_messages(body: dict) -> list[dict]:
@@ -87,9 +105,13 @@ def test_metadata_count_via_query_metadata_sql(fake, legal_engine, legal_corpus,
         out = last_tool_output(body)
         return fake_chat.text(f"Hay {out['total']} normativas de tipo {kind} en {muni}.", pieces=4)
 
-    fake.add(fake_chat.tool_calls(("query_metadata_sql", metadata_args(f"¿Cuántos {kind} hay de {muni}?",
-                                                                       municipality=muni, type=kind)), pieces=5),
-             answer)
+    fake.add(
+        fake_chat.tool_calls(
+            ("query_metadata_sql", metadata_args(f"¿Cuántos {kind} hay de {muni}?", municipality=muni, type=kind)),
+            pieces=5,
+        ),
+        answer,
+    )
     with caplog.at_level(logging.INFO, logger="chat.engine"):
         result, events = ask(legal_engine, f"¿Cuántos {kind} hay de {muni}?")
 
@@ -105,7 +127,10 @@ def test_metadata_count_via_query_metadata_sql(fake, legal_engine, legal_corpus,
     assert json.loads(call["function"]["arguments"])["filters"]["municipality"] == muni  # deltas reassembled
     assert tool_messages(second)[0]["tool_call_id"] == call["id"]
     assert [type(e).__name__ for e in events if not isinstance(e, TextDelta)] == [
-        "ToolCallStarted", "ToolCallFinished", "Finished"]
+        "ToolCallStarted",
+        "ToolCallFinished",
+        "Finished",
+    ]
     assert sum(isinstance(e, TextDelta) for e in events) >= 4
     assert result.usage == {"prompt_tokens": 130, "completion_tokens": 30, "total_tokens": 160}
     lines = [r.getMessage() for r in caplog.records if r.name == "chat.engine"]
@@ -138,9 +163,13 @@ def test_two_rounds_with_both_tools(fake, legal_engine, legal_corpus):
         outputs = [json.loads(m["content"]) for m in tool_messages(body)]
         return fake_chat.text(f"{outputs[0]['total']} normativas; {outputs[1]['total_hits']} sobre tasas.")
 
-    fake.add(fake_chat.tool_calls(("query_metadata_sql", metadata_args(f"¿Cuántas normativas tiene {muni}?",
-                                                                       municipality=muni))),
-             second_round, final)
+    fake.add(
+        fake_chat.tool_calls(
+            ("query_metadata_sql", metadata_args(f"¿Cuántas normativas tiene {muni}?", municipality=muni))
+        ),
+        second_round,
+        final,
+    )
     result, events = ask(legal_engine, f"¿Cuántas normativas tiene {muni} y cuáles hablan de tasas?")
     assert result.rounds == 2 and result.requests == 3
     assert result.tools_used == ["query_metadata_sql", "search_content"]
@@ -194,8 +223,10 @@ def test_zero_roundtrips_or_no_tool_services_means_no_tools(fake, dispatcher):
 
 def test_tool_error_goes_back_to_the_model_which_answers_anyway(fake, echo_engine):
     args = json.dumps({"sleep_ms": 0, "fail_with": "NOT_FOUND", "message": "No encontré ese cliente."})
-    fake.add(fake_chat.tool_calls(("misbehave", args)),
-             lambda body: fake_chat.text("Perdón: " + last_tool_output(body)["error"]["say"]))
+    fake.add(
+        fake_chat.tool_calls(("misbehave", args)),
+        lambda body: fake_chat.text("Perdón: " + last_tool_output(body)["error"]["say"]),
+    )
     result, events = ask(echo_engine, "buscá el cliente 7")
     finished = [e for e in events if isinstance(e, ToolCallFinished)]
     assert [(e.ok, e.code) for e in finished] == [(False, "NOT_FOUND")]
@@ -206,8 +237,7 @@ def test_tool_error_goes_back_to_the_model_which_answers_anyway(fake, echo_engin
 
 def test_malformed_arguments_get_the_dispatchers_readable_error(fake, echo_engine):
     broken = '{"text": "hola"'
-    fake.add(fake_chat.tool_calls(("echo", broken), pieces=4),
-             lambda body: fake_chat.text("Entendido."))
+    fake.add(fake_chat.tool_calls(("echo", broken), pieces=4), lambda body: fake_chat.text("Entendido."))
     result, _ = ask(echo_engine, "eco")
     second = fake.requests[1]
     assert second["messages"][-2]["tool_calls"][0]["function"]["arguments"] == broken  # sent back verbatim
@@ -225,8 +255,10 @@ def test_tool_outside_the_allow_list_is_not_called(fake, legal_engine):
 
 def test_parallel_calls_of_one_round_run_concurrently(fake, echo_engine):
     slow = json.dumps({"sleep_ms": 400, "fail_with": "", "message": ""})
-    fake.add(fake_chat.tool_calls(("misbehave", slow), ("misbehave", slow), ("echo", '{"text": "rápido"}')),
-             lambda body: fake_chat.text("listo"))
+    fake.add(
+        fake_chat.tool_calls(("misbehave", slow), ("misbehave", slow), ("echo", '{"text": "rápido"}')),
+        lambda body: fake_chat.text("listo"),
+    )
     started = time.perf_counter()
     result, events = ask(echo_engine, "tres cosas a la vez")
     elapsed = time.perf_counter() - started
@@ -241,16 +273,22 @@ def test_parallel_calls_of_one_round_run_concurrently(fake, echo_engine):
 
 
 def test_requests_of_one_answer_reuse_the_connection(fake, echo_engine):
-    fake.add(fake_chat.tool_calls(("echo", '{"text": "a"}')), fake_chat.tool_calls(("echo", '{"text": "b"}')),
-             fake_chat.text("ok"), fake_chat.text("otra"))
+    fake.add(
+        fake_chat.tool_calls(("echo", '{"text": "a"}')),
+        fake_chat.tool_calls(("echo", '{"text": "b"}')),
+        fake_chat.text("ok"),
+        fake_chat.text("otra"),
+    )
     ask(echo_engine, "uno")
     ask(echo_engine, "dos")
     assert len(fake.peers) == 4 and len(set(fake.peers)) == 1  # no new TCP (TLS, in production) per request
 
 
 def test_calls_without_ids_get_ids_the_api_accepts(fake, echo_engine):
-    fake.add(fake_chat.tool_calls(("echo", '{"text": "a"}'), ("echo", '{"text": "b"}'), with_ids=False),
-             lambda body: fake_chat.text("ok"))
+    fake.add(
+        fake_chat.tool_calls(("echo", '{"text": "a"}'), ("echo", '{"text": "b"}'), with_ids=False),
+        lambda body: fake_chat.text("ok"),
+    )
     ask(echo_engine, "dos ecos")
     calls = fake.requests[1]["messages"][-3]["tool_calls"]
     ids = [c["id"] for c in calls]
@@ -260,10 +298,15 @@ def test_calls_without_ids_get_ids_the_api_accepts(fake, echo_engine):
 
 
 def test_history_is_sent_and_text_before_tool_calls_is_kept(fake, echo_engine):
-    fake.add(fake_chat.tool_calls(("echo", '{"text": "x"}'), content="Voy a consultar. "),
-             lambda body: fake_chat.text("Listo."))
-    history = [{"role": "user", "content": "hola"}, {"role": "assistant", "content": "¿Qué necesitás?"},
-               {"role": "user", "content": "un eco"}]
+    fake.add(
+        fake_chat.tool_calls(("echo", '{"text": "x"}'), content="Voy a consultar. "),
+        lambda body: fake_chat.text("Listo."),
+    )
+    history = [
+        {"role": "user", "content": "hola"},
+        {"role": "assistant", "content": "¿Qué necesitás?"},
+        {"role": "user", "content": "un eco"},
+    ]
     answer = echo_engine.ask(history)
     assert fake.requests[0]["messages"][1:] == history
     assert answer.text == "Voy a consultar. Listo."
@@ -274,8 +317,10 @@ def test_history_is_sent_and_text_before_tool_calls_is_kept(fake, echo_engine):
 
 
 def test_missing_key_is_a_config_error_and_sends_nothing(fake, dispatcher):
-    with ChatEngine(dispatcher, ChatSettings(base_url=fake.base_url, api_key="")) as engine, \
-            pytest.raises(ChatError, match="OPENAI_API_KEY") as err:
+    with (
+        ChatEngine(dispatcher, ChatSettings(base_url=fake.base_url, api_key="")) as engine,
+        pytest.raises(ChatError, match="OPENAI_API_KEY") as err,
+    ):
         ask(engine, "hola")
     assert err.value.kind == "config" and fake.requests == []
 
@@ -332,8 +377,10 @@ USER = {"role": "user", "content": "hola"}
         ([{**USER, "stream": True}], "unknown fields: stream"),
         ([{"role": "assistant"}, USER], "content or tool_calls"),
         ([{"role": "assistant", "content": None, "tool_calls": []}, USER], "tool_calls"),
-        ([{"role": "assistant", "content": None, "tool_calls": [{"id": "c", "function": {"name": "x"}}]}, USER],
-         "tool_calls[0]"),
+        (
+            [{"role": "assistant", "content": None, "tool_calls": [{"id": "c", "function": {"name": "x"}}]}, USER],
+            "tool_calls[0]",
+        ),
         ([{"role": "tool", "content": "{}"}, USER], "tool_call_id"),
         ([{**USER, "name": 3}], "name"),
     ],

@@ -60,11 +60,22 @@ def post_stream(url: str, payload) -> tuple[httpx.Response, list[tuple[str, dict
 
 
 def test_answer_streams_text_tool_notices_and_a_final_event(fake, chat_url, legal_corpus):
-    args = json.dumps({"query": "¿Cuántas normativas hay?", "filters": None, "operation": "count",
-                       "group_by": None, "order": None, "limit": None})
-    fake.add(fake_chat.tool_calls(("query_metadata_sql", args)),
-             lambda body: fake_chat.text(f"Hay {json.loads(body['messages'][-1]['content'])['total']} normativas.",
-                                         pieces=3))
+    args = json.dumps(
+        {
+            "query": "¿Cuántas normativas hay?",
+            "filters": None,
+            "operation": "count",
+            "group_by": None,
+            "order": None,
+            "limit": None,
+        }
+    )
+    fake.add(
+        fake_chat.tool_calls(("query_metadata_sql", args)),
+        lambda body: fake_chat.text(
+            f"Hay {json.loads(body['messages'][-1]['content'])['total']} normativas.", pieces=3
+        ),
+    )
     response, events = post_stream(chat_url, {"messages": [{"role": "user", "content": "¿Cuántas normativas hay?"}]})
     assert response.status_code == 200
     names = [n for n, _ in events]
@@ -81,21 +92,29 @@ def test_answer_streams_text_tool_notices_and_a_final_event(fake, chat_url, lega
     assert [m["role"] for m in done["messages"]] == ["assistant", "tool", "assistant"]
     # the legal profile's instructions and allow-list are what the model got
     assert {t["function"]["name"] for t in fake.requests[0]["tools"]} == {
-        "query_metadata_sql", "search_content", "get_database_stats"}
+        "query_metadata_sql",
+        "search_content",
+        "get_database_stats",
+    }
 
 
 def test_history_from_the_front_end_is_used(fake, chat_url):
     fake.add(lambda body: fake_chat.text(f"{len(body['messages'])} mensajes"))
-    history = [{"role": "user", "content": "hola"}, {"role": "assistant", "content": "¿Qué necesitás?"},
-               {"role": "user", "content": "nada"}]
+    history = [
+        {"role": "user", "content": "hola"},
+        {"role": "assistant", "content": "¿Qué necesitás?"},
+        {"role": "user", "content": "nada"},
+    ]
     _, events = post_stream(chat_url, {"messages": history, "profile": "informacion_legal"})
     assert events[-1] == ("done", events[-1][1]) and events[-1][1]["text"] == "4 mensajes"  # + system prompt
     assert fake.requests[0]["messages"][1:] == history
 
 
 def test_tool_error_is_a_notice_and_the_answer_goes_on(fake, chat_url):
-    fake.add(fake_chat.tool_calls(("search_content", json.dumps({"query": "", "filters": None, "limit": None}))),
-             lambda body: fake_chat.text("No pude buscar eso."))
+    fake.add(
+        fake_chat.tool_calls(("search_content", json.dumps({"query": "", "filters": None, "limit": None}))),
+        lambda body: fake_chat.text("No pude buscar eso."),
+    )
     _, events = post_stream(chat_url, {"messages": [{"role": "user", "content": "buscá nada"}]})
     result = next(d for n, d in events if n == "tool_result")
     assert result["ok"] is False and result["code"] == "INVALID_ARGUMENT"
@@ -171,8 +190,9 @@ def test_client_leaving_mid_answer_does_not_break_the_server(fake, chat_url):
     slow = fake_chat.text("una respuesta larga " * 10, pieces=40)
     slow.chunk_delay = 0.02
     fake.add(slow, fake_chat.text("sigo vivo"))
-    with httpx.stream("POST", chat_url, json={"messages": [{"role": "user", "content": "hola"}]},
-                      timeout=10) as response:
+    with httpx.stream(
+        "POST", chat_url, json={"messages": [{"role": "user", "content": "hola"}]}, timeout=10
+    ) as response:
         for line in response.iter_lines():
             if line.startswith("data:"):
                 break  # hang up after the first event
@@ -192,8 +212,9 @@ def test_concurrent_requests_get_their_own_answers(fake, chat_url):
     fake.default = responder
     questions = [f"pregunta {i}" for i in range(6)]
     with ThreadPoolExecutor(len(questions)) as pool:
-        results = list(pool.map(lambda q: post_stream(chat_url, {"messages": [{"role": "user", "content": q}]}),
-                                questions))
+        results = list(
+            pool.map(lambda q: post_stream(chat_url, {"messages": [{"role": "user", "content": q}]}), questions)
+        )
     for question, (response, events) in zip(questions, results, strict=True):
         assert response.status_code == 200
         assert events[-1][0] == "done" and events[-1][1]["text"] == f"respuesta a {question}"

@@ -24,13 +24,18 @@ LEGAL = {"query_metadata_sql", "search_content", "get_database_stats"}
 
 
 def server_env(endpoints: list[str]) -> dict[str, str]:
-    return {"TOOL_ENDPOINTS": ",".join(endpoints), "CENTRALITA_ENV_FILE": os.devnull, "LOG_LEVEL": "INFO",
-            "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    return {
+        "TOOL_ENDPOINTS": ",".join(endpoints),
+        "CENTRALITA_ENV_FILE": os.devnull,
+        "LOG_LEVEL": "INFO",
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+    }
 
 
 def stdio_params(endpoints: list[str]) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=["-m", "centralita.cli", "mcp"],
-                                 env=server_env(endpoints), cwd=str(REPO_ROOT))
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "centralita.cli", "mcp"], env=server_env(endpoints), cwd=str(REPO_ROOT)
+    )
 
 
 def with_client(server: object, body: Callable[[Client], Awaitable[None]], timeout: float = 30) -> None:
@@ -58,13 +63,13 @@ async def check_catalogue_and_calls(client: Client, dispatcher, legal_corpus) ->
         jsonschema.Draft202012Validator.check_schema(tools[name].input_schema)
     assert tools["search_content"].annotations.read_only_hint is True
 
-    count = await client.call_tool("query_metadata_sql", {"query": "¿Cuántas normativas hay?",
-                                                          "operation": "count"})
+    count = await client.call_tool("query_metadata_sql", {"query": "¿Cuántas normativas hay?", "operation": "count"})
     assert not count.is_error and text_of(count)["total"] == len(legal_corpus[0])
     assert count.structured_content == text_of(count)
 
-    found = await client.call_tool("search_content", {"query": "habilitaciones de comercios",
-                                                      "filters": {"municipality": "Merlo"}})
+    found = await client.call_tool(
+        "search_content", {"query": "habilitaciones de comercios", "filters": {"municipality": "Merlo"}}
+    )
     assert not found.is_error
     assert any(r["id"] == "merlo-ordenanza-2947-2024" for r in text_of(found)["results"])
 
@@ -73,11 +78,15 @@ async def check_catalogue_and_calls(client: Client, dispatcher, legal_corpus) ->
 
 
 async def check_errors(client: Client) -> None:
-    failed = await client.call_tool("misbehave", {"sleep_ms": 0, "fail_with": "NOT_FOUND",
-                                                  "message": "No encontré ese cliente."})
+    failed = await client.call_tool(
+        "misbehave", {"sleep_ms": 0, "fail_with": "NOT_FOUND", "message": "No encontré ese cliente."}
+    )
     assert failed.is_error
-    assert text_of(failed)["error"] == {"code": "NOT_FOUND", "message": "No encontré ese cliente.",
-                                        "say": "No encontré ese cliente."}
+    assert text_of(failed)["error"] == {
+        "code": "NOT_FOUND",
+        "message": "No encontré ese cliente.",
+        "say": "No encontré ese cliente.",
+    }
 
     empty = await client.call_tool("search_content", {"query": ""})  # legal_search refuses: INVALID_ARGUMENT
     assert empty.is_error and text_of(empty)["error"]["code"] == "INVALID_ARGUMENT"
@@ -127,8 +136,14 @@ def test_stdio_discovers_a_service_that_starts_later(echo_server, legal_service)
 def http_server(endpoints):
     port = free_port()
     env = {**os.environ, **server_env(endpoints)}
-    proc = subprocess.Popen([sys.executable, "-m", "centralita.cli", "mcp", "--transport", "http", "--port", str(port)],
-                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "centralita.cli", "mcp", "--transport", "http", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -161,7 +176,14 @@ def test_http_lists_and_calls_tools(http_server, dispatcher, legal_corpus):
 def test_http_refuses_a_foreign_host_header(http_server):
     import httpx
 
-    response = httpx.post(http_server, headers={"Host": "evil.example", "Content-Type": "application/json",
-                                                "Accept": "application/json, text/event-stream"},
-                          json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=5)
+    response = httpx.post(
+        http_server,
+        headers={
+            "Host": "evil.example",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        },
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        timeout=5,
+    )
     assert response.status_code in (403, 421)

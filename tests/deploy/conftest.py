@@ -11,8 +11,7 @@ from tests.helpers import require
 @pytest.fixture(scope="session")
 def rendered() -> dict[str, list[dict]]:
     """{"overlays/prod": [objects...], ...} for every tree under deploy/k8s/{overlays,tests}."""
-    require(k8s.kubectl() is not None,
-            "kubectl not found (Debian package `kubectl`: run deploy/k8s/ensure-kubectl.sh)")
+    require(k8s.kubectl() is not None, "kubectl not found (Debian package `kubectl`: run deploy/k8s/ensure-kubectl.sh)")
     return {str(t.relative_to(k8s.K8S_DIR)): k8s.parse(k8s.render(t)) for t in k8s.kustomize_dirs()}
 
 

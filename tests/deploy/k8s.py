@@ -17,8 +17,10 @@ from tests.helpers import REPO_ROOT
 K8S_DIR = REPO_ROOT / "deploy" / "k8s"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
-TOOL_SERVICES = {"mikrotik-tool": "centralita.mikrotik.v1.MikrotikService",
-                 "legal-search": "centralita.legal.v1.LegalSearchService"}
+TOOL_SERVICES = {
+    "mikrotik-tool": "centralita.mikrotik.v1.MikrotikService",
+    "legal-search": "centralita.legal.v1.LegalSearchService",
+}
 
 
 def kustomize_dirs() -> list[Path]:
@@ -31,8 +33,7 @@ def kubectl() -> str | None:
 
 
 def render(tree: Path) -> str:
-    out = subprocess.run([kubectl() or "kubectl", "kustomize", str(tree)], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run([kubectl() or "kubectl", "kustomize", str(tree)], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         raise AssertionError(f"kubectl kustomize {tree} failed:\n{out.stderr}")
     return out.stdout
@@ -126,8 +127,9 @@ def container_command(c: dict) -> list[str]:
     return [*image_entrypoint(), *c.get("args", image_cmd())]
 
 
-def container_env(docs: list[dict], obj: dict, c: dict, *, fields: dict[str, str],
-                  secrets: dict[str, str] | None = None) -> dict[str, str]:
+def container_env(
+    docs: list[dict], obj: dict, c: dict, *, fields: dict[str, str], secrets: dict[str, str] | None = None
+) -> dict[str, str]:
     """The environment the kubelet would give the container: image ENV, envFrom, env (with $(VAR)
     expansion). ``fields`` answers downward-API fieldRefs; ``secrets`` replaces secretKeyRef values
     (the manifests ship no real secrets)."""
@@ -163,13 +165,15 @@ def _data(obj: dict) -> dict[str, str]:
 
 def remap_mounts(c: dict, values: list[str], mounts: dict[str, Path]) -> list[str]:
     """Replace the container's mount paths in ``values`` with local directories (by volume name)."""
-    pairs = sorted(((m["mountPath"], mounts[m["name"]]) for m in c.get("volumeMounts", []) if m["name"] in mounts),
-                   key=lambda p: -len(p[0]))
+    pairs = sorted(
+        ((m["mountPath"], mounts[m["name"]]) for m in c.get("volumeMounts", []) if m["name"] in mounts),
+        key=lambda p: -len(p[0]),
+    )
     out = []
     for v in values:
         for mount_path, local in pairs:
             if v == mount_path or v.startswith(mount_path + "/"):
-                v = str(local) + v[len(mount_path):]
+                v = str(local) + v[len(mount_path) :]
                 break
         out.append(v)
     return out
@@ -189,8 +193,9 @@ class Process:
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> None:
         self.argv, self.log_path = argv, log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(argv, env=process_env(env), cwd=cwd, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, env=process_env(env), cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def log(self) -> str:
         self._log.flush()

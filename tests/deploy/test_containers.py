@@ -30,8 +30,11 @@ def grpc_probe(port: int, service: str, timeout: float = 1.0) -> int | str:
     """What the kubelet's gRPC probe sees: the status, or the RPC error code name."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         try:
-            return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service),
-                                                             timeout=timeout).status
+            return (
+                health_pb2_grpc.HealthStub(channel)
+                .Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+                .status
+            )
         except grpc.RpcError as exc:
             return exc.code().name
 
@@ -72,8 +75,17 @@ def probe_budget(probe: dict) -> float:
 class Pod:
     """One container of a rendered workload, run locally (volumes → tmp dirs, ports → free ports)."""
 
-    def __init__(self, docs: list[dict], kind: str, name: str, container: str, tmp: Path, *,
-                 secrets: dict[str, str] | None = None, fields: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        docs: list[dict],
+        kind: str,
+        name: str,
+        container: str,
+        tmp: Path,
+        *,
+        secrets: dict[str, str] | None = None,
+        fields: dict[str, str] | None = None,
+    ) -> None:
         self.docs = docs
         self.obj = k8s.find(docs, kind, name)
         self.c = k8s.container(self.obj, container)
@@ -133,8 +145,9 @@ class Pod:
 def simulator(tmp_path_factory):
     port = free_port()
     tmp = tmp_path_factory.mktemp("mikrotik-sim")
-    proc = k8s.Process(["centralita", "mikrotik-sim", "--host", "127.0.0.1", "--port", str(port)], {}, tmp,
-                       tmp / "sim.log")
+    proc = k8s.Process(
+        ["centralita", "mikrotik-sim", "--host", "127.0.0.1", "--port", str(port)], {}, tmp, tmp / "sim.log"
+    )
     wait_for(lambda: http_probe(port, "/health") == 200, 20, "simulator up", proc)
     yield f"http://127.0.0.1:{port}"
     proc.stop()
@@ -143,8 +156,14 @@ def simulator(tmp_path_factory):
 def start_tools(prod, tmp: Path, simulator: str) -> dict[str, Pod]:
     pods = {
         "mikrotik-tool": Pod(prod, "Deployment", "mikrotik-tool", "mikrotik-tool", tmp / "mikrotik"),
-        "legal-search": Pod(prod, "Deployment", "legal-search", "legal-search", tmp / "legal",
-                            secrets={"LEGAL_DB_URL": "sqlite:///{data}/legal.db"}),
+        "legal-search": Pod(
+            prod,
+            "Deployment",
+            "legal-search",
+            "legal-search",
+            tmp / "legal",
+            secrets={"LEGAL_DB_URL": "sqlite:///{data}/legal.db"},
+        ),
     }
     legal = pods["legal-search"]
     legal.env["LEGAL_DB_URL"] = legal.env["LEGAL_DB_URL"].format(data=legal.mounts["data"])
@@ -162,16 +181,24 @@ def test_tool_containers_pass_the_kubelet_probes_and_drain_on_sigterm(prod, tmp_
     try:
         for name, pod in pods.items():
             assert pod.argv[:3] == ["centralita", "serve", name.replace("-", "_")], pod.argv
-            assert pod.env["GRPC_DRAIN_DELAY"] == k8s.find(prod, "ConfigMap", pod.c["envFrom"][0]["configMapRef"][
-                "name"])["data"]["GRPC_DRAIN_DELAY"], "settings come from the rendered ConfigMap"
+            assert (
+                pod.env["GRPC_DRAIN_DELAY"]
+                == k8s.find(prod, "ConfigMap", pod.c["envFrom"][0]["configMapRef"]["name"])["data"]["GRPC_DRAIN_DELAY"]
+            ), "settings come from the rendered ConfigMap"
         for name, pod in pods.items():
             c, service = pod.c, k8s.TOOL_SERVICES[name]
             port = pod.port(c["startupProbe"]["grpc"]["port"])
             startup = c["startupProbe"]["grpc"].get("service", "")
-            wait_for(lambda p=port, s=startup: grpc_probe(p, s) == SERVING, probe_budget(c["startupProbe"]),
-                     f"{name} startup probe", pod.process)
-            assert grpc_probe(pod.port(c["readinessProbe"]["grpc"]["port"]),
-                              c["readinessProbe"]["grpc"]["service"]) == SERVING
+            wait_for(
+                lambda p=port, s=startup: grpc_probe(p, s) == SERVING,
+                probe_budget(c["startupProbe"]),
+                f"{name} startup probe",
+                pod.process,
+            )
+            assert (
+                grpc_probe(pod.port(c["readinessProbe"]["grpc"]["port"]), c["readinessProbe"]["grpc"]["service"])
+                == SERVING
+            )
             assert c["readinessProbe"]["grpc"]["service"] == service
             assert grpc_probe(pod.port(c["livenessProbe"]["grpc"]["port"]), "") == SERVING
             assert grpc_probe(port, "no.such.Service") == "NOT_FOUND", "per-service status, not always SERVING"
@@ -214,7 +241,7 @@ def test_gateway_container_keeps_active_calls_and_hands_new_ones_back_on_sigterm
     from tests.fakes.fake_asterisk import FakeAsterisk
     from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
 
-    greeting = bytes(range(1, 161)) * 25     # 500 ms of recognisable u-law
+    greeting = bytes(range(1, 161)) * 25  # 500 ms of recognisable u-law
 
     def script(conn: FakeConnection):
         conn.handshake()
@@ -222,9 +249,14 @@ def test_gateway_container_keeps_active_calls_and_hands_new_ones_back_on_sigterm
 
     fake = FakeAsterisk(require_ari_docs())
     realtime = FakeRealtimeServer(script, script_timeout=60).__enter__()
-    pod = Pod(prod, "StatefulSet", "call-gateway", "call-gateway", tmp_path,
-              secrets={"OPENAI_API_KEY": API_KEY, "ASTERISK_USERNAME": fake.username,
-                       "ASTERISK_PASSWORD": fake.password})
+    pod = Pod(
+        prod,
+        "StatefulSet",
+        "call-gateway",
+        "call-gateway",
+        tmp_path,
+        secrets={"OPENAI_API_KEY": API_KEY, "ASTERISK_USERNAME": fake.username, "ASTERISK_PASSWORD": fake.password},
+    )
     try:
         app = pod.env["ARI_APP"]
         assert app == "call-gateway-0", "ARI_APP is the StatefulSet pod name"
@@ -233,19 +265,33 @@ def test_gateway_container_keeps_active_calls_and_hands_new_ones_back_on_sigterm
         assert Path(pod.env["PROFILES_PATH"]).is_file(), "the profiles ConfigMap is mounted where PROFILES_PATH says"
         drain = float(pod.env["GATEWAY_DRAIN_SECONDS"])
         lo, hi = udp_port_range(4)
-        pod.start(ARI_URL=fake.url, OPENAI_REALTIME_URL=realtime.url, TOOL_ENDPOINTS=f"127.0.0.1:{free_port()}",
-                  RTP_PORT_MIN=str(lo), RTP_PORT_MAX=str(hi))
+        pod.start(
+            ARI_URL=fake.url,
+            OPENAI_REALTIME_URL=realtime.url,
+            TOOL_ENDPOINTS=f"127.0.0.1:{free_port()}",
+            RTP_PORT_MIN=str(lo),
+            RTP_PORT_MAX=str(hi),
+        )
         c, http = pod.c, pod.port(8080)
-        wait_for(lambda: http_probe(http, c["startupProbe"]["httpGet"]["path"]) == 200,
-                 probe_budget(c["startupProbe"]), "gateway startup probe", pod.process)
+        wait_for(
+            lambda: http_probe(http, c["startupProbe"]["httpGet"]["path"]) == 200,
+            probe_budget(c["startupProbe"]),
+            "gateway startup probe",
+            pod.process,
+        )
         assert fake.wait_connected(app, timeout=10), pod.process.log()[-3000:]
-        wait_for(lambda: http_probe(http, c["readinessProbe"]["httpGet"]["path"]) == 200, 10, "gateway ready",
-                 pod.process)
+        wait_for(
+            lambda: http_probe(http, c["readinessProbe"]["httpGet"]["path"]) == 200, 10, "gateway ready", pod.process
+        )
         assert http_probe(http, c["livenessProbe"]["httpGet"]["path"]) == 200
 
         active = fake.new_call("3241000752", app=app)
-        wait_for(lambda: (leg := fake.leg_for_caller(active)) is not None
-                 and len(leg.payload_bytes()) >= len(greeting), 10, "the caller hears the greeting", pod.process)
+        wait_for(
+            lambda: (leg := fake.leg_for_caller(active)) is not None and len(leg.payload_bytes()) >= len(greeting),
+            10,
+            "the caller hears the greeting",
+            pod.process,
+        )
 
         started = time.monotonic()
         pod.process.proc.send_signal(signal.SIGTERM)

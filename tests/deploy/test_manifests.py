@@ -17,8 +17,16 @@ VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")
 # oldest supported release we target (native gRPC probes are GA since 1.27) and the newest schemas
 K8S_VERSIONS = ("1.29.0", "1.37.0")
 PLACEHOLDER = "REPLACE_ME"
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-                      "projected", "secret"}
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
 
 
 def _labels_match(selector: dict, labels: dict) -> bool:
@@ -38,8 +46,11 @@ def _settings(docs) -> dict[str, str]:
 
 
 def _configmap_name(docs, prefix: str) -> str:
-    names = [d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap"
-             and re.fullmatch(rf"{prefix}(-[a-z0-9]{{10}})?", d["metadata"]["name"])]
+    names = [
+        d["metadata"]["name"]
+        for d in docs
+        if d["kind"] == "ConfigMap" and re.fullmatch(rf"{prefix}(-[a-z0-9]{{10}})?", d["metadata"]["name"])
+    ]
     assert len(names) == 1, f"one ConfigMap {prefix}: {names}"
     return names[0]
 
@@ -63,8 +74,9 @@ def test_kubernetes_validate_strict(rendered, tmp_path, version):
     for tree, docs in rendered.items():
         path = tmp_path / (tree.replace("/", "_") + ".yaml")
         path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-        out = subprocess.run([VALIDATE, "--strict", "-k", version, str(path)], capture_output=True, text=True,
-                             timeout=60)
+        out = subprocess.run(
+            [VALIDATE, "--strict", "-k", version, str(path)], capture_output=True, text=True, timeout=60
+        )
         log = out.stdout + out.stderr
         assert out.returncode == 0, f"{tree} against {version}:\n{log}"
         assert log.count(" passed ") == len(docs), f"{tree}: not every object was validated:\n{log}"
@@ -130,8 +142,11 @@ def test_tool_services_are_headless_with_grpc_probes_on_numeric_ports(rendered):
             for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget"):
                 obj = k8s.find(docs, kind, name)
                 if kind == "HorizontalPodAutoscaler":
-                    assert obj["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                                             "name": name}
+                    assert obj["spec"]["scaleTargetRef"] == {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": name,
+                    }
                     assert obj["spec"]["metrics"][0]["resource"]["name"] == "cpu"
                 else:
                     assert _labels_match(obj["spec"]["selector"], dep["spec"]["template"]["metadata"]["labels"])
@@ -161,7 +176,8 @@ def test_network_policies_select_the_tool_pods_and_admit_only_gateway_and_tool_c
                         assert "namespaceSelector" not in peer and "ipBlock" not in peer
                         sel = peer["podSelector"]["matchLabels"]
                         assert sel == {"centralita.io/tool-client": "true"} or _labels_match(
-                            peer["podSelector"], gateway_labels), f"{tree} {name}: unexpected peer {sel}"
+                            peer["podSelector"], gateway_labels
+                        ), f"{tree} {name}: unexpected peer {sel}"
                     assert any(_labels_match(p["podSelector"], gateway_labels) for p in peers), "gateway admitted"
 
 

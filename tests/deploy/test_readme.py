@@ -12,8 +12,9 @@ def test_readme_matches_the_prod_manifests(prod):
     start = text.index("\n## Deploying on Kubernetes\n")
     end = text.find("\n## ", start + 1)
     readme = text[start : end if end > 0 else None]
-    settings = next(d for d in prod if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(
-        "centralita-settings"))["data"]
+    settings = next(
+        d for d in prod if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("centralita-settings")
+    )["data"]
     sts = k8s.find(prod, "StatefulSet", "call-gateway")
     lo, hi = settings["RTP_PORT_MIN"], settings["RTP_PORT_MAX"]
     assert f"{lo}-{hi}/udp" in readme and f"({lo}–{hi})" in readme

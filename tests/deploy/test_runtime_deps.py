@@ -24,7 +24,7 @@ from tests.helpers import REPO_ROOT
 
 SERVICES_DIR = REPO_ROOT / "services"
 FIRST_PARTY = {p.name for p in SERVICES_DIR.iterdir() if (p / "__init__.py").is_file()}
-BUILD_ONLY = {"centralita.protogen"}          # runs in the image's build stage, with grpcio-tools
+BUILD_ONLY = {"centralita.protogen"}  # runs in the image's build stage, with grpcio-tools
 
 
 def _module_file(name: str) -> Path | None:
@@ -37,7 +37,8 @@ def _module_file(name: str) -> Path | None:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _guards_import_error(node: ast.Try) -> bool:
@@ -62,7 +63,7 @@ def _imports(name: str, path: Path) -> set[str]:
             return
         if isinstance(node, ast.Try) and _guards_import_error(node):
             for child in [*node.handlers, *node.orelse, *node.finalbody]:
-                visit(child)                        # optional import: the body may fail
+                visit(child)  # optional import: the body may fail
             return
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
@@ -74,7 +75,7 @@ def _imports(name: str, path: Path) -> set[str]:
             else:
                 mod = node.module or ""
             found.add(mod)
-            found.update(f"{mod}.{a.name}" for a in node.names)   # `from pkg import submodule`
+            found.update(f"{mod}.{a.name}" for a in node.names)  # `from pkg import submodule`
         for child in ast.iter_child_nodes(node):
             visit(child)
 
@@ -97,7 +98,7 @@ def third_party_imports(roots: list[str]) -> dict[str, str]:
             continue
         parent = name.rpartition(".")[0]
         if parent:
-            todo.append(parent)                     # importing a.b.c runs a/__init__ and a/b/__init__
+            todo.append(parent)  # importing a.b.c runs a/__init__ and a/b/__init__
         for imported in _imports(name, path):
             top = imported.split(".")[0]
             if top in FIRST_PARTY:

@@ -24,8 +24,9 @@ def ari_docs_dir() -> Path:
 
 def require_ari_docs() -> Path:
     d = ari_docs_dir()
-    require(all((d / f).is_file() for f in SPEC_FILES),
-            f"Asterisk ARI API docs not found in {d} (set CENTRALITA_ARI_DOCS)")
+    require(
+        all((d / f).is_file() for f in SPEC_FILES), f"Asterisk ARI API docs not found in {d} (set CENTRALITA_ARI_DOCS)"
+    )
     return d
 
 
@@ -38,9 +39,9 @@ class SpecViolation(ValueError):
 @dataclass(frozen=True)
 class Operation:
     method: str
-    path: str              # swagger path, e.g. /channels/{channelId}/answer
+    path: str  # swagger path, e.g. /channels/{channelId}/answer
     nickname: str
-    params: dict           # name -> parameter object
+    params: dict  # name -> parameter object
     regex: re.Pattern
     literal_segments: int
 
@@ -56,8 +57,9 @@ class AriSpec:
                 literal = sum(1 for seg in path.split("/") if seg and not seg.startswith("{"))
                 for op in api["operations"]:
                     params = {p["name"]: p for p in op.get("parameters", [])}
-                    self.ops.append(Operation(op["httpMethod"].upper(), path, op["nickname"], params,
-                                              re.compile(pattern), literal))
+                    self.ops.append(
+                        Operation(op["httpMethod"].upper(), path, op["nickname"], params, re.compile(pattern), literal)
+                    )
         # literal paths win over templates (/channels/externalMedia before /channels/{channelId})
         self.ops.sort(key=lambda o: -o.literal_segments)
 
@@ -65,7 +67,7 @@ class AriSpec:
         """Returns the matched operation and its path parameters, or raises ``SpecViolation``."""
         if not path.startswith("/ari/"):
             raise SpecViolation(404, f"not an ARI path: {path}")
-        rel = path[len("/ari"):]
+        rel = path[len("/ari") :]
         matched_path = False
         for op in self.ops:
             m = op.regex.match(rel)
@@ -99,7 +101,7 @@ class AriSpec:
         for name, value in supplied.items():
             p = op.params[name]
             values = [value] if not p.get("allowMultiple") else str(value).split(",")
-            allowed = (p.get("allowableValues") or {})
+            allowed = p.get("allowableValues") or {}
             for v in values:
                 if allowed.get("valueType") == "LIST" and str(v) not in allowed["values"]:
                     raise SpecViolation(400, f"{op.nickname}: {name}={v!r} not in {allowed['values']}")

@@ -54,15 +54,19 @@ class _Unchecked:
     """Routes requests by path like AriSpec, without the docs (only for the benchmark)."""
 
     ROUTES = (
-        ("GET", r"/channels", "channels", "list"), ("GET", r"/channels/[^/]+", "channels", "get"),
+        ("GET", r"/channels", "channels", "list"),
+        ("GET", r"/channels/[^/]+", "channels", "get"),
         ("POST", r"/channels/externalMedia", "channels", "externalMedia"),
         ("POST", r"/channels/[^/]+/answer", "channels", "answer"),
         ("POST", r"/channels/[^/]+/continue", "channels", "continueInDialplan"),
         ("POST", r"/channels/[^/]+/variable", "channels", "setChannelVar"),
         ("POST", r"/channels/[^/]+/play", "channels", "play"),
-        ("DELETE", r"/channels/[^/]+", "channels", "hangup"), ("GET", r"/bridges", "bridges", "list"),
-        ("POST", r"/bridges", "bridges", "create"), ("DELETE", r"/bridges/[^/]+", "bridges", "destroy"),
-        ("POST", r"/bridges/[^/]+/addChannel", "bridges", "addChannel"), ("GET", r"/events", "events", "ws"),
+        ("DELETE", r"/channels/[^/]+", "channels", "hangup"),
+        ("GET", r"/bridges", "bridges", "list"),
+        ("POST", r"/bridges", "bridges", "create"),
+        ("DELETE", r"/bridges/[^/]+", "bridges", "destroy"),
+        ("POST", r"/bridges/[^/]+/addChannel", "bridges", "addChannel"),
+        ("GET", r"/events", "events", "ws"),
         ("GET", r"/sounds/[^/]+", "sounds", "get"),
     )
 
@@ -70,7 +74,7 @@ class _Unchecked:
         import re
         from types import SimpleNamespace
 
-        rel = path[len("/ari"):]
+        rel = path[len("/ari") :]
         for m, pattern, resource, nick in self.ROUTES:
             if m == method and re.fullmatch(pattern, rel):
                 parts = rel.split("/")
@@ -163,32 +167,40 @@ class EventSocket:
 
 
 class FakeAsterisk:
-    def __init__(self, docs_dir, *, username: str = "ariuser", password: str = "s3cret-ari-pw",
-                 media_stasis_delay: float = 0.05, kernel_timestamps: bool = False,
-                 playback_duration: float | None = 0.3) -> None:
-        self.spec = AriSpec(docs_dir) if docs_dir is not None else None   # None: no checking (bench only)
+    def __init__(
+        self,
+        docs_dir,
+        *,
+        username: str = "ariuser",
+        password: str = "s3cret-ari-pw",
+        media_stasis_delay: float = 0.05,
+        kernel_timestamps: bool = False,
+        playback_duration: float | None = 0.3,
+    ) -> None:
+        self.spec = AriSpec(docs_dir) if docs_dir is not None else None  # None: no checking (bench only)
         self.username, self.password = username, password
         self.media_stasis_delay = media_stasis_delay
         self.playback_duration = playback_duration
         self.missing_media: set[str] = set()
-        self.sounds: dict[str, dict[str, list[str]]] = {k: {lang: list(f) for lang, f in v.items()}
-                                                        for k, v in STOCK_SOUNDS.items()}
+        self.sounds: dict[str, dict[str, list[str]]] = {
+            k: {lang: list(f) for lang, f in v.items()} for k, v in STOCK_SOUNDS.items()
+        }
         self.request_times: list[tuple[float, str, str]] = []
         self.playback_finished_on_hangup = True
-        self.plays: list[dict] = []           # every play request: channel, args, bridge it was in
+        self.plays: list[dict] = []  # every play request: channel, args, bridge it was in
         self.playbacks: dict[str, dict] = {}  # playing now: id -> {"json": Playback, "channel", "timers"}
         self.lock = threading.RLock()
         self.channels: dict[str, dict] = {}
         self.bridges: dict[str, dict] = {}
-        self.departed: list[dict] = []       # channels that left Stasis via continue
-        self.hung_up: dict[str, str] = {}     # channel id -> who ("caller" or "ari")
+        self.departed: list[dict] = []  # channels that left Stasis via continue
+        self.hung_up: dict[str, str] = {}  # channel id -> who ("caller" or "ari")
         self.variables: dict[str, dict] = {}
         self.violations: list[str] = []
         self.requests: list[tuple[str, str, dict]] = []
         self.sockets: list[EventSocket] = []
         self.event_log: list[dict] = []
         self.refuse_until = 0.0
-        self.fail_next: dict[tuple[str, str], int] = {}   # (method, operation nickname) -> HTTP status, once
+        self.fail_next: dict[tuple[str, str], int] = {}  # (method, operation nickname) -> HTTP status, once
         self.ws_attempts = 0
         self.rtp = RtpPeer(kernel_timestamps)
         self.media: dict[str, MediaLeg] = {}
@@ -203,8 +215,9 @@ class FakeAsterisk:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-asterisk-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-asterisk-http", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -229,16 +242,22 @@ class FakeAsterisk:
             time.sleep(0.01)
         return False
 
-    def new_call(self, exten: str = "100", *, app: str = "centralita", caller: str = "1155550000",
-                 args: list[str] | None = None) -> str:
+    def new_call(
+        self, exten: str = "100", *, app: str = "centralita", caller: str = "1155550000", args: list[str] | None = None
+    ) -> str:
         n = next(self._ids)
         cid = f"{int(time.time())}.{n}"
         chan = {
-            "id": cid, "name": f"PJSIP/trunk-{n:08x}", "state": "Ring", "protocol_id": f"sip-{n}@fake",
-            "caller": {"name": "", "number": caller}, "connected": {"name": "", "number": ""},
-            "accountcode": "", "dialplan": {"context": "from-pstn", "exten": exten, "priority": 2,
-                                            "app_name": "Stasis", "app_data": app},
-            "creationtime": _now(), "language": "es",
+            "id": cid,
+            "name": f"PJSIP/trunk-{n:08x}",
+            "state": "Ring",
+            "protocol_id": f"sip-{n}@fake",
+            "caller": {"name": "", "number": caller},
+            "connected": {"name": "", "number": ""},
+            "accountcode": "",
+            "dialplan": {"context": "from-pstn", "exten": exten, "priority": 2, "app_name": "Stasis", "app_data": app},
+            "creationtime": _now(),
+            "language": "es",
         }
         with self.lock:
             if app not in self.connected_apps():
@@ -281,8 +300,10 @@ class FakeAsterisk:
 
     def leftovers(self, prefix: str = "") -> dict[str, list[str]]:
         with self.lock:
-            return {"channels": [c for c in self.channels if c.startswith(prefix)],
-                    "bridges": [b for b in self.bridges if b.startswith(prefix)]}
+            return {
+                "channels": [c for c in self.channels if c.startswith(prefix)],
+                "bridges": [b for b in self.bridges if b.startswith(prefix)],
+            }
 
     # -- events -----------------------------------------------------------------------------------
     def _emit(self, app: str, event: dict) -> None:
@@ -291,7 +312,7 @@ class FakeAsterisk:
         text = json.dumps(event)
         for s in list(self.sockets):
             if s.open and app in s.apps:
-                s.send_text(text)      # no subscriber: the event is lost, as in Asterisk
+                s.send_text(text)  # no subscriber: the event is lost, as in Asterisk
 
     def _channel_json(self, cid: str) -> dict:
         return self.channels[cid]["json"]
@@ -304,8 +325,9 @@ class FakeAsterisk:
         self._leave_bridge(cid)
         if ch["stasis"]:
             self._emit(ch["app"], {"type": "StasisEnd", "channel": ch["json"]})
-        self._emit(ch["app"], {"type": "ChannelDestroyed", "cause": cause, "cause_txt": cause_txt,
-                               "channel": ch["json"]})
+        self._emit(
+            ch["app"], {"type": "ChannelDestroyed", "cause": cause, "cause_txt": cause_txt, "channel": ch["json"]}
+        )
         del self.channels[cid]
         self.hung_up[cid] = by
         if cid in self.media:
@@ -317,16 +339,25 @@ class FakeAsterisk:
         if bid and bid in self.bridges:
             b = self.bridges[bid]
             b["channels"].remove(cid)
-            self._emit(ch["app"], {"type": "ChannelLeftBridge", "bridge": self._bridge_json(bid),
-                                   "channel": ch["json"]})
+            self._emit(
+                ch["app"], {"type": "ChannelLeftBridge", "bridge": self._bridge_json(bid), "channel": ch["json"]}
+            )
         ch["bridge"] = None
         self._update_media()
 
     def _bridge_json(self, bid: str) -> dict:
         b = self.bridges[bid]
-        return {"id": bid, "technology": "simple_bridge", "bridge_type": "mixing", "bridge_class": "stasis",
-                "creator": "Stasis", "name": b["name"], "channels": list(b["channels"]),
-                "creationtime": b["creationtime"], "video_mode": "talker"}
+        return {
+            "id": bid,
+            "technology": "simple_bridge",
+            "bridge_type": "mixing",
+            "bridge_class": "stasis",
+            "creator": "Stasis",
+            "name": b["name"],
+            "channels": list(b["channels"]),
+            "creationtime": b["creationtime"],
+            "video_mode": "talker",
+        }
 
     def _update_media(self) -> None:
         """A media leg streams caller audio while it shares a bridge with a caller channel."""
@@ -356,8 +387,11 @@ class FakeAsterisk:
         langs = self.sounds.get(sid)
         if not langs:
             raise AriHttpError(404, "Sound not found")
-        return 200, {"id": sid, "text": "", "formats": [{"language": lang, "format": f}
-                                                        for lang, fmts in langs.items() for f in fmts]}
+        return 200, {
+            "id": sid,
+            "text": "",
+            "formats": [{"language": lang, "format": f} for lang, fmts in langs.items() for f in fmts],
+        }
 
     def _op_channels_list(self, pp, args):
         return 200, [c["json"] for c in self.channels.values()]
@@ -417,15 +451,21 @@ class FakeAsterisk:
         ch = self._require_stasis(cid)
         uris = args["media"].split(",")
         pid = args.get("playbackId") or f"playback-{next(self._ids)}"
-        pb = {"id": pid, "media_uri": uris[0], "target_uri": f"channel:{cid}",
-              "language": args.get("lang") or ch["json"]["language"], "state": "queued"}
+        pb = {
+            "id": pid,
+            "media_uri": uris[0],
+            "target_uri": f"channel:{cid}",
+            "language": args.get("lang") or ch["json"]["language"],
+            "state": "queued",
+        }
         if len(uris) > 1:
             pb["next_media_uri"] = uris[1]
         self.plays.append({"channel": cid, "args": dict(args), "bridge": ch["bridge"], "at": time.monotonic()})
         entry = {"json": pb, "channel": cid, "app": ch["app"], "timers": []}
         self.playbacks[pid] = entry
-        failed = uris[0] in self.missing_media or (uris[0].startswith("sound:")
-                                                   and not self.sounds.get(uris[0][len("sound:"):]))
+        failed = uris[0] in self.missing_media or (
+            uris[0].startswith("sound:") and not self.sounds.get(uris[0][len("sound:") :])
+        )
         self._later(entry, 0.01, lambda: self._playback_started(pid, fail=failed))
         if self.playback_duration is not None and not failed:
             self._later(entry, self.playback_duration, lambda: self._playback_finished(pid, "done"))
@@ -483,12 +523,24 @@ class FakeAsterisk:
             raise AriHttpError(400, "the fake only does ulaw")
         leg = self.rtp.open_leg(cid, (h, int(p)))
         la, lp = leg.local
-        chan = {"id": cid, "name": f"UnicastRTP/{host}-0x{id(leg):x}", "state": "Down",
-                "caller": {"name": "", "number": ""}, "connected": {"name": "", "number": ""},
-                "accountcode": "", "dialplan": {"context": "default", "exten": "s", "priority": 1,
-                                                "app_name": "AppDial2", "app_data": "(Outgoing Line)"},
-                "creationtime": _now(), "language": "en",
-                "channelvars": {"UNICASTRTP_LOCAL_ADDRESS": la, "UNICASTRTP_LOCAL_PORT": str(lp)}}
+        chan = {
+            "id": cid,
+            "name": f"UnicastRTP/{host}-0x{id(leg):x}",
+            "state": "Down",
+            "caller": {"name": "", "number": ""},
+            "connected": {"name": "", "number": ""},
+            "accountcode": "",
+            "dialplan": {
+                "context": "default",
+                "exten": "s",
+                "priority": 1,
+                "app_name": "AppDial2",
+                "app_data": "(Outgoing Line)",
+            },
+            "creationtime": _now(),
+            "language": "en",
+            "channelvars": {"UNICASTRTP_LOCAL_ADDRESS": la, "UNICASTRTP_LOCAL_PORT": str(lp)},
+        }
         app = args["app"]
         self.channels[cid] = {"json": chan, "app": app, "stasis": False, "bridge": None}
         self.media[cid] = leg
@@ -512,8 +564,7 @@ class FakeAsterisk:
     def _op_bridges_create(self, pp, args):
         bid = args.get("bridgeId") or f"bridge-{next(self._ids)}"
         for t in args.get("type", "mixing").split(","):
-            if t not in ("mixing", "holding", "dtmf_events", "proxy_media", "video_sfu", "video_single",
-                         "sdp_label"):
+            if t not in ("mixing", "holding", "dtmf_events", "proxy_media", "video_sfu", "video_single", "sdp_label"):
                 raise AriHttpError(400, f"invalid bridge type {t}")
         if bid in self.bridges:
             raise AriHttpError(409, "Bridge with this id already exists")
@@ -551,8 +602,9 @@ class FakeAsterisk:
             ch["bridge"] = bid
             self.bridges[bid]["channels"].append(cid)
             self.bridges[bid]["app"] = ch["app"]
-            self._emit(ch["app"], {"type": "ChannelEnteredBridge", "bridge": self._bridge_json(bid),
-                                   "channel": ch["json"]})
+            self._emit(
+                ch["app"], {"type": "ChannelEnteredBridge", "bridge": self._bridge_json(bid), "channel": ch["json"]}
+            )
         self._update_media()
         return 204, None
 
@@ -596,8 +648,11 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == "/ari/events":
             fake.ws_attempts += 1
         if not self._authorized():
-            self._reply(401, {"message": "Authentication required"},
-                        {"WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'})
+            self._reply(
+                401,
+                {"message": "Authentication required"},
+                {"WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'},
+            )
             return
         if method == "GET" and parts.path == "/ari/events":
             self._websocket(query)
@@ -638,8 +693,9 @@ class _Handler(BaseHTTPRequestHandler):
         with fake.lock:
             for old in fake.sockets:
                 if old.open and set(old.apps) & set(apps):
-                    old.send_text(json.dumps({"type": "ApplicationReplaced", "application": apps[0],
-                                              "timestamp": _now()}))
+                    old.send_text(
+                        json.dumps({"type": "ApplicationReplaced", "application": apps[0], "timestamp": _now()})
+                    )
                     old.kill()
             fake.sockets = [s for s in fake.sockets if s.open] + [es]
         es.serve()

@@ -100,8 +100,13 @@ def text(content: str, *, pieces: int = 3, usage: tuple[int, int] = (50, 10)) ->
     return Reply(chunks)
 
 
-def tool_calls(*calls: tuple[str, str], pieces: int = 3, content: str = "", usage: tuple[int, int] = (80, 20),
-               with_ids: bool = True) -> Reply:
+def tool_calls(
+    *calls: tuple[str, str],
+    pieces: int = 3,
+    content: str = "",
+    usage: tuple[int, int] = (80, 20),
+    with_ids: bool = True,
+) -> Reply:
     """Tool calls ``(name, arguments string)``; each call's arguments split over ``pieces`` deltas.
 
     ``with_ids=False`` imitates compatible servers that send no call ids."""
@@ -127,8 +132,13 @@ def http_error(status: int, message: str, etype: str = "invalid_request_error", 
 
 def stream_error(message: str, etype: str = "server_error") -> Reply:
     """A stream that starts, then reports an error inside the SSE body (as the API does)."""
-    return Reply([_chunk({"role": "assistant", "content": "", "refusal": None}),
-                  {"error": {"message": message, "type": etype, "param": None, "code": None}}], done=False)
+    return Reply(
+        [
+            _chunk({"role": "assistant", "content": "", "refusal": None}),
+            {"error": {"message": message, "type": etype, "param": None, "code": None}},
+        ],
+        done=False,
+    )
 
 
 ReplySource = Reply | Callable[[dict[str, Any]], Reply]
@@ -147,8 +157,13 @@ class _Server(ThreadingHTTPServer):
 class FakeChat:
     """``with FakeChat([replies...]) as fake: fake.base_url`` → ``http://127.0.0.1:PORT/v1``."""
 
-    def __init__(self, script: Iterable[ReplySource] = (), *, api_key: str = API_KEY,
-                 default: Callable[[dict[str, Any]], Reply] | None = None) -> None:
+    def __init__(
+        self,
+        script: Iterable[ReplySource] = (),
+        *,
+        api_key: str = API_KEY,
+        default: Callable[[dict[str, Any]], Reply] | None = None,
+    ) -> None:
         self.api_key = api_key
         self.script: list[ReplySource] = list(script)
         self.default = default  # answers requests beyond the script (benchmarks); None = a 500 and a complaint
@@ -202,8 +217,16 @@ class FakeChat:
                     self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
                     return
                 if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-                    self._json(401, {"error": {"message": "Incorrect API key provided.",
-                                               "type": "invalid_request_error", "code": "invalid_api_key"}})
+                    self._json(
+                        401,
+                        {
+                            "error": {
+                                "message": "Incorrect API key provided.",
+                                "type": "invalid_request_error",
+                                "code": "invalid_api_key",
+                            }
+                        },
+                    )
                     return
                 try:
                     body = json.loads(raw)

@@ -126,13 +126,21 @@ class FakeVad:
         if not td:
             return None
         if td.get("type") == "semantic_vad":
-            return cls(kind="semantic_vad", threshold=0.5, prefix_padding_ms=300,
-                       silence_ms=SEMANTIC_WAIT_MS[td.get("eagerness", "auto")],
-                       create_response=td.get("create_response", True),
-                       interrupt_response=td.get("interrupt_response", True))
-        return cls(threshold=td.get("threshold", 0.5), prefix_padding_ms=td.get("prefix_padding_ms", 300),
-                   silence_ms=td.get("silence_duration_ms", 500), create_response=td.get("create_response", True),
-                   interrupt_response=td.get("interrupt_response", True))
+            return cls(
+                kind="semantic_vad",
+                threshold=0.5,
+                prefix_padding_ms=300,
+                silence_ms=SEMANTIC_WAIT_MS[td.get("eagerness", "auto")],
+                create_response=td.get("create_response", True),
+                interrupt_response=td.get("interrupt_response", True),
+            )
+        return cls(
+            threshold=td.get("threshold", 0.5),
+            prefix_padding_ms=td.get("prefix_padding_ms", 300),
+            silence_ms=td.get("silence_duration_ms", 500),
+            create_response=td.get("create_response", True),
+            interrupt_response=td.get("interrupt_response", True),
+        )
 
     @property
     def level(self) -> float:
@@ -146,7 +154,7 @@ class FakeVad:
         whole = len(data) - len(data) % 160
         self.partial = data[whole:]
         for i in range(0, whole, 160):
-            frame = data[i:i + 160]
+            frame = data[i : i + 160]
             self.clock_ms += 20
             voiced = sum(map(_MAG.__getitem__, frame)) / 160 >= self.level
             self.run = self.run + 1 if voiced else 0
@@ -234,24 +242,28 @@ class FakeConnection:
             with contextlib.suppress(ConnectionClosed, OSError):
                 if what == "start":
                     vad.item_id = new_id("item_user")
-                    sent = self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": ms,
-                                      "item_id": vad.item_id})
+                    sent = self.send(
+                        {"type": "input_audio_buffer.speech_started", "audio_start_ms": ms, "item_id": vad.item_id}
+                    )
                     self.speech_events.append({**sent, "_at": time.monotonic()})
                     rid = self.active_response
                     if vad.interrupt_response and rid is not None and self._active_conversation != "none":
                         self._server_cancel(rid, "turn_detected")
                 else:
-                    sent = self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms,
-                                      "item_id": vad.item_id})
+                    sent = self.send(
+                        {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": vad.item_id}
+                    )
                     now = time.monotonic()
                     self.speech_events.append({**sent, "_at": now})
-                    self.send({"type": "input_audio_buffer.committed", "item_id": vad.item_id,
-                               "previous_item_id": None})
+                    self.send(
+                        {"type": "input_audio_buffer.committed", "item_id": vad.item_id, "previous_item_id": None}
+                    )
                     rid = None
                     if vad.create_response and self.active_response is None:
                         rid = self.response_created(None)  # the server answers the turn by itself
-                    self.turns.put(Turn(vad.item_id, max(0, vad.onset_ms - vad.prefix_padding_ms), ms,
-                                        vad.voiced_ms, now, rid))
+                    self.turns.put(
+                        Turn(vad.item_id, max(0, vad.onset_ms - vad.prefix_padding_ms), ms, vad.voiced_ms, now, rid)
+                    )
 
     def _server_cancel(self, rid: str, reason: str) -> None:
         self.cancelled.add(rid)
@@ -278,22 +290,32 @@ class FakeConnection:
             conversation = (event.get("response") or {}).get("conversation", "auto")
             if self.active_response is not None:
                 self.violations.append(f"response.create while {self.active_response} is active")
-                self._error("invalid_request_error", "conversation_already_has_active_response",
-                            f"Conversation already has an active response in progress: {self.active_response}.",
-                            event.get("event_id"))
+                self._error(
+                    "invalid_request_error",
+                    "conversation_already_has_active_response",
+                    f"Conversation already has an active response in progress: {self.active_response}.",
+                    event.get("event_id"),
+                )
             elif conversation not in ("auto", "none"):
                 self.violations.append(f"bad conversation {conversation!r}")
         elif kind == "conversation.item.truncate":
             item, end = event.get("item_id"), event.get("audio_end_ms", 0)
             if item not in self.audio_ms:
                 self.violations.append(f"truncate of {item} which has no audio")
-                self._error("invalid_request_error", "unsupported_content_type",
-                            "Only model output audio messages can be truncated", event.get("event_id"))
+                self._error(
+                    "invalid_request_error",
+                    "unsupported_content_type",
+                    "Only model output audio messages can be truncated",
+                    event.get("event_id"),
+                )
             elif end > self.audio_ms[item]:
                 self.violations.append(f"truncate {item} at {end} ms > {self.audio_ms[item]} ms")
-                self._error("invalid_request_error", "invalid_value",
-                            f"Audio content of {self.audio_ms[item]}ms is already shorter than {end}ms",
-                            event.get("event_id"))
+                self._error(
+                    "invalid_request_error",
+                    "invalid_value",
+                    f"Audio content of {self.audio_ms[item]}ms is already shorter than {end}ms",
+                    event.get("event_id"),
+                )
         elif kind == "conversation.item.create":
             item = event.get("item") or {}
             if item.get("type") == "function_call_output":
@@ -307,8 +329,12 @@ class FakeConnection:
                 with contextlib.suppress(ConnectionClosed, OSError):
                     self.send({"type": "conversation.item.added", "previous_item_id": None, "item": added})
         elif kind == "response.cancel" and self.active_response is None:
-            self._error("invalid_request_error", "response_cancel_not_active",
-                        "Cancellation failed: no active response found", event.get("event_id"))
+            self._error(
+                "invalid_request_error",
+                "response_cancel_not_active",
+                "Cancellation failed: no active response found",
+                event.get("event_id"),
+            )
         elif kind == "response.cancel" and self.honour_cancel:
             with contextlib.suppress(ConnectionClosed, OSError):
                 self._server_cancel(self.active_response, "client_cancelled")
@@ -386,14 +412,19 @@ class FakeConnection:
         with contextlib.suppress(ConnectionClosed, OSError):
             self.send({"type": "error", "error": error})
 
-    def error(self, etype: str = "server_error", code: str | None = None,
-              message: str = "The server had an error") -> None:
+    def error(
+        self, etype: str = "server_error", code: str | None = None, message: str = "The server had an error"
+    ) -> None:
         self._error(etype, code or etype, message)
 
     def handshake(self, check_headers: bool = True) -> dict[str, Any]:
         """session.created → (client) session.update → session.updated. Returns the session.update."""
-        session = {"type": "realtime", "id": new_id("sess"), "object": "realtime.session",
-                   "model": self.query.get("model")}
+        session = {
+            "type": "realtime",
+            "id": new_id("sess"),
+            "object": "realtime.session",
+            "model": self.query.get("model"),
+        }
         self.send({"type": "session.created", "session": session})
         update = self.expect("session.update")
         self.send({"type": "session.updated", "session": update["session"]})
@@ -403,40 +434,96 @@ class FakeConnection:
         rid = response_id or new_id("resp")
         metadata = ((request or {}).get("response") or {}).get("metadata")
         conversation = ((request or {}).get("response") or {}).get("conversation", "auto")
-        self.send({"type": "response.created", "response": {
-            "id": rid, "object": "realtime.response", "status": "in_progress", "output": [],
-            "metadata": metadata, "conversation_id": None if conversation == "none" else "conv_1"}})
-        self.send({"type": "rate_limits.updated", "rate_limits": [
-            {"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 0.06},
-            {"name": "tokens", "limit": 100000, "remaining": 99000, "reset_seconds": 0.6}]})
+        self.send(
+            {
+                "type": "response.created",
+                "response": {
+                    "id": rid,
+                    "object": "realtime.response",
+                    "status": "in_progress",
+                    "output": [],
+                    "metadata": metadata,
+                    "conversation_id": None if conversation == "none" else "conv_1",
+                },
+            }
+        )
+        self.send(
+            {
+                "type": "rate_limits.updated",
+                "rate_limits": [
+                    {"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 0.06},
+                    {"name": "tokens", "limit": 100000, "remaining": 99000, "reset_seconds": 0.6},
+                ],
+            }
+        )
         return rid
 
-    def response_done(self, rid: str, status: str = "completed", output: Iterable[dict] = (),
-                      reason: str | None = None) -> None:
-        response: dict[str, Any] = {"id": rid, "object": "realtime.response", "status": status, "output": list(output),
-                                    "usage": {"total_tokens": 10, "input_tokens": 7, "output_tokens": 3}}
+    def response_done(
+        self, rid: str, status: str = "completed", output: Iterable[dict] = (), reason: str | None = None
+    ) -> None:
+        response: dict[str, Any] = {
+            "id": rid,
+            "object": "realtime.response",
+            "status": status,
+            "output": list(output),
+            "usage": {"total_tokens": 10, "input_tokens": 7, "output_tokens": 3},
+        }
         if reason:
             response["status_details"] = {"type": status, "reason": reason}
         self.send({"type": "response.done", "response": response})
 
-    def audio_item(self, rid: str, audio: bytes, *, item_id: str | None = None, chunk_ms: int = 100,
-                   pause: float = 0.0, output_index: int = 0) -> str:
+    def audio_item(
+        self,
+        rid: str,
+        audio: bytes,
+        *,
+        item_id: str | None = None,
+        chunk_ms: int = 100,
+        pause: float = 0.0,
+        output_index: int = 0,
+    ) -> str:
         """An assistant audio item streamed as ``response.output_audio.delta`` (u-law, 8 bytes per ms)."""
         iid = item_id or new_id("item")
-        self.send({"type": "response.output_item.added", "response_id": rid, "output_index": output_index,
-                   "item": {"id": iid, "object": "realtime.item", "type": "message", "role": "assistant",
-                            "status": "in_progress", "content": []}})
+        self.send(
+            {
+                "type": "response.output_item.added",
+                "response_id": rid,
+                "output_index": output_index,
+                "item": {
+                    "id": iid,
+                    "object": "realtime.item",
+                    "type": "message",
+                    "role": "assistant",
+                    "status": "in_progress",
+                    "content": [],
+                },
+            }
+        )
         if iid not in self.audio_ms:
-            self.send({"type": "response.content_part.added", "response_id": rid, "item_id": iid,
-                       "output_index": output_index, "content_index": 0,
-                       "part": {"type": "audio", "transcript": ""}})
+            self.send(
+                {
+                    "type": "response.content_part.added",
+                    "response_id": rid,
+                    "item_id": iid,
+                    "output_index": output_index,
+                    "content_index": 0,
+                    "part": {"type": "audio", "transcript": ""},
+                }
+            )
         step = chunk_ms * 8
         for offset in range(0, len(audio), step):
-            part = audio[offset:offset + step]
+            part = audio[offset : offset + step]
             self.audio_ms[iid] = self.audio_ms.get(iid, 0) + len(part) // 8
-            self.send({"type": "response.output_audio.delta", "response_id": rid, "item_id": iid,
-                       "output_index": output_index, "content_index": 0,
-                       "delta": base64.b64encode(part).decode("ascii")})
+            self.send(
+                {
+                    "type": "response.output_audio.delta",
+                    "response_id": rid,
+                    "item_id": iid,
+                    "output_index": output_index,
+                    "content_index": 0,
+                    "delta": base64.b64encode(part).decode("ascii"),
+                }
+            )
             if pause:
                 time.sleep(pause)
         return iid
@@ -446,8 +533,14 @@ class FakeConnection:
         self.send({"type": "response.output_audio.done", **where})
         self.send({"type": "response.output_audio_transcript.done", **where, "transcript": transcript})
         self.send({"type": "response.content_part.done", **where, "part": {"type": "audio", "transcript": transcript}})
-        item = {"id": iid, "object": "realtime.item", "type": "message", "role": "assistant", "status": "completed",
-                "content": [{"type": "output_audio", "transcript": "..."}]}
+        item = {
+            "id": iid,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_audio", "transcript": "..."}],
+        }
         self.send({"type": "response.output_item.done", "response_id": rid, "output_index": output_index, "item": item})
         return item
 
@@ -459,32 +552,63 @@ class FakeConnection:
         self.response_done(rid, output=[item])
         return rid, iid
 
-    def function_calls(self, request: dict[str, Any] | None, calls: list[tuple[str, str, str]], *,
-                       status: str = "completed", chunks: int = 3, before_done: Callable[[], None] | None = None,
-                       rid: str | None = None) -> str:
+    def function_calls(
+        self,
+        request: dict[str, Any] | None,
+        calls: list[tuple[str, str, str]],
+        *,
+        status: str = "completed",
+        chunks: int = 3,
+        before_done: Callable[[], None] | None = None,
+        rid: str | None = None,
+    ) -> str:
         """A response calling ``calls`` = [(call_id, name, arguments)], arguments streamed as deltas."""
         rid = rid or self.response_created(request)
         items = []
         for index, (call_id, name, arguments) in enumerate(calls):
             iid = new_id("item")
             self.call_ids.add(call_id)
-            item = {"id": iid, "object": "realtime.item", "type": "function_call", "status": "in_progress",
-                    "call_id": call_id, "name": name, "arguments": ""}
+            item = {
+                "id": iid,
+                "object": "realtime.item",
+                "type": "function_call",
+                "status": "in_progress",
+                "call_id": call_id,
+                "name": name,
+                "arguments": "",
+            }
             self.send({"type": "response.output_item.added", "response_id": rid, "output_index": index, "item": item})
             size = max(1, -(-len(arguments) // chunks))
             for offset in range(0, len(arguments), size):
-                self.send({"type": "response.function_call_arguments.delta", "response_id": rid, "item_id": iid,
-                           "output_index": index, "call_id": call_id, "delta": arguments[offset:offset + size]})
-            self.send({"type": "response.function_call_arguments.done", "response_id": rid, "item_id": iid,
-                       "output_index": index, "call_id": call_id, "name": name, "arguments": arguments})
+                self.send(
+                    {
+                        "type": "response.function_call_arguments.delta",
+                        "response_id": rid,
+                        "item_id": iid,
+                        "output_index": index,
+                        "call_id": call_id,
+                        "delta": arguments[offset : offset + size],
+                    }
+                )
+            self.send(
+                {
+                    "type": "response.function_call_arguments.done",
+                    "response_id": rid,
+                    "item_id": iid,
+                    "output_index": index,
+                    "call_id": call_id,
+                    "name": name,
+                    "arguments": arguments,
+                }
+            )
             done_item = {**item, "status": "completed", "arguments": arguments}
-            self.send({"type": "response.output_item.done", "response_id": rid, "output_index": index,
-                       "item": done_item})
+            self.send(
+                {"type": "response.output_item.done", "response_id": rid, "output_index": index, "item": done_item}
+            )
             items.append(done_item)
         if before_done is not None:
             before_done()
-        self.response_done(rid, status=status, output=items,
-                           reason="turn_detected" if status == "cancelled" else None)
+        self.response_done(rid, status=status, output=items, reason="turn_detected" if status == "cancelled" else None)
         return rid
 
     def speech_started(self, audio_start_ms: int = 1000) -> str:
@@ -515,8 +639,9 @@ Script = Callable[[FakeConnection], None]
 class FakeRealtimeServer:
     """``with FakeRealtimeServer(script) as server: ... server.url ...``; one script run per connection."""
 
-    def __init__(self, script: Script, *, api_key: str = API_KEY, script_timeout: float = 20.0,
-                 http_status: int | None = None) -> None:
+    def __init__(
+        self, script: Script, *, api_key: str = API_KEY, script_timeout: float = 20.0, http_status: int | None = None
+    ) -> None:
         """``http_status``: refuse every WebSocket handshake with that HTTP status (e.g. 401, 503)."""
         self.script = script
         self.http_status = http_status
@@ -527,8 +652,15 @@ class FakeRealtimeServer:
         self._done = threading.Event()
         self._finished = 0
         self._finished_cond = threading.Condition()
-        self._server = serve(self._handle, "127.0.0.1", 0, compression=None, ping_interval=None,
-                             max_size=16 * 1024 * 1024, process_request=self._refuse)
+        self._server = serve(
+            self._handle,
+            "127.0.0.1",
+            0,
+            compression=None,
+            ping_interval=None,
+            max_size=16 * 1024 * 1024,
+            process_request=self._refuse,
+        )
         self.port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -558,8 +690,11 @@ class FakeRealtimeServer:
         auth = conn.headers.get("Authorization", "")
         try:
             if any(k.lower() == "openai-beta" for k in conn.headers):
-                conn.error("invalid_request_error", "beta_api_shape_disabled",
-                           "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.")
+                conn.error(
+                    "invalid_request_error",
+                    "beta_api_shape_disabled",
+                    "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.",
+                )
                 conn.close(4000, "beta_api_shape_disabled")
             elif auth != f"Bearer {self.api_key}":
                 conn.error("invalid_request_error", "invalid_api_key", "Incorrect API key provided.")

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 SILENCE = b"\xff" * 160
-SO_TIMESTAMPNS = 35        # Linux: kernel receive time of each datagram (CLOCK_REALTIME), as SCM_TIMESTAMPNS
+SO_TIMESTAMPNS = 35  # Linux: kernel receive time of each datagram (CLOCK_REALTIME), as SCM_TIMESTAMPNS
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Received:
     pt: int
     payload: bytes
     src: tuple
-    kt: float = 0.0        # kernel receive time (wall clock) when kernel timestamps are on
+    kt: float = 0.0  # kernel receive time (wall clock) when kernel timestamps are on
 
 
 @dataclass
@@ -66,8 +66,10 @@ class RtpPeer:
         self._lock = threading.Lock()
         self._sel = selectors.DefaultSelector()
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._send_loop, name="fake-rtp-send", daemon=True),
-                         threading.Thread(target=self._recv_loop, name="fake-rtp-recv", daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._send_loop, name="fake-rtp-send", daemon=True),
+            threading.Thread(target=self._recv_loop, name="fake-rtp-recv", daemon=True),
+        ]
         for t in self._threads:
             t.start()
 
@@ -116,8 +118,9 @@ class RtpPeer:
                 frame = bytes(leg.audio[:160]) if leg.audio else SILENCE
                 del leg.audio[:160]
                 frame = frame.ljust(160, b"\xff")
-                hdr = struct.pack("!BBHII", 0x80, 0x80 if leg.sent == 0 else 0, leg.seq & 0xFFFF,
-                                  leg.ts & 0xFFFFFFFF, leg.ssrc)
+                hdr = struct.pack(
+                    "!BBHII", 0x80, 0x80 if leg.sent == 0 else 0, leg.seq & 0xFFFF, leg.ts & 0xFFFFFFFF, leg.ssrc
+                )
                 try:
                     leg.sock.sendto(hdr + frame, leg.remote)
                     leg.sent += 1
@@ -157,5 +160,4 @@ class RtpPeer:
                     if len(data) < 12:
                         continue
                     _b0, b1, seq, ts, ssrc = struct.unpack_from("!BBHII", data)
-                    leg.received.append(Received(now, seq, ts, ssrc, bool(b1 & 0x80), b1 & 0x7F, data[12:], src,
-                                                 kt))
+                    leg.received.append(Received(now, seq, ts, ssrc, bool(b1 & 0x80), b1 & 0x7F, data[12:], src, kt))

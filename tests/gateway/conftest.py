@@ -9,7 +9,7 @@ from tests.fakes.ari_spec import require_ari_docs
 def fake_asterisk():
     from tests.fakes.fake_asterisk import FakeAsterisk
 
-    fake = FakeAsterisk(require_ari_docs(), kernel_timestamps=True)   # arrival times from the kernel
+    fake = FakeAsterisk(require_ari_docs(), kernel_timestamps=True)  # arrival times from the kernel
     yield fake
     fake.stop()
     assert fake.violations == [], "requests that break Asterisk's ARI docs"

@@ -127,6 +127,11 @@ def test_import_linter_contracts_hold():
     """The contracts of ``.importlinter`` (independence of the parts, kit below them, sans-IO cores)."""
     lint = Path(sys.executable).with_name("lint-imports")
     require(lint.exists(), "import-linter is not installed (make setup installs the dev extras)")
-    out = subprocess.run([str(lint), str(REPO_ROOT / ".importlinter"), "--no-cache"], capture_output=True, text=True,
-                         timeout=120, cwd=REPO_ROOT)
+    out = subprocess.run(
+        [str(lint), str(REPO_ROOT / ".importlinter"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]

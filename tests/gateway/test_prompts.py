@@ -46,8 +46,9 @@ def test_the_audio_is_speech_at_telephone_level_not_silence():
         quiet = sum(1 for b in data if (b & 0x7F) >= 0x70)
         assert loud > len(data) * 0.05, f"{e['file']}: too quiet"
         assert quiet > len(data) * 0.05, f"{e['file']}: no pauses at all"
-        assert data[-160:] == b"\xff" * 160 or max(0x7F - (b & 0x7F) for b in data[-160:]) < 4, \
+        assert data[-160:] == b"\xff" * 160 or max(0x7F - (b & 0x7F) for b in data[-160:]) < 4, (
             f"{e['file']}: does not end in silence (the hangup would cut a word)"
+        )
 
 
 def test_every_configured_profile_has_its_own_prompt_and_the_generic_one_exists():
@@ -67,14 +68,21 @@ def test_regenerating_gives_the_same_bytes_with_the_recorded_tool_versions():
     versions = tool_versions()
     recorded = {(e["espeak_ng"], e["sox"]) for e in MANIFEST["prompts"]}
     if recorded != {(versions["espeak-ng"], versions["sox"])}:
-        pytest.skip(f"prompts were rendered with espeak-ng/sox {recorded}, this machine has {versions}: "
-                    "byte equality is only promised for the same versions")
+        pytest.skip(
+            f"prompts were rendered with espeak-ng/sox {recorded}, this machine has {versions}: "
+            "byte equality is only promised for the same versions"
+        )
     manifest, audio = build_manifest(default_profile_files())
     assert manifest == MANIFEST, "manifest.json is stale: run `make prompts`"
     for name, data in audio.items():
         assert (PACKAGE_DIR / name).read_bytes() == data, name
-    check = subprocess.run([sys.executable, "-m", "centralita.cli", "prompts", "--check"], cwd=REPO_ROOT,
-                           capture_output=True, text=True, timeout=120)
+    check = subprocess.run(
+        [sys.executable, "-m", "centralita.cli", "prompts", "--check"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert check.returncode == 0, check.stderr
 
 
@@ -84,20 +92,31 @@ def test_operator_renders_prompts_for_their_own_profiles(tmp_path, caplog):
     (tmp_path / "mine.json").write_text(json.dumps(own), encoding="utf-8")
     out = tmp_path / "prompts"
     cli = [sys.executable, "-m", "centralita.cli", "prompts"]
-    done = subprocess.run([*cli, "--profiles", str(tmp_path / "mine.json"), "--out", str(out)], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*cli, "--profiles", str(tmp_path / "mine.json"), "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "4 prompt(s)" in done.stdout
     caplog.set_level(logging.WARNING, logger="call_gateway.fallbacks")
     book = load_profiles(tmp_path / "mine.json")
     plan = resolve_apologies(book.profiles, "prompt", "es", str(out))
     assert plan["tienda"].prompt.text == "Perdone, se cortó el sistema." and caplog.records == []
-    check = subprocess.run([*cli, "--profiles", str(tmp_path / "mine.json"), "--out", str(out), "--check"],
-                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    check = subprocess.run(
+        [*cli, "--profiles", str(tmp_path / "mine.json"), "--out", str(out), "--check"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert check.returncode == 0, check.stderr
     (out / "manifest.json").write_text("{}", encoding="utf-8")
-    stale = subprocess.run([*cli, "--out", str(out), "--check"], cwd=REPO_ROOT, capture_output=True, text=True,
-                           timeout=120)
+    stale = subprocess.run(
+        [*cli, "--out", str(out), "--check"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert stale.returncode == 1 and "differs from a fresh rendering" in stale.stderr
 
 
@@ -129,14 +148,21 @@ def test_a_damaged_prompt_file_is_refused_at_start(tmp_path):
         resolve_apologies({"p": Profile(name="p", instructions="x")}, "prompt", "es", str(d))
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda d: (d / "manifest.json").unlink(), "prompt manifest not found"),
-    (lambda d: (d / "manifest.json").write_text("[1]"), "not a prompt manifest"),
-    (lambda d: (d / MANIFEST["prompts"][0]["file"]).unlink(), "prompt file unreadable"),
-    (lambda d: (d / "manifest.json").write_text(json.dumps(
-        {"prompts": [{k: v for k, v in e.items() if k != "generic"} for e in MANIFEST["prompts"]]})),
-     "no prompt is marked generic"),
-], ids=["no-manifest", "bad-manifest", "missing-file", "no-generic"])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "manifest.json").unlink(), "prompt manifest not found"),
+        (lambda d: (d / "manifest.json").write_text("[1]"), "not a prompt manifest"),
+        (lambda d: (d / MANIFEST["prompts"][0]["file"]).unlink(), "prompt file unreadable"),
+        (
+            lambda d: (d / "manifest.json").write_text(
+                json.dumps({"prompts": [{k: v for k, v in e.items() if k != "generic"} for e in MANIFEST["prompts"]]})
+            ),
+            "no prompt is marked generic",
+        ),
+    ],
+    ids=["no-manifest", "bad-manifest", "missing-file", "no-generic"],
+)
 def test_an_unusable_prompt_directory_is_refused_with_a_clear_message(tmp_path, damage, message):
     d = _copy(tmp_path)
     damage(d)
@@ -145,8 +171,11 @@ def test_an_unusable_prompt_directory_is_refused_with_a_clear_message(tmp_path, 
 
 
 def test_apology_off_or_sounds_do_not_even_read_the_prompts(tmp_path):
-    plan = resolve_apologies({"p": Profile(name="p", instructions="x")}, "sound:vm-goodbye", "es",
-                             str(tmp_path / "absent"))
+    plan = resolve_apologies(
+        {"p": Profile(name="p", instructions="x")}, "sound:vm-goodbye", "es", str(tmp_path / "absent")
+    )
     assert plan["p"].kind == "ari" and plan["p"].media == "sound:vm-goodbye"
-    assert resolve_apologies({"p": Profile(name="p", instructions="x")}, "", "es",
-                             str(tmp_path / "absent"))["p"].kind == "none"
+    assert (
+        resolve_apologies({"p": Profile(name="p", instructions="x")}, "", "es", str(tmp_path / "absent"))["p"].kind
+        == "none"
+    )

@@ -6,9 +6,28 @@ from typing import Any
 
 ALLOWED_TYPES = {"string", "number", "boolean", "integer", "object", "array", "null"}
 ALLOWED_KEYS = {
-    "type", "properties", "required", "additionalProperties", "items", "enum", "anyOf", "description",
-    "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-    "minItems", "maxItems", "$defs", "$ref", "const", "title", "contentEncoding",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "anyOf",
+    "description",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "$defs",
+    "$ref",
+    "const",
+    "title",
+    "contentEncoding",
 }
 FORMATS = {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
 

@@ -11,8 +11,9 @@ import pytest
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "centralita.cli", *args], capture_output=True, text=True, timeout=60,
-                          env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "centralita.cli", *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def _env(**changes: str) -> dict[str, str]:

@@ -111,8 +111,11 @@ def _echo_server(echo_build, **kwargs):
     from tests.kit.echo_service import make_servicer
 
     pb2, pb2_grpc, descriptor_set = echo_build
-    spec = ServiceSpec(pb2.DESCRIPTOR.services_by_name["EchoService"], make_servicer(pb2, pb2_grpc),
-                       pb2_grpc.add_EchoServiceServicer_to_server)
+    spec = ServiceSpec(
+        pb2.DESCRIPTOR.services_by_name["EchoService"],
+        make_servicer(pb2, pb2_grpc),
+        pb2_grpc.add_EchoServiceServicer_to_server,
+    )
     return start_server([spec], port=0, host="127.0.0.1", descriptor_set=descriptor_set, **kwargs)
 
 

@@ -23,10 +23,31 @@ from typing import Any
 QUESTIONS_PATH = Path(__file__).resolve().parents[1] / "data" / "legal_metadata_questions.jsonl"
 TODAY = dt.date(2025, 6, 15)  # the fixed clock relative questions are judged against
 MUNICIPALITIES = [
-    "Tres de Febrero", "General San Martín", "Coronel Suárez", "Coronel Dorrego", "Coronel Pringles",
-    "Presidente Perón", "San Andrés de Giles", "San Antonio de Areco", "Morón", "Moreno", "Merlo", "Mercedes",
-    "Tres Arroyos", "Tres Lomas", "Lomas de Zamora", "General Paz", "General Pinto", "General Pueyrredón",
-    "Bahía Blanca", "Carlos Tejedor", "San Isidro", "San Nicolás", "Lanús", "Luján", "9 de Julio",
+    "Tres de Febrero",
+    "General San Martín",
+    "Coronel Suárez",
+    "Coronel Dorrego",
+    "Coronel Pringles",
+    "Presidente Perón",
+    "San Andrés de Giles",
+    "San Antonio de Areco",
+    "Morón",
+    "Moreno",
+    "Merlo",
+    "Mercedes",
+    "Tres Arroyos",
+    "Tres Lomas",
+    "Lomas de Zamora",
+    "General Paz",
+    "General Pinto",
+    "General Pueyrredón",
+    "Bahía Blanca",
+    "Carlos Tejedor",
+    "San Isidro",
+    "San Nicolás",
+    "Lanús",
+    "Luján",
+    "9 de Julio",
 ]
 TYPES = [("decreto", 0.38), ("ordenanza", 0.27), ("resolucion", 0.15), ("disposicion", 0.11), ("convenio", 0.09)]
 STATUSES = [("vigente", 0.82), ("derogada", 0.12), ("modificada", 0.06)]
@@ -44,8 +65,16 @@ PINNED = [
     ("Lomas de Zamora", "decreto", "990", "2025-02-14", "vigente"),
 ]
 _BASE = {"ordenanza": 3000, "decreto": 2000, "resolucion": 500, "disposicion": 300, "convenio": 100}
-_TOPICS = ["tasas municipales", "tránsito y estacionamiento", "sueldos del personal", "obras públicas",
-           "habilitaciones comerciales", "salud y vacunación", "presupuesto", "cultura y deporte"]
+_TOPICS = [
+    "tasas municipales",
+    "tránsito y estacionamiento",
+    "sueldos del personal",
+    "obras públicas",
+    "habilitaciones comerciales",
+    "salud y vacunación",
+    "presupuesto",
+    "cultura y deporte",
+]
 
 
 def _weighted(rng: random.Random, items: list[tuple[str, float]]) -> str:
@@ -56,11 +85,19 @@ def _record(muni: str, doc_type: str, number: str, date: str, status: str, topic
     year = int(date[:4])
     slug = "".join(c if c.isalnum() else "-" for c in muni.lower())
     title = f"{doc_type.capitalize()} {number}/{year} de {muni}: {topic}"
-    return {"id": f"{slug}-{doc_type}-{number}-{year}", "municipality": muni, "type": doc_type, "number": number,
-            "year": year, "date": date, "title": title, "status": status,
-            "url": f"https://sibom.slyt.gba.gob.ar/bulletins/{slug}/{year}/{doc_type}-{number}",
-            "content": f"La Municipalidad de {muni} dispone sobre {topic}. Artículo 1: apruébase. "
-                       f"Artículo 2: comuníquese, publíquese y archívese."}
+    return {
+        "id": f"{slug}-{doc_type}-{number}-{year}",
+        "municipality": muni,
+        "type": doc_type,
+        "number": number,
+        "year": year,
+        "date": date,
+        "title": title,
+        "status": status,
+        "url": f"https://sibom.slyt.gba.gob.ar/bulletins/{slug}/{year}/{doc_type}-{number}",
+        "content": f"La Municipalidad de {muni} dispone sobre {topic}. Artículo 1: apruébase. "
+        f"Artículo 2: comuníquese, publíquese y archívese.",
+    }
 
 
 def corpus(n: int = 2500, seed: int = 29) -> list[dict[str, Any]]:
@@ -75,8 +112,9 @@ def corpus(n: int = 2500, seed: int = 29) -> list[dict[str, Any]]:
         key = (muni, doc_type)
         counters[key] = counters.get(key, _BASE[doc_type]) + rng.randint(1, 3)
         date = start + dt.timedelta(days=rng.randint(0, days))
-        docs.append(_record(muni, doc_type, str(counters[key]), date.isoformat(), _weighted(rng, STATUSES),
-                            rng.choice(_TOPICS)))
+        docs.append(
+            _record(muni, doc_type, str(counters[key]), date.isoformat(), _weighted(rng, STATUSES), rng.choice(_TOPICS))
+        )
     return docs
 
 
@@ -86,12 +124,12 @@ class Question:
 
     text: str
     category: str
-    op: str = "count"                     # count | list
-    group: str = "none"                   # none | municipality | type | year | status
+    op: str = "count"  # count | list
+    group: str = "none"  # none | municipality | type | year | status
     order: str | None = None
     limit: int = 10
-    filters: dict[str, Any] = field(default_factory=dict)   # legal_search.filters.build() keywords
-    status_answer: str | None = None      # a yes/no status question: the status the norm must show
+    filters: dict[str, Any] = field(default_factory=dict)  # legal_search.filters.build() keywords
+    status_answer: str | None = None  # a yes/no status question: the status the norm must show
     explicit: dict[str, Any] | None = None  # structured arguments when not simply the full meaning
     # True: written with the set, before tuning, but its misses were seen once while tuning;
     # "fresh": written after that tuning round (one general rule was added after seeing its misses);
@@ -99,7 +137,7 @@ class Question:
     # "fresh3": unseen phrasings (two-digit years, negated status, weeks/days), written before the
     # third round of rules and scored once before them.
     held_out: bool | str = False
-    structured_only: bool = False          # the words alone cannot mean this (explicit filters differ)
+    structured_only: bool = False  # the words alone cannot mean this (explicit filters differ)
 
     def structured(self) -> dict[str, Any]:
         """The arguments a voice model sends besides `query`: the explicit form of the meaning."""
@@ -131,22 +169,29 @@ def _key(name: str) -> str:
 
 
 def matcher(f: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
-    munis = {_key(m) for m in f.get("municipalities", [])} | ({_key(f["municipality"])} if "municipality" in f
-                                                              else set())
+    munis = {_key(m) for m in f.get("municipalities", [])} | (
+        {_key(f["municipality"])} if "municipality" in f else set()
+    )
     lo, hi = f.get("date_from"), f.get("date_to")
 
     def ok(d: dict[str, Any]) -> bool:
-        return ((not munis or _key(d["municipality"]) in munis) and d["type"] == f.get("type", d["type"])
-                and d["year"] == f.get("year", d["year"]) and d["number"] == f.get("number", d["number"])
-                and d["status"] == f.get("status", d["status"]) and d["status"] != f.get("status_not")
-                and (lo is None or d["date"] >= lo)
-                and (hi is None or d["date"] <= hi))
+        return (
+            (not munis or _key(d["municipality"]) in munis)
+            and d["type"] == f.get("type", d["type"])
+            and d["year"] == f.get("year", d["year"])
+            and d["number"] == f.get("number", d["number"])
+            and d["status"] == f.get("status", d["status"])
+            and d["status"] != f.get("status_not")
+            and (lo is None or d["date"] >= lo)
+            and (hi is None or d["date"] <= hi)
+        )
 
     return ok
 
 
-def judge(q: Question, docs: list[dict[str, Any]], total: int, groups: list[tuple[str, int]],
-          rows: list[tuple[str, str]]) -> bool:
+def judge(
+    q: Question, docs: list[dict[str, Any]], total: int, groups: list[tuple[str, int]], rows: list[tuple[str, str]]
+) -> bool:
     """Is this answer right? rows are (id, status) pairs in the order returned."""
     hits = [d for d in docs if matcher(q.filters)(d)]
     if total != len(hits):

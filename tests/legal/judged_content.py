@@ -38,9 +38,9 @@ TOPIC_WORDINGS = {
 @dataclass
 class FilteredQuestion:
     text: str
-    filters: dict                     # keyword arguments of legal_search.filters.build
+    filters: dict  # keyword arguments of legal_search.filters.build
     relevance: dict[str, int] = field(default_factory=dict)
-    kind: str = ""                    # subtopic | topic (what grade 2 means)
+    kind: str = ""  # subtopic | topic (what grade 2 means)
 
 
 def _passes(t: Truth, f: dict) -> bool:
@@ -92,11 +92,11 @@ def filtered_questions(truths: Sequence[Truth], n: int = 240, seed: int = 17) ->
         text = _wording(rng, t, by_subtopic)
         style = rng.randrange(4)
         if style == 1 and "municipality" in f:
-            text = f"{text} en {f['municipality']}"          # the voice model repeats what it filtered on
+            text = f"{text} en {f['municipality']}"  # the voice model repeats what it filtered on
         elif style == 2 and "type" in f:
             text = f"{TYPE_PLURAL[t.type]} sobre {text}"
         elif style == 3:
-            text = fold(text)                                 # speech-to-text without accents
+            text = fold(text)  # speech-to-text without accents
         rel = {}
         for d in truths:
             if not _passes(d, f) or d.topic != t.topic:

@@ -10,13 +10,21 @@ from tests.helpers import free_port
 
 
 def _run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "centralita.cli", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "centralita.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_index_step_refuses_an_unmigrated_database_then_works_after_migrate(tmp_path):
-    env = {"LEGAL_DB_URL": f"sqlite:///{tmp_path / 'legal.db'}", "LEGAL_INDEX_DIR": str(tmp_path / "ix"),
-           "CENTRALITA_ENV_FILE": str(tmp_path / "none.env")}
+    env = {
+        "LEGAL_DB_URL": f"sqlite:///{tmp_path / 'legal.db'}",
+        "LEGAL_INDEX_DIR": str(tmp_path / "ix"),
+        "CENTRALITA_ENV_FILE": str(tmp_path / "none.env"),
+    }
     before = _run(["legal-index"], env)
     assert before.returncode == 1 and "migraciones" in before.stderr and "Traceback" not in before.stderr
     assert _run(["legal-migrate"], env).returncode == 0
@@ -29,10 +37,15 @@ def test_index_step_refuses_an_unmigrated_database_then_works_after_migrate(tmp_
 
 
 def test_server_that_must_not_migrate_says_why_and_exits(tmp_path):
-    env = {"LEGAL_DB_URL": f"sqlite:///{tmp_path / 'legal.db'}", "LEGAL_INDEX_DIR": str(tmp_path / "ix"),
-           "LEGAL_MIGRATE_ON_START": "false", "LEGAL_SEARCH_PORT": str(free_port()),
-           "LEGAL_SEARCH_METRICS_PORT": str(free_port()), "LEGAL_SEARCH_PROCESSES": "false",
-           "CENTRALITA_ENV_FILE": str(tmp_path / "none.env")}
+    env = {
+        "LEGAL_DB_URL": f"sqlite:///{tmp_path / 'legal.db'}",
+        "LEGAL_INDEX_DIR": str(tmp_path / "ix"),
+        "LEGAL_MIGRATE_ON_START": "false",
+        "LEGAL_SEARCH_PORT": str(free_port()),
+        "LEGAL_SEARCH_METRICS_PORT": str(free_port()),
+        "LEGAL_SEARCH_PROCESSES": "false",
+        "CENTRALITA_ENV_FILE": str(tmp_path / "none.env"),
+    }
     result = _run(["serve", "legal_search"], env, timeout=60)
     assert result.returncode == 1
     assert "centralita legal-migrate" in result.stderr and "Traceback" not in result.stderr

@@ -32,8 +32,13 @@ print("finished", flush=True)
 
 def _start(engine, schema, index_dir: Path, path: Path) -> subprocess.Popen:
     url = engine.url.render_as_string(hide_password=False)
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, url, schema or "", str(index_dir), str(path)],
-                            cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, url, schema or "", str(index_dir), str(path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -56,8 +61,10 @@ def _assert_repaired(engine, index_dir: Path, schema) -> None:
     try:
         assert index.check(engine, index_dir, 2) == (0, 0)
         rows = store.count(engine)
-        assert svc.search_content("", build(type="ordenanza"), None).total_hits == svc.query_metadata(
-            "", build(type="ordenanza"), operation="count").total
+        assert (
+            svc.search_content("", build(type="ordenanza"), None).total_hits
+            == svc.query_metadata("", build(type="ordenanza"), operation="count").total
+        )
         out = svc.search_content("", build(municipality="Merlo"), 50)
         assert out.total_hits == svc.query_metadata("", build(municipality="Merlo"), operation="count").total
         assert rows > 0

@@ -34,9 +34,18 @@ def test_broken_lines_are_reported_and_the_rest_kept(fresh, tmp_path):
     del no_title["title"]
     bad_type = dict(docs[4], type="ley")
     bad_date = dict(docs[5], date="2024-02-31")
-    lines = [json.dumps(docs[0]), "{not json", json.dumps(docs[1]), json.dumps(no_title), "",
-             json.dumps(bad_type), json.dumps(bad_date), json.dumps(docs[2]), json.dumps([1, 2]),
-             json.dumps(dict(docs[0], year=1999))]
+    lines = [
+        json.dumps(docs[0]),
+        "{not json",
+        json.dumps(docs[1]),
+        json.dumps(no_title),
+        "",
+        json.dumps(bad_type),
+        json.dumps(bad_date),
+        json.dumps(docs[2]),
+        json.dumps([1, 2]),
+        json.dumps(dict(docs[0], year=1999)),
+    ]
     path = _write_jsonl(tmp_path / "mixed.jsonl", lines)
     report = ingest_paths(engine, index_dir, [path], shards=2, schema_name=schema, progress=False)
     bad = {b.line: b.message for b in report.bad}
@@ -104,6 +113,7 @@ def test_orphans_removed_and_layout_change_rebuilds(fresh, tmp_path):
         from sqlalchemy import delete
 
         from legal_search.models import Normativa
+
         conn.execute(delete(Normativa).where(Normativa.id.in_([_docs(30)[i]["id"] for i in (1, 2, 3)])))
     assert index.check(engine, index_dir, 2) == (0, 3)
     stats = index.sync(engine, index_dir, 2, schema_name=schema, progress=False)
@@ -116,14 +126,26 @@ def test_cli_ingest_reports_bad_lines(tmp_path):
     docs = _docs(4)
     path = _write_jsonl(tmp_path / "cli.jsonl", [json.dumps(docs[0]), "oops", json.dumps(docs[1])])
     env = dict(os.environ, LEGAL_DATA_DIR=str(tmp_path / "run"), LEGAL_DB_URL="", LEGAL_INDEX_DIR="")
-    proc = subprocess.run([sys.executable, "-m", "centralita.cli", "ingest", "--no-progress", str(path)],
-                          env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "centralita.cli", "ingest", "--no-progress", str(path)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     assert f"{path}:2:" in proc.stderr
     assert "2 nuevas" in proc.stdout
     assert (tmp_path / "run" / "legal.db").exists() and (tmp_path / "run" / "whoosh" / "manifest.json").exists()
-    proc = subprocess.run([sys.executable, "-m", "centralita.cli", "ingest", str(tmp_path / "missing.jsonl")],
-                          env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "centralita.cli", "ingest", str(tmp_path / "missing.jsonl")],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "no existe" in proc.stderr
 
 
@@ -190,16 +212,28 @@ def test_a_changed_row_is_shown_as_it_is_now_and_small_indexes_search_in_process
 
     engine, index_dir, schema = fresh
     docs = _docs(30)
-    ingest_paths(engine, index_dir, [_write_jsonl(tmp_path / "a.jsonl", [json.dumps(d) for d in docs])], shards=2,
-                 schema_name=schema, progress=False)
+    ingest_paths(
+        engine,
+        index_dir,
+        [_write_jsonl(tmp_path / "a.jsonl", [json.dumps(d) for d in docs])],
+        shards=2,
+        schema_name=schema,
+        progress=False,
+    )
     svc = LegalSearch(engine, index_dir, shards=2, schema=schema, processes=True, processes_min_docs=1000)
     try:
         assert isinstance(svc.searcher, LocalSearcher)  # 30 documents: shard processes would cost more
         first = svc.search_content(docs[3]["title"], build(), 1).results[0]
         assert first.id == docs[3]["id"]
         changed = dict(docs[3], title=docs[3]["title"] + " (texto ordenado)")
-        ingest_paths(engine, index_dir, [_write_jsonl(tmp_path / "b.jsonl", [json.dumps(changed)])], shards=2,
-                     schema_name=schema, progress=False)
+        ingest_paths(
+            engine,
+            index_dir,
+            [_write_jsonl(tmp_path / "b.jsonl", [json.dumps(changed)])],
+            shards=2,
+            schema_name=schema,
+            progress=False,
+        )
         svc.sync(progress=False)
         time.sleep(1.1)  # searchers look for a new index generation at most once a second
         again = svc.search_content(docs[3]["title"], build(), 1).results[0]

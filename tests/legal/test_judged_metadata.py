@@ -84,8 +84,13 @@ def test_judge_rejects_wrong_answers():
     top = counts.most_common()
     assert judged.judge(g, docs, sum(counts.values()), top[:3], [])
     assert not judged.judge(g, docs, sum(counts.values()), top[1:3], [])
-    s = judged.Question("x", "status", op="list", status_answer="derogada",
-                        filters={"municipality": "Tres de Febrero", "type": "ordenanza", "number": "1520"})
+    s = judged.Question(
+        "x",
+        "status",
+        op="list",
+        status_answer="derogada",
+        filters={"municipality": "Tres de Febrero", "type": "ordenanza", "number": "1520"},
+    )
     doc_id = next(d["id"] for d in docs if d["municipality"] == "Tres de Febrero" and d["number"] == "1520")
     assert judged.judge(s, docs, 1, [], [(doc_id, "derogada")])
     assert not judged.judge(s, docs, 1, [], [(doc_id, "vigente")])
@@ -113,17 +118,26 @@ def test_grpc_explicit_range_is_not_narrowed_by_the_words(judged_stub):
     from centralita.legal.v1 import legal_pb2
 
     client, docs = judged_stub
-    resp = client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(
-        query="¿Cuántos decretos hubo desde el 1/1/2023 hasta el 31/12/2024 en Morón?",
-        filters=legal_pb2.Filters(municipality="Morón", date_from="2022-06-01", date_to="2024-12-31"),
-        operation=legal_pb2.OPERATION_COUNT), timeout=10)
-    expected = sum(1 for d in docs if d["municipality"] == "Morón" and d["type"] == "decreto"
-                   and "2022-06-01" <= d["date"] <= "2024-12-31")
+    resp = client.QueryMetadataSql(
+        legal_pb2.QueryMetadataSqlRequest(
+            query="¿Cuántos decretos hubo desde el 1/1/2023 hasta el 31/12/2024 en Morón?",
+            filters=legal_pb2.Filters(municipality="Morón", date_from="2022-06-01", date_to="2024-12-31"),
+            operation=legal_pb2.OPERATION_COUNT,
+        ),
+        timeout=10,
+    )
+    expected = sum(
+        1
+        for d in docs
+        if d["municipality"] == "Morón" and d["type"] == "decreto" and "2022-06-01" <= d["date"] <= "2024-12-31"
+    )
     assert resp.total == expected > 0
     where = resp.sql.lower().split("where")[1]
     assert "year" not in where and "'2022-06-01'" in where and "'2024-12-31'" in where
-    assert "explícitamente: municipio, fechas" in resp.interpretation and "Leídos de la pregunta: tipo" in \
-        resp.interpretation
+    assert (
+        "explícitamente: municipio, fechas" in resp.interpretation
+        and "Leídos de la pregunta: tipo" in resp.interpretation
+    )
 
 
 def test_grpc_is_it_in_force_answers_with_the_status(judged_stub):
@@ -132,14 +146,21 @@ def test_grpc_is_it_in_force_answers_with_the_status(judged_stub):
 
     client, _ = judged_stub
     for query in ("¿Está vigente la ordenanza 1520 de Tres de Febrero?", "¿Está vigente?", ""):
-        resp = client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(
-            query=query, filters=legal_pb2.Filters(municipality="Tres de Febrero",
-                                                   type=legal_pb2.NORMATIVA_TYPE_ORDENANZA, number="1520"),
-            operation=legal_pb2.OPERATION_LIST), timeout=10)
+        resp = client.QueryMetadataSql(
+            legal_pb2.QueryMetadataSqlRequest(
+                query=query,
+                filters=legal_pb2.Filters(
+                    municipality="Tres de Febrero", type=legal_pb2.NORMATIVA_TYPE_ORDENANZA, number="1520"
+                ),
+                operation=legal_pb2.OPERATION_LIST,
+            ),
+            timeout=10,
+        )
         assert [(r.id, r.status) for r in resp.rows] == [("tres-de-febrero-ordenanza-1520-2021", "derogada")], query
         assert "status =" not in resp.sql.lower()
-    resp = client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(
-        query="¿Está vigente la ordenanza 1520 de 3 de Febrero?"), timeout=10)
+    resp = client.QueryMetadataSql(
+        legal_pb2.QueryMetadataSqlRequest(query="¿Está vigente la ordenanza 1520 de 3 de Febrero?"), timeout=10
+    )
     assert [r.status for r in resp.rows] == ["derogada"]
     assert "derogada" in resp.interpretation and "no se usa como filtro" in resp.interpretation
 
@@ -150,11 +171,13 @@ def test_grpc_bad_dates_are_a_polite_invalid_argument(judged_stub):
     from centralita.legal.v1 import legal_pb2
 
     client, _ = judged_stub
-    for filters in (legal_pb2.Filters(date_from="1/1/2023"), legal_pb2.Filters(date_from="2024-02-30"),
-                    legal_pb2.Filters(date_from="2024-05-01", date_to="2023-01-01")):
+    for filters in (
+        legal_pb2.Filters(date_from="1/1/2023"),
+        legal_pb2.Filters(date_from="2024-02-30"),
+        legal_pb2.Filters(date_from="2024-05-01", date_to="2023-01-01"),
+    ):
         with pytest.raises(grpc.RpcError) as err:
-            client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(query="decretos", filters=filters),
-                                    timeout=10)
+            client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(query="decretos", filters=filters), timeout=10)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert err.value.details().startswith("La fecha") and err.value.details().endswith(".")
 
@@ -163,8 +186,11 @@ def test_explicit_status_on_a_numbered_norm_says_which_status_it_has(judged_svc)
     """If the model itself sends status=vigente for a repealed norm, the count stays 0 (explicit
     filters win) but the interpretation says the norm exists and is derogada."""
     svc, _ = judged_svc
-    r = svc.query_metadata("¿Está vigente la ordenanza 1520 de Tres de Febrero?", build(
-        municipality="Tres de Febrero", type="ordenanza", number="1520", status="vigente"), operation="list")
+    r = svc.query_metadata(
+        "¿Está vigente la ordenanza 1520 de Tres de Febrero?",
+        build(municipality="Tres de Febrero", type="ordenanza", number="1520", status="vigente"),
+        operation="list",
+    )
     assert r.total == 0 and r.rows == []
     assert "Sin el filtro de estado sí existe: ordenanza 1520 de Tres de Febrero: derogada." in r.interpretation
     r = svc.query_metadata("", build(municipality="Tres de Febrero", number="999999", status="vigente"))

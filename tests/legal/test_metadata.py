@@ -39,8 +39,11 @@ def test_seed_most_decrees(loaded):
 def test_list_rows_newest_first(loaded):
     svc, truths = loaded
     r = ask(svc, "Lista todas las ordenanzas de Merlo")
-    expected = sorted((t for t in truths if t.municipality == "Merlo" and t.type == "ordenanza"),
-                      key=lambda t: (t.date, t.id), reverse=True)
+    expected = sorted(
+        (t for t in truths if t.municipality == "Merlo" and t.type == "ordenanza"),
+        key=lambda t: (t.date, t.id),
+        reverse=True,
+    )
     assert r.total == len(expected)
     assert [row.id for row in r.rows] == [t.id for t in expected[:10]]
     assert all(row.url.startswith("https://") and row.title for row in r.rows)
@@ -88,8 +91,9 @@ def test_date_ranges(loaded):
 def test_limit_and_order(loaded):
     svc, truths = loaded
     r = ask(svc, "los 3 decretos más antiguos de Merlo")
-    expected = sorted((t for t in truths if t.municipality == "Merlo" and t.type == "decreto"),
-                      key=lambda t: (t.date, t.id))[:3]
+    expected = sorted(
+        (t for t in truths if t.municipality == "Merlo" and t.type == "decreto"), key=lambda t: (t.date, t.id)
+    )[:3]
     assert [row.id for row in r.rows] == [t.id for t in expected]
 
 

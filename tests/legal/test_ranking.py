@@ -17,9 +17,9 @@ def test_word_family_from_the_term_dictionary(loaded):
     local = LocalSearcher(svc.index_dir, svc.shards)
     try:
         post = local._shards[0].postings
-        family = post.derived("presupuest")          # presupuesto -> presupuestaria/o (Snowball keeps them apart)
+        family = post.derived("presupuest")  # presupuesto -> presupuestaria/o (Snowball keeps them apart)
         assert "presupuestari" in family and all(t.startswith("presupuest") for t in family)
-        assert post.derived("tas") == ()               # short stems have no family: too many false friends
+        assert post.derived("tas") == ()  # short stems have no family: too many false friends
     finally:
         local.close()
 
@@ -36,13 +36,14 @@ def test_feedback_finds_norms_on_the_same_subject(loaded):
         assert all(by_id[i].municipality == "Merlo" for _, i in extra) and t.id not in {i for _, i in extra}
         same += topics.count(t.topic)
         total += len(topics)
-    assert total and same / total >= 0.6   # 1 in 12 by chance
+    assert total and same / total >= 0.6  # 1 in 12 by chance
 
 
 def test_feedback_fills_free_places_and_says_so(loaded):
     svc, _ = loaded
-    out = svc.search_content("edificios declarados patrimonio histórico", build(municipality="Merlo", type="decreto"),
-                             10)
+    out = svc.search_content(
+        "edificios declarados patrimonio histórico", build(municipality="Merlo", type="decreto"), 10
+    )
     assert out.results and all(r.municipality == "Merlo" and r.type == "decreto" for r in out.results)
     if len(out.results) > out.total_hits:
         assert "temas relacionados" in out.interpretation
@@ -51,8 +52,9 @@ def test_feedback_fills_free_places_and_says_so(loaded):
 def test_feedback_off_when_the_page_is_full(loaded, monkeypatch):
     svc, _ = loaded
     calls = []
-    monkeypatch.setattr(searcher_mod.LocalSearcher, "doc_frequencies",
-                        lambda self, terms: calls.append(terms) or (1, [0] * len(terms)))
+    monkeypatch.setattr(
+        searcher_mod.LocalSearcher, "doc_frequencies", lambda self, terms: calls.append(terms) or (1, [0] * len(terms))
+    )
     out = svc.search_content("municipal", build(), 10)
     assert len(out.results) == 10 and not calls
 

@@ -22,8 +22,9 @@ def test_ordenanza_2947_habilitaciones(loaded):
 
 def test_sueldos_carlos_tejedor(loaded):
     svc, truths = loaded
-    relevant = {t.id for t in truths if t.municipality == "Carlos Tejedor" and t.type == "ordenanza"
-                and t.topic == "sueldos"}
+    relevant = {
+        t.id for t in truths if t.municipality == "Carlos Tejedor" and t.type == "ordenanza" and t.topic == "sueldos"
+    }
     out = search(svc, "Ordenanzas sobre sueldos de Carlos Tejedor")
     ids = [r.id for r in out.results]
     assert relevant and set(ids[: len(relevant)]) == relevant
@@ -101,6 +102,7 @@ def test_parallel_searcher_matches_local(loaded):
     parallel = ParallelSearcher(svc.index_dir, svc.shards)
     try:
         from legal_search.content import plan
+
         for text in ("sueldos", "estacionamiento medido Merlo", "dengue"):
             p = plan(text, build(), svc.gazetteer())
             a, b = local.search(p.groups, p.soft, 10), parallel.search(p.groups, p.soft, 10)

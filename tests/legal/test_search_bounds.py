@@ -30,8 +30,11 @@ def run(svc, text, searcher=None, limit=None, **filters):
 
 def test_empty_query_with_filters_lists_newest_first(loaded):
     svc, truths = loaded
-    want = sorted((t for t in truths if t.municipality == "Merlo" and t.type == "decreto"),
-                  key=lambda t: (t.date, t.id), reverse=True)
+    want = sorted(
+        (t for t in truths if t.municipality == "Merlo" and t.type == "decreto"),
+        key=lambda t: (t.date, t.id),
+        reverse=True,
+    )
     assert len(want) > 10
     out = svc.search_content("", build(municipality="merlo", type="decreto"), 10)
     assert out.total_hits == len(want)
@@ -66,12 +69,15 @@ def test_overlong_query_searched_on_first_words(loaded):
     assert "primeras" not in same.interpretation
 
 
-@pytest.mark.parametrize("text", [
-    " ".join(f"termino{i}" for i in range(5000)),           # thousands of distinct words
-    "tasa " * 20_000,                                          # one word repeated
-    "x" * 1_000_000 + " sueldos",                              # a huge token
-    " ".join(["sueldos", "tasa", "tránsito", "salud", "obras", "becas"] * 2000),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        " ".join(f"termino{i}" for i in range(5000)),  # thousands of distinct words
+        "tasa " * 20_000,  # one word repeated
+        "x" * 1_000_000 + " sueldos",  # a huge token
+        " ".join(["sueldos", "tasa", "tránsito", "salud", "obras", "becas"] * 2000),
+    ],
+)
 def test_pathological_input_has_bounded_work(loaded, monkeypatch, text):
     svc, _ = loaded
     looked_up = []
@@ -128,8 +134,9 @@ def client(loaded):
 
 
 def test_grpc_empty_query_with_filters_and_long_query(client):
-    resp = client.SearchContent(legal_pb2.SearchContentRequest(
-        query="", filters=legal_pb2.Filters(municipality="Merlo"), limit=3), timeout=10)
+    resp = client.SearchContent(
+        legal_pb2.SearchContentRequest(query="", filters=legal_pb2.Filters(municipality="Merlo"), limit=3), timeout=10
+    )
     assert len(resp.results) == 3 and "más reciente" in resp.interpretation
     dates = [r.year for r in resp.results]
     assert dates == sorted(dates, reverse=True)

@@ -24,25 +24,35 @@ def test_serve_builds_index_from_database_and_drains(tmp_path):
     data = tmp_path / "run"
     jsonl = tmp_path / "docs.jsonl"
     jsonl.write_text("\n".join(json.dumps(d) for d, _ in generate(60, seed=2)) + "\n", encoding="utf-8")
-    env = dict(os.environ, LEGAL_DATA_DIR=str(data), LEGAL_DB_URL="", LEGAL_INDEX_DIR="",
-               LEGAL_SEARCH_PORT=str(free_port()), LEGAL_SEARCH_METRICS_PORT=str(free_port()),
-               GRPC_BIND_HOST="127.0.0.1", GRPC_DRAIN_GRACE="1")
+    env = dict(
+        os.environ,
+        LEGAL_DATA_DIR=str(data),
+        LEGAL_DB_URL="",
+        LEGAL_INDEX_DIR="",
+        LEGAL_SEARCH_PORT=str(free_port()),
+        LEGAL_SEARCH_METRICS_PORT=str(free_port()),
+        GRPC_BIND_HOST="127.0.0.1",
+        GRPC_DRAIN_GRACE="1",
+    )
     cli = [sys.executable, "-m", "centralita.cli"]
-    subprocess.run([*cli, "ingest", "--no-progress", str(jsonl)], env=env, cwd=REPO, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [*cli, "ingest", "--no-progress", str(jsonl)], env=env, cwd=REPO, check=True, capture_output=True, timeout=120
+    )
     import shutil
 
     shutil.rmtree(data / "whoosh")  # a replica starting without an index builds it from the database
-    proc = subprocess.Popen([*cli, "serve", "legal_search"], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*cli, "serve", "legal_search"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{env['LEGAL_SEARCH_PORT']}")
         health = health_pb2_grpc.HealthStub(channel)
         deadline = time.monotonic() + 60
         while True:
             try:
-                status = health.Check(health_pb2.HealthCheckRequest(service="centralita.legal.v1.LegalSearchService"),
-                                      timeout=1).status
+                status = health.Check(
+                    health_pb2.HealthCheckRequest(service="centralita.legal.v1.LegalSearchService"), timeout=1
+                ).status
                 if status == health_pb2.HealthCheckResponse.SERVING:
                     break
             except grpc.RpcError:

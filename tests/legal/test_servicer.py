@@ -12,10 +12,33 @@ from legal_search.models import Normativa
 from legal_search.server import service_spec
 
 ADVERSARIAL = [
-    '"quoted words" "unclosed', "(paréntesis (sin cerrar", "*", "**", "tasa*", "?", "habilitación?",
-    "sueldos AND NOT tránsito OR salud", "AND", "OR OR OR", "NOT", "title:sueldos", "body:* id:x",
-    "'; DROP TABLE normativas; --", "1=1; DELETE FROM normativas", "%", "_", "\\", "\x00", "😀 emoji",
-    "a" * 10_000, "palabra " * 1200, "", "   ", "de la el los las y o", "¿?¡!", "{}[]^~<>=:/",
+    '"quoted words" "unclosed',
+    "(paréntesis (sin cerrar",
+    "*",
+    "**",
+    "tasa*",
+    "?",
+    "habilitación?",
+    "sueldos AND NOT tránsito OR salud",
+    "AND",
+    "OR OR OR",
+    "NOT",
+    "title:sueldos",
+    "body:* id:x",
+    "'; DROP TABLE normativas; --",
+    "1=1; DELETE FROM normativas",
+    "%",
+    "_",
+    "\\",
+    "\x00",
+    "😀 emoji",
+    "a" * 10_000,
+    "palabra " * 1200,
+    "",
+    "   ",
+    "de la el los las y o",
+    "¿?¡!",
+    "{}[]^~<>=:/",
     "ordenanza 2947 AND title:habilitaciones*",
 ]
 
@@ -37,29 +60,38 @@ def _snapshot(svc):
 
 def test_query_metadata_sql(stub):
     client, _, truths = stub
-    resp = client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(
-        query="¿Cuántos decretos hay de Carlos Tejedor en 2025?"), timeout=10)
-    assert resp.total == sum(1 for t in truths if t.municipality == "Carlos Tejedor" and t.type == "decreto"
-                             and t.year == 2025)
+    resp = client.QueryMetadataSql(
+        legal_pb2.QueryMetadataSqlRequest(query="¿Cuántos decretos hay de Carlos Tejedor en 2025?"), timeout=10
+    )
+    assert resp.total == sum(
+        1 for t in truths if t.municipality == "Carlos Tejedor" and t.type == "decreto" and t.year == 2025
+    )
     assert resp.sql.startswith("SELECT") and resp.interpretation
-    resp = client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(
-        filters=legal_pb2.Filters(municipality="Merlo", type=legal_pb2.NORMATIVA_TYPE_ORDENANZA),
-        operation=legal_pb2.OPERATION_LIST, order=legal_pb2.SORT_ORDER_DATE_ASC, limit=2), timeout=10)
+    resp = client.QueryMetadataSql(
+        legal_pb2.QueryMetadataSqlRequest(
+            filters=legal_pb2.Filters(municipality="Merlo", type=legal_pb2.NORMATIVA_TYPE_ORDENANZA),
+            operation=legal_pb2.OPERATION_LIST,
+            order=legal_pb2.SORT_ORDER_DATE_ASC,
+            limit=2,
+        ),
+        timeout=10,
+    )
     assert len(resp.rows) == 2 and resp.rows[0].type == legal_pb2.NORMATIVA_TYPE_ORDENANZA
     assert resp.rows[0].date <= resp.rows[1].date
-    resp = client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(
-        group_by=legal_pb2.GROUP_BY_TYPE), timeout=10)
+    resp = client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(group_by=legal_pb2.GROUP_BY_TYPE), timeout=10)
     assert {g.key for g in resp.groups} == {t.type for t in truths} and resp.total == len(truths)
 
 
 def test_search_content(stub):
     client, _, _ = stub
-    resp = client.SearchContent(legal_pb2.SearchContentRequest(
-        query="¿Qué dice la ordenanza 2947 sobre habilitaciones?"), timeout=10)
+    resp = client.SearchContent(
+        legal_pb2.SearchContentRequest(query="¿Qué dice la ordenanza 2947 sobre habilitaciones?"), timeout=10
+    )
     assert resp.results[0].id == "merlo-ordenanza-2947-2024" and resp.total_hits >= 1
     assert resp.results[0].type == legal_pb2.NORMATIVA_TYPE_ORDENANZA and "**" in resp.results[0].snippet
-    resp = client.SearchContent(legal_pb2.SearchContentRequest(
-        query="tasas", filters=legal_pb2.Filters(year=2021), limit=5), timeout=10)
+    resp = client.SearchContent(
+        legal_pb2.SearchContentRequest(query="tasas", filters=legal_pb2.Filters(year=2021), limit=5), timeout=10
+    )
     assert 0 < len(resp.results) <= 5 and all(r.year == 2021 for r in resp.results)
 
 
@@ -72,14 +104,21 @@ def test_stats(stub):
     assert resp.last_updated.seconds > 0
 
 
-@pytest.mark.parametrize("request_kwargs", [
-    {"filters": {"date_from": "ayer"}}, {"filters": {"date_from": "2024-05-01", "date_to": "2020-01-01"}},
-    {"filters": {"year": 5}}, {"limit": -3},
-])
+@pytest.mark.parametrize(
+    "request_kwargs",
+    [
+        {"filters": {"date_from": "ayer"}},
+        {"filters": {"date_from": "2024-05-01", "date_to": "2020-01-01"}},
+        {"filters": {"year": 5}},
+        {"limit": -3},
+    ],
+)
 def test_invalid_argument_polite_spanish(stub, request_kwargs):
     client, _, _ = stub
-    for rpc, req_type in ((client.QueryMetadataSql, legal_pb2.QueryMetadataSqlRequest),
-                          (client.SearchContent, legal_pb2.SearchContentRequest)):
+    for rpc, req_type in (
+        (client.QueryMetadataSql, legal_pb2.QueryMetadataSqlRequest),
+        (client.SearchContent, legal_pb2.SearchContentRequest),
+    ):
         kwargs = dict(request_kwargs)
         if "filters" in kwargs:
             kwargs["filters"] = legal_pb2.Filters(**kwargs["filters"])
@@ -111,11 +150,17 @@ def test_adversarial_inputs_never_break_anything(stub):
     for text in ADVERSARIAL:
         for call in (
             lambda t: client.SearchContent(legal_pb2.SearchContentRequest(query=t), timeout=10),
-            lambda t: client.SearchContent(legal_pb2.SearchContentRequest(
-                query=t, filters=legal_pb2.Filters(municipality=t[:100], number=t[:40])), timeout=10),
+            lambda t: client.SearchContent(
+                legal_pb2.SearchContentRequest(query=t, filters=legal_pb2.Filters(municipality=t[:100], number=t[:40])),
+                timeout=10,
+            ),
             lambda t: client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(query=t), timeout=10),
-            lambda t: client.QueryMetadataSql(legal_pb2.QueryMetadataSqlRequest(
-                query=t, filters=legal_pb2.Filters(municipality=t[:100], status=t[:40])), timeout=10),
+            lambda t: client.QueryMetadataSql(
+                legal_pb2.QueryMetadataSqlRequest(
+                    query=t, filters=legal_pb2.Filters(municipality=t[:100], status=t[:40])
+                ),
+                timeout=10,
+            ),
         ):
             try:
                 call(text)

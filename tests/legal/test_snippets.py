@@ -10,9 +10,12 @@ def terms(*words: str) -> set[str]:
     return {t for w in words for t in word_terms(w)}
 
 
-LONG = ("Que corresponde dictar el acto administrativo pertinente. " * 40
-        + "ARTÍCULO 1°: Todo COMERCIO deberá obtener la Habilitación municipal; las habilitaciones comerciales "
-        + "se tramitan en la Dirección. " + "Comuníquese y archívese. " * 40)
+LONG = (
+    "Que corresponde dictar el acto administrativo pertinente. " * 40
+    + "ARTÍCULO 1°: Todo COMERCIO deberá obtener la Habilitación municipal; las habilitaciones comerciales "
+    + "se tramitan en la Dirección. "
+    + "Comuníquese y archívese. " * 40
+)
 
 
 def test_densest_passage_with_marks():
@@ -46,8 +49,11 @@ def test_empty_and_regex_characters():
 def test_kept_search_key_gives_the_same_snippets():
     from legal_search.snippets import search_key
 
-    for text, words in ((LONG, ("habilitación", "comercios")), (LONG, ("zapallo",)),
-                        ("La habilitación del local.", ("habilitacion",)),
-                        ("Straße Ærø: habilitación", ("habilitación",)),
-                        ("tasa (a) [b] * + ?", ("tasa",))):
+    for text, words in (
+        (LONG, ("habilitación", "comercios")),
+        (LONG, ("zapallo",)),
+        ("La habilitación del local.", ("habilitacion",)),
+        ("Straße Ærø: habilitación", ("habilitación",)),
+        ("tasa (a) [b] * + ?", ("tasa",)),
+    ):
         assert snippet(text, terms(*words), key=search_key(text)) == snippet(text, terms(*words))

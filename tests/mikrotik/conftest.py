@@ -61,8 +61,15 @@ class Service:
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-TEST_SETTINGS = Settings(api_url="http://127.0.0.1:9", cache_ttl=30.0, pool_size=4, connect_timeout=1.0,
-                         query_timeout=10.0, broad_query_timeout=25.0, health_timeout=2.0)
+TEST_SETTINGS = Settings(
+    api_url="http://127.0.0.1:9",
+    cache_ttl=30.0,
+    pool_size=4,
+    connect_timeout=1.0,
+    query_timeout=10.0,
+    broad_query_timeout=25.0,
+    health_timeout=2.0,
+)
 
 
 @pytest.fixture
@@ -81,8 +88,14 @@ def make_service(sim: MikrotikSimulator) -> Iterator[Callable[..., Service]]:
         if clock is not None:
             cache = AnswerCache(ttl=settings.cache_ttl, max_entries=settings.cache_size, clock=clock)
         queries = MikrotikQueries(settings, cache=cache)
-        running = start_server([service_spec(queries)], port=0, host="127.0.0.1", max_workers=2,
-                               tool_filter=tool_filter(settings), metrics_port=0 if metrics else None)
+        running = start_server(
+            [service_spec(queries)],
+            port=0,
+            host="127.0.0.1",
+            max_workers=2,
+            tool_filter=tool_filter(settings),
+            metrics_port=0 if metrics else None,
+        )
         channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
         service = Service(running=running, channel=channel, queries=queries, settings=settings)
         started.append(service)

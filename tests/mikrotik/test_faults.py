@@ -186,8 +186,9 @@ def test_waiting_queue_is_bounded_and_refusal_is_immediate(make_service, sim):
         assert service.serving(deadline=1.0)
         assert service.ask(CACHED, deadline=1.0).cached is True
         assert time.monotonic() - t0 < 0.6
-    assert all(code == Code.RESOURCE_EXHAUSTED and "muy ocupado" in text and took < 0.8
-               for code, text, took in refused), refused
+    assert all(
+        code == Code.RESOURCE_EXHAUSTED and "muy ocupado" in text and took < 0.8 for code, text, took in refused
+    ), refused
     for future in waiting:
         assert future.exception(timeout=5).code() == Code.DEADLINE_EXCEEDED
         assert TIMEOUT in future.exception().details()

@@ -34,7 +34,11 @@ def test_serve_reads_the_environment_and_drains_on_sigterm(sim, tools_enabled):
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "centralita.cli", "serve", "mikrotik_tool"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:

@@ -23,12 +23,20 @@ log = logging.getLogger(__name__)
 
 
 class AriEventStream:
-    def __init__(self, base_url: str, app: str, username: str, password: str, *,
-                 on_event: Callable[[dict], None],
-                 on_connected: Callable[[bool], None] | None = None,
-                 on_disconnected: Callable[[str], None] | None = None,
-                 ping_interval: float = 10.0, ping_timeout: float = 5.0,
-                 backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        app: str,
+        username: str,
+        password: str,
+        *,
+        on_event: Callable[[dict], None],
+        on_connected: Callable[[bool], None] | None = None,
+        on_disconnected: Callable[[str], None] | None = None,
+        ping_interval: float = 10.0,
+        ping_timeout: float = 5.0,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.url = events_url(base_url, app)
         self.app = app
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
@@ -74,8 +82,11 @@ class AriEventStream:
             if self._stop.is_set():
                 break
             if self.replaced:
-                log.error("ARI app %r was taken over by another connection: not reconnecting "
-                          "(each gateway replica needs its own ARI_APP)", self.app)
+                log.error(
+                    "ARI app %r was taken over by another connection: not reconnecting "
+                    "(each gateway replica needs its own ARI_APP)",
+                    self.app,
+                )
                 break
             delay = self.backoff.next()
             log.warning("ARI events socket down (%s); reconnecting in %.1f s", why, delay)
@@ -83,8 +94,9 @@ class AriEventStream:
 
     def _session(self) -> str:
         try:
-            ws = websocket.create_connection(self.url, header=self._headers, timeout=self.ping_timeout,
-                                             enable_multithread=True)
+            ws = websocket.create_connection(
+                self.url, header=self._headers, timeout=self.ping_timeout, enable_multithread=True
+            )
         except websocket.WebSocketBadStatusException as exc:
             return f"handshake refused: HTTP {exc.status_code}"
         except (OSError, websocket.WebSocketException) as exc:

@@ -28,8 +28,9 @@ def _q(segment: str) -> str:
 
 
 class AriRest:
-    def __init__(self, base_url: str, username: str, password: str, *, timeout: float = 5.0,
-                 pool_size: int = 32) -> None:
+    def __init__(
+        self, base_url: str, username: str, password: str, *, timeout: float = 5.0, pool_size: int = 32
+    ) -> None:
         self.base = base_url.rstrip("/") + "/ari"
         self.timeout = timeout
         self._http = requests.Session()
@@ -43,8 +44,9 @@ class AriRest:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, params: dict[str, Any] | None = None,
-              body: dict[str, Any] | None = None) -> Any:
+    def _call(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None
+    ) -> Any:
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         self.requests_total += 1
         try:
@@ -80,20 +82,33 @@ class AriRest:
     def set_variable(self, channel_id: str, variable: str, value: str) -> None:
         self._call("POST", f"/channels/{_q(channel_id)}/variable", {"variable": variable, "value": value})
 
-    def play(self, channel_id: str, media: str, *, lang: str | None = None,
-             playback_id: str | None = None) -> dict:
+    def play(self, channel_id: str, media: str, *, lang: str | None = None, playback_id: str | None = None) -> dict:
         """Start playing ``media`` (e.g. ``sound:an-error-has-occurred``) to the channel; the returned
         Playback ends with a ``PlaybackFinished`` event carrying the same id."""
-        return self._call("POST", f"/channels/{_q(channel_id)}/play",
-                          {"media": media, "lang": lang or None, "playbackId": playback_id})
+        return self._call(
+            "POST",
+            f"/channels/{_q(channel_id)}/play",
+            {"media": media, "lang": lang or None, "playbackId": playback_id},
+        )
 
-    def external_media(self, *, app: str, channel_id: str, external_host: str, data: str = "",
-                       fmt: str = "ulaw") -> dict:
-        return self._call("POST", "/channels/externalMedia", {
-            "app": app, "channelId": channel_id, "external_host": external_host, "format": fmt,
-            "encapsulation": "rtp", "transport": "udp", "connection_type": "client", "direction": "both",
-            "data": data or None,
-        })
+    def external_media(
+        self, *, app: str, channel_id: str, external_host: str, data: str = "", fmt: str = "ulaw"
+    ) -> dict:
+        return self._call(
+            "POST",
+            "/channels/externalMedia",
+            {
+                "app": app,
+                "channelId": channel_id,
+                "external_host": external_host,
+                "format": fmt,
+                "encapsulation": "rtp",
+                "transport": "udp",
+                "connection_type": "client",
+                "direction": "both",
+                "data": data or None,
+            },
+        )
 
     # -- sounds -------------------------------------------------------------------------------------
     def get_sound(self, sound_id: str) -> dict:

@@ -22,7 +22,7 @@ from centralita.config import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MANIFEST = "manifest.json"
-BYTES_PER_SECOND = 8000          # G.711 at 8 kHz: one byte per sample
+BYTES_PER_SECOND = 8000  # G.711 at 8 kHz: one byte per sample
 
 
 class PromptError(ConfigError):
@@ -42,7 +42,7 @@ def text_key(text: str) -> str:
 class Prompt:
     name: str
     text: str
-    audio: bytes          # raw G.711 u-law, 8 kHz, mono
+    audio: bytes  # raw G.711 u-law, 8 kHz, mono
 
     @property
     def duration(self) -> float:
@@ -95,12 +95,22 @@ def _load_entry(d: Path, entry: dict) -> Prompt:
     except OSError as exc:
         raise PromptError(f"{d}: prompt file unreadable: {exc}") from None
     if hashlib.sha256(audio).hexdigest() != sha:
-        raise PromptError(f"{d / entry['file']}: sha256 differs from {MANIFEST} (file damaged or edited; "
-                          "regenerate with `centralita prompts`)")
+        raise PromptError(
+            f"{d / entry['file']}: sha256 differs from {MANIFEST} (file damaged or edited; "
+            "regenerate with `centralita prompts`)"
+        )
     if not audio:
         raise PromptError(f"{d / entry['file']}: empty prompt")
     return Prompt(name=name, text=text, audio=audio)
 
 
-__all__ = ["BYTES_PER_SECOND", "MANIFEST", "PACKAGE_DIR", "Prompt", "PromptError", "PromptLibrary", "normalise",
-           "text_key"]
+__all__ = [
+    "BYTES_PER_SECOND",
+    "MANIFEST",
+    "PACKAGE_DIR",
+    "Prompt",
+    "PromptError",
+    "PromptLibrary",
+    "normalise",
+    "text_key",
+]

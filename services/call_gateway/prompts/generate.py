@@ -24,7 +24,7 @@ from centralita.profiles import DEFAULT_END_APOLOGY, EXAMPLE_PATH, load_profiles
 from . import BYTES_PER_SECOND, MANIFEST, PACKAGE_DIR, PromptError, normalise, text_key
 
 VOICE = "es-419"
-SPEED = 160                      # words per minute; espeak-ng's 175 is hurried on a phone line
+SPEED = 160  # words per minute; espeak-ng's 175 is hurried on a phone line
 GAIN_DB = -3
 PAD_S = ("0.1", "0.4")
 FORMAT = "raw G.711 u-law, 8000 Hz, mono (no header)"
@@ -39,11 +39,15 @@ def default_profile_files() -> list[Path]:
 def tool_versions() -> dict[str, str]:
     """espeak-ng and sox versions (the bytes depend on them); PromptError when either is missing."""
     versions = {}
-    for tool, args, pattern in (("espeak-ng", ["--version"], r"text-to-speech:\s*(\S+)"),
-                                ("sox", ["--version"], r"SoX v(\S+)")):
+    for tool, args, pattern in (
+        ("espeak-ng", ["--version"], r"text-to-speech:\s*(\S+)"),
+        ("sox", ["--version"], r"SoX v(\S+)"),
+    ):
         if shutil.which(tool) is None:
-            raise PromptError(f"{tool} not found: install it (Debian: apt-get install espeak-ng sox) to "
-                              "generate prompts; the gateway itself never needs it")
+            raise PromptError(
+                f"{tool} not found: install it (Debian: apt-get install espeak-ng sox) to "
+                "generate prompts; the gateway itself never needs it"
+            )
         out = subprocess.run([tool, *args], capture_output=True, text=True, check=False).stdout
         m = re.search(pattern, out)
         versions[tool] = m.group(1) if m else out.strip()[:40]
@@ -55,8 +59,29 @@ def render(text: str, voice: str = VOICE, speed: int = SPEED) -> bytes:
     with tempfile.TemporaryDirectory(prefix="centralita-prompt-") as tmp:
         wav, raw = Path(tmp) / "speech.wav", Path(tmp) / "speech.ulaw"
         _run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), "--stdin"], normalise(text))
-        _run(["sox", "-R", "-D", str(wav), "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", str(raw),
-              "gain", "-n", str(GAIN_DB), "pad", *PAD_S], None)
+        _run(
+            [
+                "sox",
+                "-R",
+                "-D",
+                str(wav),
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-e",
+                "u-law",
+                "-t",
+                "raw",
+                str(raw),
+                "gain",
+                "-n",
+                str(GAIN_DB),
+                "pad",
+                *PAD_S,
+            ],
+            None,
+        )
         return raw.read_bytes()
 
 
@@ -76,8 +101,9 @@ def collect_texts(profile_files: Iterable[Path]) -> list[tuple[str, list[str]]]:
     return [(normalise(text), owners) for text, owners in texts.values()]
 
 
-def build_manifest(profile_files: Iterable[Path], voice: str = VOICE,
-                   speed: int = SPEED) -> tuple[dict, dict[str, bytes]]:
+def build_manifest(
+    profile_files: Iterable[Path], voice: str = VOICE, speed: int = SPEED
+) -> tuple[dict, dict[str, bytes]]:
     """The manifest and the audio of every prompt (nothing written)."""
     versions = tool_versions()
     entries, audio = [], {}
@@ -85,15 +111,30 @@ def build_manifest(profile_files: Iterable[Path], voice: str = VOICE,
         name = f"end_apology-{text_key(text)}"
         data = render(text, voice, speed)
         audio[f"{name}.ulaw"] = data
-        entry = {"name": name, "file": f"{name}.ulaw", "kind": "end_apology", "text": text, "voice": voice,
-                 "speed_wpm": speed, "espeak_ng": versions["espeak-ng"], "sox": versions["sox"],
-                 "bytes": len(data), "duration_ms": len(data) * 1000 // BYTES_PER_SECOND,
-                 "sha256": hashlib.sha256(data).hexdigest(), "profiles": owners}
+        entry = {
+            "name": name,
+            "file": f"{name}.ulaw",
+            "kind": "end_apology",
+            "text": text,
+            "voice": voice,
+            "speed_wpm": speed,
+            "espeak_ng": versions["espeak-ng"],
+            "sox": versions["sox"],
+            "bytes": len(data),
+            "duration_ms": len(data) * 1000 // BYTES_PER_SECOND,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "profiles": owners,
+        }
         if i == 0:
             entry["generic"] = True
         entries.append(entry)
-    manifest = {"format": FORMAT, "generator": "centralita prompts (call_gateway/prompts/generate.py)",
-                "gain_dbfs": GAIN_DB, "pad_seconds": [float(p) for p in PAD_S], "prompts": entries}
+    manifest = {
+        "format": FORMAT,
+        "generator": "centralita prompts (call_gateway/prompts/generate.py)",
+        "gain_dbfs": GAIN_DB,
+        "pad_seconds": [float(p) for p in PAD_S],
+        "prompts": entries,
+    }
     return manifest, audio
 
 

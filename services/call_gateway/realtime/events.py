@@ -27,11 +27,14 @@ PCMU_BYTES_PER_MS = 8  # G.711 u-law, 8 kHz, one byte per sample
 PURPOSE_KEY = "centralita"
 
 
-def session_update(profile: Profile, tools: Sequence[dict[str, Any]], event_id: str, *,
-                   gated: bool = False) -> SessionUpdateEventParam:
+def session_update(
+    profile: Profile, tools: Sequence[dict[str, Any]], event_id: str, *, gated: bool = False
+) -> SessionUpdateEventParam:
     """``gated``: barge-in gating is on, so the server neither creates nor interrupts responses by itself."""
-    audio_input: dict[str, Any] = {"format": dict(PCMU),
-                                   "turn_detection": profile.turn_detection.turn_detection(gated=gated)}
+    audio_input: dict[str, Any] = {
+        "format": dict(PCMU),
+        "turn_detection": profile.turn_detection.turn_detection(gated=gated),
+    }
     if profile.transcription_model:
         audio_input["transcription"] = {"model": profile.transcription_model}
     session: dict[str, Any] = {

@@ -75,8 +75,23 @@ from call_gateway.realtime.transcript import ASSISTANT, CALLER, Transcript
 from centralita.profiles import Profile
 
 __all__ = [
-    "AbandonTool", "Action", "End", "FollowUp", "Gate", "Interrupt", "Log", "Pause", "Play", "RealtimeProtocol",
-    "Renew", "ResponseTurn", "Resume", "RunTool", "Send", "ToolCall", "ToolInfo",
+    "AbandonTool",
+    "Action",
+    "End",
+    "FollowUp",
+    "Gate",
+    "Interrupt",
+    "Log",
+    "Pause",
+    "Play",
+    "RealtimeProtocol",
+    "Renew",
+    "ResponseTurn",
+    "Resume",
+    "RunTool",
+    "Send",
+    "ToolCall",
+    "ToolInfo",
 ]
 from centralita.tool_types import ToolResult
 
@@ -165,15 +180,24 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
         # Known events with nothing to do for us.
         self._ignored = frozenset(
             {
-                "conversation.created", "conversation.item.done", "conversation.item.truncated",
+                "conversation.created",
+                "conversation.item.done",
+                "conversation.item.truncated",
                 "conversation.item.deleted",
-                "conversation.item.retrieved", "conversation.item.input_audio_transcription.delta",
+                "conversation.item.retrieved",
+                "conversation.item.input_audio_transcription.delta",
                 "conversation.item.input_audio_transcription.failed",
-                "conversation.item.input_audio_transcription.segment", "input_audio_buffer.committed",
-                "input_audio_buffer.cleared", "input_audio_buffer.timeout_triggered", "rate_limits.updated",
-                "response.output_item.done", "response.content_part.added", "response.content_part.done",
+                "conversation.item.input_audio_transcription.segment",
+                "input_audio_buffer.committed",
+                "input_audio_buffer.cleared",
+                "input_audio_buffer.timeout_triggered",
+                "rate_limits.updated",
+                "response.output_item.done",
+                "response.content_part.added",
+                "response.content_part.done",
                 "response.output_audio_transcript.delta",
-                "response.output_text.delta", "response.output_text.done",
+                "response.output_text.delta",
+                "response.output_text.done",
             }
         )
 
@@ -395,8 +419,9 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
         self._seq += 1
         return f"gw_{prefix}_{self._seq}"
 
-    def _request(self, purpose: str, now: float, *, instructions: str | None = None,
-                 out_of_band: bool = False) -> list[Action]:
+    def _request(
+        self, purpose: str, now: float, *, instructions: str | None = None, out_of_band: bool = False
+    ) -> list[Action]:
         turn = ResponseTurn(purpose=purpose, out_of_band=out_of_band, event_id=self._eid(purpose), requested_at=now)
         self.requested = turn
         self.turns.append(turn)
@@ -406,8 +431,13 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
         """Ask for the next response if nothing is in flight (the one-response rule lives here).
 
         Holding phrases only start from ``tick``, which knows how much audio the sink still holds."""
-        if (self.state == "ready" and self.renew and not self.renew_requested and self.session_started_at is not None
-                and now >= self._renew_at()):
+        if (
+            self.state == "ready"
+            and self.renew
+            and not self.renew_requested
+            and self.session_started_at is not None
+            and now >= self._renew_at()
+        ):
             renew = self._maybe_renew(now)
             if renew:
                 return renew
@@ -417,8 +447,9 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
             if self.apology_requested:
                 return []
             self.apology_requested = True
-            return self._request("apology", now, instructions=prompts.say_exactly(self.profile.end_apology),
-                                 out_of_band=True)
+            return self._request(
+                "apology", now, instructions=prompts.say_exactly(self.profile.end_apology), out_of_band=True
+            )
         if self.caller_speaking:
             return []
         fu = self.followup
@@ -433,7 +464,8 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
             self.turn_pending = False  # (a follow-up still waiting for a tool answers the turn when it comes)
             return self._request("turn", now)
         slow = [
-            c for c in self.calls.values()
+            c
+            for c in self.calls.values()
             if holding and c.state == "running" and not c.held and c.hold_at is not None and now >= c.hold_at
         ]
         if slow:

@@ -99,8 +99,12 @@ class RealtimeSession:
         self._tool_schemas = [realtime_tool(s) for s in specs]
         missing = sorted(set(profile.tools or ()) - set(self._tool_infos))
         if missing:  # a tool service down, or a typo in the profile: the model will not see these tools
-            log.warning("call %s: profile %s allows tools no tool service offers now: %s", call_id or "-",
-                        profile.name, ", ".join(missing))
+            log.warning(
+                "call %s: profile %s allows tools no tool service offers now: %s",
+                call_id or "-",
+                profile.name,
+                ", ".join(missing),
+            )
         self.core = self._new_core(profile, greet=True)
         self._gen = 0  # bumped when a renewed session takes over; events of older sockets are ignored
         self._lock = threading.RLock()
@@ -120,9 +124,17 @@ class RealtimeSession:
     def _new_core(self, profile: Profile, *, greet: bool) -> RealtimeProtocol:
         s = self.settings
         return RealtimeProtocol(
-            profile, self._tool_infos, self._tool_schemas, self.metrics,
-            holding_delay=s.holding_delay, tool_guard=s.tool_guard, session_limit=s.session_limit,
-            session_margin=s.session_margin, ending_grace=s.ending_grace, renew=s.renew, greet=greet,
+            profile,
+            self._tool_infos,
+            self._tool_schemas,
+            self.metrics,
+            holding_delay=s.holding_delay,
+            tool_guard=s.tool_guard,
+            session_limit=s.session_limit,
+            session_margin=s.session_margin,
+            ending_grace=s.ending_grace,
+            renew=s.renew,
+            greet=greet,
             barge_in_gate_ms=s.barge_in_gate_ms,
         )
 
@@ -139,19 +151,25 @@ class RealtimeSession:
             raise
         except Exception as exc:
             self._abort_start("start_failed")
-            raise RealtimeError(f"cannot start the Realtime session at {self.settings.url}: "
-                                f"{redact(f'{type(exc).__name__}: {exc}')}") from None
+            raise RealtimeError(
+                f"cannot start the Realtime session at {self.settings.url}: {redact(f'{type(exc).__name__}: {exc}')}"
+            ) from None
         self._ws.settimeout(None)
         self._running = True
         self._threads = [
-            threading.Thread(target=self._recv_loop, args=(self._ws, self._gen), name=f"rt-recv-{self.call_id}",
-                             daemon=True),
+            threading.Thread(
+                target=self._recv_loop, args=(self._ws, self._gen), name=f"rt-recv-{self.call_id}", daemon=True
+            ),
             threading.Thread(target=self._send_loop, name=f"rt-send-{self.call_id}", daemon=True),
         ]
         for t in self._threads:
             t.start()
-        log.info("call %s: realtime session ready (profile %s, %d tools)", self.call_id or "-",
-                 self.profile.name, len(self.core.tools))
+        log.info(
+            "call %s: realtime session ready (profile %s, %d tools)",
+            self.call_id or "-",
+            self.profile.name,
+            len(self.core.tools),
+        )
 
     def send_caller_audio(self, ulaw: bytes) -> None:
         if not self._running or self._ended or not ulaw or self.core.state != "ready":
@@ -176,8 +194,11 @@ class RealtimeSession:
 
     def _connect(self) -> websocket.WebSocket:
         return websocket.create_connection(
-            self.settings.endpoint(), header=[f"Authorization: Bearer {self.settings.api_key}"],
-            timeout=self.settings.connect_timeout, suppress_origin=True, enable_multithread=True,
+            self.settings.endpoint(),
+            header=[f"Authorization: Bearer {self.settings.api_key}"],
+            timeout=self.settings.connect_timeout,
+            suppress_origin=True,
+            enable_multithread=True,
         )
 
     def _handshake(self, ws: websocket.WebSocket, core: RealtimeProtocol) -> None:
@@ -210,8 +231,12 @@ class RealtimeSession:
         """A frame that is no valid server event: counted, logged for an invalid known type, never fatal."""
         self.metrics.dropped_events += 1
         if rejected.why == "invalid":
-            log.warning("call %s: server event %s does not match the SDK model (%s): dropped", self.call_id or "-",
-                        rejected.type, rejected.detail)
+            log.warning(
+                "call %s: server event %s does not match the SDK model (%s): dropped",
+                self.call_id or "-",
+                rejected.type,
+                rejected.detail,
+            )
 
     def _abort_start(self, reason: str) -> None:
         self._ended = True
@@ -239,8 +264,11 @@ class RealtimeSession:
             with self._lock:
                 if self._ended or gen != self._gen:
                     return
-                self._guarded(lambda event=event, now=now: self.core.receive(event, now), now,
-                              f"server event {str(event.get('type'))[:60]}")
+                self._guarded(
+                    lambda event=event, now=now: self.core.receive(event, now),
+                    now,
+                    f"server event {str(event.get('type'))[:60]}",
+                )
 
     def _send_loop(self) -> None:
         while True:
@@ -258,8 +286,9 @@ class RealtimeSession:
                     if self._ended:
                         return
                     now, verdict = self._clock(), self.meter.verdict()
-                    self._guarded(lambda now=now, verdict=verdict: self.core.caller_voice(verdict, now), now,
-                                  "barge-in gate")
+                    self._guarded(
+                        lambda now=now, verdict=verdict: self.core.caller_voice(verdict, now), now, "barge-in gate"
+                    )
                 item = None
             if item is not None:
                 text, call_id = item
@@ -284,8 +313,9 @@ class RealtimeSession:
                         return
                     now = self._clock()
                     voice = self.meter.verdict()
-                    self._guarded(lambda now=now, voice=voice: self.core.tick(now, self.sink.pending_ms(), voice), now,
-                                  "timers")
+                    self._guarded(
+                        lambda now=now, voice=voice: self.core.tick(now, self.sink.pending_ms(), voice), now, "timers"
+                    )
 
     def _next_deadline(self) -> float | None:
         with self._lock:  # the core's tables change under other threads
@@ -293,15 +323,21 @@ class RealtimeSession:
 
     # ------------------------------------------------------------ actions
 
-    def _guarded(self, step: Callable[[], list[Action]], now: float, what: str,
-                 sends: list[Send] | None = None) -> None:
+    def _guarded(
+        self, step: Callable[[], list[Action]], now: float, what: str, sends: list[Send] | None = None
+    ) -> None:
         """Run one core step and its actions; a bug or a malformed event costs that event, not the call."""
         try:
             self._execute(step(), now, sends)
         except Exception as exc:
             self.metrics.dropped_events += 1
-            log.error("call %s: %s dropped: %s", self.call_id or "-", what,
-                      redact(f"{type(exc).__name__}: {exc}"), exc_info=log.isEnabledFor(logging.DEBUG))
+            log.error(
+                "call %s: %s dropped: %s",
+                self.call_id or "-",
+                what,
+                redact(f"{type(exc).__name__}: {exc}"),
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
 
     def _execute(self, actions: list[Action], now: float, sends: list[Send] | None = None) -> None:
         """Run actions in order; client events go to the sender's queue, or to ``sends`` if given."""
@@ -318,8 +354,13 @@ class RealtimeSession:
                 self._paused_at = self._clock()
                 self.meter.mark(lookback_ms=self.settings.barge_in_gate_ms)
                 pending = self.sink.pending_ms()
-                self._execute(self.core.caller_voice(self.meter.verdict(), now, heard=self.meter.voiced_since_mark,
-                                                     audio_pending_ms=pending), now, sends)
+                self._execute(
+                    self.core.caller_voice(
+                        self.meter.verdict(), now, heard=self.meter.voiced_since_mark, audio_pending_ms=pending
+                    ),
+                    now,
+                    sends,
+                )
             elif isinstance(action, Resume):
                 self.sink.resume()
                 if self._paused_at is not None:
@@ -340,13 +381,18 @@ class RealtimeSession:
                 if future is not None:
                     future.cancel()
             elif isinstance(action, Log):
-                log.log(logging.getLevelName(action.level.upper()), "call %s: %s", self.call_id or "-",
-                        redact(action.message))
+                log.log(
+                    logging.getLevelName(action.level.upper()),
+                    "call %s: %s",
+                    self.call_id or "-",
+                    redact(action.message),
+                )
             elif isinstance(action, End):
                 self._end_by_itself(action.reason)
             elif isinstance(action, Renew):
-                threading.Thread(target=self._renew, args=(action.context,), name=f"rt-renew-{self.call_id}",
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self._renew, args=(action.context,), name=f"rt-renew-{self.call_id}", daemon=True
+                ).start()
 
     def _renew(self, context: str) -> None:
         """Open and configure a fresh session, then switch to it; the caller notices nothing."""
@@ -358,8 +404,11 @@ class RealtimeSession:
             self._handshake(ws, core)
             ws.settimeout(None)
         except Exception as exc:
-            log.warning("call %s: session renewal failed (%s); the call ends with an apology at the limit",
-                        self.call_id or "-", redact(f"{type(exc).__name__}: {exc}"))
+            log.warning(
+                "call %s: session renewal failed (%s); the call ends with an apology at the limit",
+                self.call_id or "-",
+                redact(f"{type(exc).__name__}: {exc}"),
+            )
             if ws is not None:
                 _close_socket(ws)
             return
@@ -372,8 +421,9 @@ class RealtimeSession:
             self._ws, self.core = ws, core
             old_core.state = "ended"
             self.metrics.record_renewal()
-            t = threading.Thread(target=self._recv_loop, args=(ws, self._gen), name=f"rt-recv-{self.call_id}",
-                                 daemon=True)
+            t = threading.Thread(
+                target=self._recv_loop, args=(ws, self._gen), name=f"rt-recv-{self.call_id}", daemon=True
+            )
             self._threads.append(t)
             t.start()
         if old_ws is not None:
@@ -460,8 +510,9 @@ class RealtimeSession:
         if self._ended:
             return
         self._ended = True
-        threading.Thread(target=self._wind_down, args=(reason, drain), name=f"rt-end-{self.call_id}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._wind_down, args=(reason, drain), name=f"rt-end-{self.call_id}", daemon=True
+        ).start()
 
     def _wind_down(self, reason: str, drain: bool) -> None:
         if drain:

@@ -58,7 +58,7 @@ class VoiceMeter:
         whole = len(data) - len(data) % FRAME_BYTES
         self._partial = data[whole:]
         for offset in range(0, whole, FRAME_BYTES):
-            self._frame(frame_level_dbfs(data[offset:offset + FRAME_BYTES]) >= self.level_dbfs)
+            self._frame(frame_level_dbfs(data[offset : offset + FRAME_BYTES]) >= self.level_dbfs)
 
     def _frame(self, voiced: bool) -> None:
         self.frames += 1

@@ -57,7 +57,7 @@ class PortAllocator:
                 except OSError as exc:
                     sock.close()
                     if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                        continue        # taken by another process: try the next one
+                        continue  # taken by another process: try the next one
                     raise
                 sock.setblocking(False)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
@@ -73,8 +73,14 @@ class PortAllocator:
 class RtpEndpoint:
     """AudioSink for the Realtime session; caller audio goes to ``on_caller_audio`` in batches."""
 
-    def __init__(self, sock: socket.socket, *, call_id: str = "", batch_frames: int = 2,
-                 release: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        call_id: str = "",
+        batch_frames: int = 2,
+        release: Callable[[int], None] | None = None,
+    ) -> None:
         self.sock = sock
         self.port: int = sock.getsockname()[1]
         self.call_id = call_id
@@ -91,7 +97,7 @@ class RtpEndpoint:
         self.received = 0
         self.sent = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
-        self.engine = None   # set by MediaEngine.add
+        self.engine = None  # set by MediaEngine.add
 
     # -- AudioSink -------------------------------------------------------------------------------
     def play(self, ulaw: bytes, tag: str) -> None:
@@ -151,7 +157,7 @@ class RtpEndpoint:
     # -- called by the engine's pacer thread ------------------------------------------------------
     def next_packet(self, tick: int) -> bytes | None:
         if self.remote is None or self._closed:
-            return None     # keep the audio queued until we know where Asterisk listens
+            return None  # keep the audio queued until we know where Asterisk listens
         frame = self.queue.next_frame()
         if frame is None:
             return None

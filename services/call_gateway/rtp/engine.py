@@ -33,13 +33,19 @@ class MediaStats:
     send_errors: int = 0
     ticks: int = 0
     skipped_ticks: int = 0
-    late_ticks: int = 0          # started more than 2 ms after the deadline
+    late_ticks: int = 0  # started more than 2 ms after the deadline
     max_lateness_ms: float = 0.0
 
 
 class MediaEngine:
-    def __init__(self, *, tick_s: float = TICK_S, late_threshold_s: float = 0.002,
-                 realtime_priority: int = 0, lead_s: float = 0.003) -> None:
+    def __init__(
+        self,
+        *,
+        tick_s: float = TICK_S,
+        late_threshold_s: float = 0.002,
+        realtime_priority: int = 0,
+        lead_s: float = 0.003,
+    ) -> None:
         self.tick_s = tick_s
         self.lead_s = lead_s
         self.realtime_priority = realtime_priority
@@ -85,8 +91,9 @@ class MediaEngine:
         return len(self._endpoints)
 
     # -- registration ----------------------------------------------------------------------------
-    def open_endpoint(self, sock: socket.socket, *, call_id: str = "", batch_frames: int = 2,
-                      release=None) -> RtpEndpoint:
+    def open_endpoint(
+        self, sock: socket.socket, *, call_id: str = "", batch_frames: int = 2, release=None
+    ) -> RtpEndpoint:
         ep = RtpEndpoint(sock, call_id=call_id, batch_frames=batch_frames, release=release)
         self.add(ep)
         return ep
@@ -143,7 +150,7 @@ class MediaEngine:
                 time.sleep(deadline - lead - now)
                 now = time.monotonic()
             lateness = now - deadline
-            if lateness >= self.tick_s:      # stalled past a whole tick: skip, never burst
+            if lateness >= self.tick_s:  # stalled past a whole tick: skip, never burst
                 missed = int(lateness // self.tick_s)
                 stats.skipped_ticks += missed
                 k += missed

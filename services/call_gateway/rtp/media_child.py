@@ -46,7 +46,7 @@ class _Child:
                 data, fds, _flags, _addr = socket.recv_fds(self.ctl, MAX_CHUNK + 64, 4)
                 if not data:
                     break
-                self.engine.quiet.wait(0.05)          # never between two of the pacer's sends
+                self.engine.quiet.wait(0.05)  # never between two of the pacer's sends
                 self._handle(data, fds)
         except OSError:
             pass
@@ -56,8 +56,13 @@ class _Child:
             self.engine.stop()
 
     def _snapshot(self, key: int, ep: RtpEndpoint) -> dict:
-        return {"played": {t: ep.queue.played_ms(t) for t in self.tags.get(key, [])},
-                "pending": ep.pending_ms(), "dropped": ep.dropped, "received": ep.received, "sent": ep.sent}
+        return {
+            "played": {t: ep.queue.played_ms(t) for t in self.tags.get(key, [])},
+            "pending": ep.pending_ms(),
+            "dropped": ep.dropped,
+            "received": ep.received,
+            "sent": ep.sent,
+        }
 
     def _handle(self, data: bytes, fds: list[int]) -> None:
         op, key, body = split(data)
@@ -75,19 +80,22 @@ class _Child:
             os.close(fd)
         if op == Op.STATS:
             st = self.engine.stats
-            payload = {**st.__dict__, "endpoints": self.engine.endpoints(),
-                       "priority_granted": self.engine.priority_granted}
+            payload = {
+                **st.__dict__,
+                "endpoints": self.engine.endpoints(),
+                "priority_granted": self.engine.priority_granted,
+            }
             self.send(message(Op.STATS_REPLY, key, json.dumps(payload).encode()))
             return
         ep = self.endpoints.get(key)
         if op == Op.PLAY and ep is not None:
             (n,) = struct.unpack_from("!H", body)
-            tag = body[2:2 + n].decode()
+            tag = body[2 : 2 + n].decode()
             tags = self.tags[key]
             if tag not in tags:
                 tags.append(tag)
                 del tags[:-32]
-            ep.play(body[2 + n:], tag)
+            ep.play(body[2 + n :], tag)
         elif op == Op.PAUSE and ep is not None:
             ep.pause()
         elif op == Op.RESUME and ep is not None:

@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 class RemoteEndpoint:
     """One call's RTP endpoint living in the media process; an ``AudioSink`` for the Realtime session."""
 
-    def __init__(self, proc: MediaProcess, key: int, port: int, call_id: str,
-                 release: Callable[[int], None] | None) -> None:
+    def __init__(
+        self, proc: MediaProcess, key: int, port: int, call_id: str, release: Callable[[int], None] | None
+    ) -> None:
         self._proc = proc
         self.key = key
         self.port = port
@@ -66,7 +67,7 @@ class RemoteEndpoint:
             return
         raw = tag.encode()
         for i in range(0, len(ulaw), MAX_CHUNK):
-            part = ulaw[i:i + MAX_CHUNK]
+            part = ulaw[i : i + MAX_CHUNK]
             with self._lock:
                 self._queued_bytes += len(part)
             self._proc.send(message(Op.PLAY, self.key, struct.pack("!H", len(raw)) + raw + part))
@@ -147,17 +148,22 @@ class MediaProcess:
         self._next_req = 1
         self._reader: threading.Thread | None = None
         self._stats_cache: tuple[float, MediaStats] | None = None
-        self._down = threading.Event()          # the link to the child is gone: answer nothing, fast
+        self._down = threading.Event()  # the link to the child is gone: answer nothing, fast
 
     def start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         for s in (parent, child):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        code = ("import sys; from call_gateway.rtp.media_child import child_main; "
-                "child_main(int(sys.argv[1]), int(sys.argv[2]))")
-        self._child = subprocess.Popen([sys.executable, "-c", code, str(child.fileno()), str(self._priority)],
-                                       pass_fds=[child.fileno()], close_fds=True)
+        code = (
+            "import sys; from call_gateway.rtp.media_child import child_main; "
+            "child_main(int(sys.argv[1]), int(sys.argv[2]))"
+        )
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", code, str(child.fileno()), str(self._priority)],
+            pass_fds=[child.fileno()],
+            close_fds=True,
+        )
         child.close()
         self._ctl = parent
         self._reader = threading.Thread(target=self._read, name="rtp-media-link", daemon=True)
@@ -178,8 +184,12 @@ class MediaProcess:
             self._reader.join(2)
 
     def alive(self) -> bool:
-        return (self._child is not None and self._child.poll() is None and self._reader is not None
-                and self._reader.is_alive())
+        return (
+            self._child is not None
+            and self._child.poll() is None
+            and self._reader is not None
+            and self._reader.is_alive()
+        )
 
     @property
     def pid(self) -> int | None:
@@ -190,8 +200,14 @@ class MediaProcess:
             return len(self._endpoints)
 
     # -- endpoints --------------------------------------------------------------------------------
-    def open_endpoint(self, sock: socket.socket, *, call_id: str = "", batch_frames: int = 2,
-                      release: Callable[[int], None] | None = None) -> RemoteEndpoint:
+    def open_endpoint(
+        self,
+        sock: socket.socket,
+        *,
+        call_id: str = "",
+        batch_frames: int = 2,
+        release: Callable[[int], None] | None = None,
+    ) -> RemoteEndpoint:
         port = sock.getsockname()[1]
         with self._lock:
             key = self._next_key
@@ -201,7 +217,7 @@ class MediaProcess:
         try:
             socket.send_fds(self._ctl, [message(Op.ADD, key, bytes([max(1, min(255, batch_frames))]))], [sock.fileno()])
         finally:
-            sock.close()            # the child holds its own copy of the very same socket
+            sock.close()  # the child holds its own copy of the very same socket
         return ep
 
     def forget(self, ep: RemoteEndpoint) -> None:
@@ -266,7 +282,7 @@ class MediaProcess:
                     self._resolve(-key, body)
             except Exception:
                 log.exception("media process link: bad message %r", op)
-            ep = None          # not kept alive by this thread until the next message
+            ep = None  # not kept alive by this thread until the next message
         self._down.set()
         if self._child is not None and self._child.poll() is not None:
             log.error("media process exited (code %s): RTP is down", self._child.returncode)

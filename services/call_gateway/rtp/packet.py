@@ -10,7 +10,7 @@ import struct
 from dataclasses import dataclass
 
 PT_PCMU = 0
-FRAME_BYTES = 160          # 20 ms of 8 kHz u-law
+FRAME_BYTES = 160  # 20 ms of 8 kHz u-law
 FRAME_MS = 20
 SAMPLES_PER_FRAME = 160
 HEADER_LEN = 12
@@ -55,8 +55,9 @@ def parse(data: bytes) -> RtpPacket:
     return RtpPacket(b1 & 0x7F, seq, ts, ssrc, bool(b1 & 0x80), bytes(data[offset:end]))
 
 
-def build(payload: bytes, *, sequence: int, timestamp: int, ssrc: int, marker: bool,
-          payload_type: int = PT_PCMU) -> bytes:
+def build(
+    payload: bytes, *, sequence: int, timestamp: int, ssrc: int, marker: bool, payload_type: int = PT_PCMU
+) -> bytes:
     """One RTP packet: version 2, no padding, no extension, no CSRC."""
     b1 = (0x80 if marker else 0) | (payload_type & 0x7F)
     return _HEADER.pack(0x80, b1, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc & 0xFFFFFFFF) + payload

@@ -20,7 +20,7 @@ BYTES_PER_MS = 8
 class PlayoutQueue:
     def __init__(self, max_ms: int = 10 * 60 * 1000) -> None:
         self._lock = threading.Lock()
-        self._frames: deque[tuple[bytes, str, int]] = deque()   # (160 bytes, tag, real bytes)
+        self._frames: deque[tuple[bytes, str, int]] = deque()  # (160 bytes, tag, real bytes)
         self._partial = bytearray()
         self._partial_tag = ""
         self._partial_waits = 0

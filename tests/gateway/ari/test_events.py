@@ -32,9 +32,17 @@ class Recorder:
 
 
 def stream_for(fake, rec, app="centralita", **kw):
-    s = AriEventStream(fake.url, app, fake.username, fake.password, on_event=rec.on_event,
-                       on_connected=rec.on_connected, on_disconnected=rec.on_disconnected,
-                       backoff=Backoff(first=0.05, cap=0.2), **kw)
+    s = AriEventStream(
+        fake.url,
+        app,
+        fake.username,
+        fake.password,
+        on_event=rec.on_event,
+        on_connected=rec.on_connected,
+        on_disconnected=rec.on_disconnected,
+        backoff=Backoff(first=0.05, cap=0.2),
+        **kw,
+    )
     s.start()
     return s
 
@@ -61,7 +69,7 @@ def test_receives_events_and_pings_from_our_side(fake_asterisk):
         assert wait_for(lambda: any(e["type"] == "StasisStart" for e in rec.events))
         ev = rec.events[0]
         assert ev["channel"]["id"] == cid and ev["channel"]["dialplan"]["exten"] == "200"
-        assert wait_for(lambda: fake_asterisk.sockets[-1].pings >= 2)     # Asterisk never pings: we do
+        assert wait_for(lambda: fake_asterisk.sockets[-1].pings >= 2)  # Asterisk never pings: we do
         assert rec.connects == [True] and s.connected
     finally:
         s.stop()
@@ -77,7 +85,7 @@ def test_reconnects_with_backoff_after_a_drop_and_says_so(fake_asterisk):
         fake_asterisk.drop_event_sockets(refuse_for=0.5)
         assert wait_for(lambda: not s.connected, 2)
         assert wait_for(lambda: rec.connects == [True, False], 5)
-        assert fake_asterisk.ws_attempts - attempts >= 2       # refused at least once, then back
+        assert fake_asterisk.ws_attempts - attempts >= 2  # refused at least once, then back
         assert rec.disconnects == 1
         fake_asterisk.new_call("100")
         assert wait_for(lambda: any(e["type"] == "StasisStart" for e in rec.events))
@@ -105,7 +113,7 @@ def test_application_replaced_stops_reconnecting(fake_asterisk):
         assert wait_for(lambda: s2.connected)
         assert wait_for(lambda: s1.replaced)
         time.sleep(0.4)
-        assert rec1.connects == [True] and s2.connected      # no tug of war over the app name
+        assert rec1.connects == [True] and s2.connected  # no tug of war over the app name
         s2.stop()
     finally:
         s1.stop()
@@ -113,8 +121,9 @@ def test_application_replaced_stops_reconnecting(fake_asterisk):
 
 def test_bad_credentials_keep_retrying_without_crashing(fake_asterisk):
     rec = Recorder()
-    s = AriEventStream(fake_asterisk.url, "centralita", "ariuser", "nope", on_event=rec.on_event,
-                       backoff=Backoff(first=0.02, cap=0.05))
+    s = AriEventStream(
+        fake_asterisk.url, "centralita", "ariuser", "nope", on_event=rec.on_event, backoff=Backoff(first=0.02, cap=0.05)
+    )
     s.start()
     try:
         assert wait_for(lambda: fake_asterisk.ws_attempts >= 3)

@@ -18,15 +18,17 @@ def test_every_call_the_gateway_makes_matches_the_ari_docs(fake_asterisk):
     from call_gateway.ari import AriEventStream
 
     events = []
-    stream = AriEventStream(fake_asterisk.url, "centralita", fake_asterisk.username, fake_asterisk.password,
-                            on_event=events.append)
+    stream = AriEventStream(
+        fake_asterisk.url, "centralita", fake_asterisk.username, fake_asterisk.password, on_event=events.append
+    )
     stream.start()
     try:
         assert fake_asterisk.wait_connected("centralita")
         cid = fake_asterisk.new_call("100")
         rest.answer(cid)
-        media = rest.external_media(app="centralita", channel_id="centralita-media-1",
-                                    external_host="127.0.0.1:40000", data="call-1")
+        media = rest.external_media(
+            app="centralita", channel_id="centralita-media-1", external_host="127.0.0.1:40000", data="call-1"
+        )
         assert media["id"] == "centralita-media-1"
         assert media["channelvars"]["UNICASTRTP_LOCAL_PORT"].isdigit()
         bridge = rest.create_bridge("centralita-bridge-1", name="call-1")
@@ -37,16 +39,23 @@ def test_every_call_the_gateway_makes_matches_the_ari_docs(fake_asterisk):
         assert rest.get_channel(cid)["state"] == "Up"
         rest.set_variable(cid, "CENTRALITA_STATUS", "ok")
         rest.destroy_bridge("centralita-bridge-1")
-        assert rest.get_sound("vm-goodbye")["formats"] == [{"language": "en", "format": "gsm"},
-                                                           {"language": "en", "format": "ulaw"},
-                                                           {"language": "es", "format": "gsm"},
-                                                           {"language": "es", "format": "ulaw"}]
+        assert rest.get_sound("vm-goodbye")["formats"] == [
+            {"language": "en", "format": "gsm"},
+            {"language": "en", "format": "ulaw"},
+            {"language": "es", "format": "gsm"},
+            {"language": "es", "format": "ulaw"},
+        ]
         with pytest.raises(AriError) as missing:
-            rest.get_sound("an-error-has-occurred")           # in neither stock pack
+            rest.get_sound("an-error-has-occurred")  # in neither stock pack
         assert missing.value.status == 404
         playback = rest.play(cid, "sound:vm-goodbye", lang="es", playback_id="centralita-playback-1")
-        assert playback == {"id": "centralita-playback-1", "media_uri": "sound:vm-goodbye",
-                            "target_uri": f"channel:{cid}", "language": "es", "state": "queued"}
+        assert playback == {
+            "id": "centralita-playback-1",
+            "media_uri": "sound:vm-goodbye",
+            "target_uri": f"channel:{cid}",
+            "language": "es",
+            "state": "queued",
+        }
         end = time.monotonic() + 3
         while time.monotonic() < end and not [e for e in events if e["type"] == "PlaybackFinished"]:
             time.sleep(0.01)
@@ -97,14 +106,14 @@ def test_transport_error_is_an_ari_error_without_credentials():
 def test_the_spec_checker_rejects_what_asterisk_would():
     spec = AriSpec(require_ari_docs())
     bad = [
-        ("POST", "/ari/channels/externalMedia", {"app": "a"}),                       # format missing
+        ("POST", "/ari/channels/externalMedia", {"app": "a"}),  # format missing
         ("POST", "/ari/channels/externalMedia", {"app": "a", "format": "ulaw", "encapsulation": "srtp"}),
-        ("POST", "/ari/bridges/b/addChannel", {}),                                    # channel missing
-        ("DELETE", "/ari/channels/x", {"reason": "because"}),                        # not an allowed value
-        ("POST", "/ari/channels/x/answer", {"typo": "1"}),                            # unknown parameter
-        ("PATCH", "/ari/channels/x", {}),                                             # method
-        ("GET", "/ari/nothing", {}),                                                  # path
-        ("POST", "/ari/bridges/b/addChannel", {"channel": "c", "mute": "maybe"}),     # boolean
+        ("POST", "/ari/bridges/b/addChannel", {}),  # channel missing
+        ("DELETE", "/ari/channels/x", {"reason": "because"}),  # not an allowed value
+        ("POST", "/ari/channels/x/answer", {"typo": "1"}),  # unknown parameter
+        ("PATCH", "/ari/channels/x", {}),  # method
+        ("GET", "/ari/nothing", {}),  # path
+        ("POST", "/ari/bridges/b/addChannel", {"channel": "c", "mute": "maybe"}),  # boolean
     ]
     for method, path, query in bad:
         with pytest.raises(SpecViolation):

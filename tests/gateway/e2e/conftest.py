@@ -24,8 +24,15 @@ def tool_services(tmp_path_factory):
 
     sim = MikrotikSimulator()
     sim.start()
-    settings = Settings(api_url=sim.url, cache_ttl=30.0, pool_size=4, connect_timeout=1.0, query_timeout=5.0,
-                        broad_query_timeout=10.0, health_timeout=2.0)
+    settings = Settings(
+        api_url=sim.url,
+        cache_ttl=30.0,
+        pool_size=4,
+        connect_timeout=1.0,
+        query_timeout=5.0,
+        broad_query_timeout=10.0,
+        health_timeout=2.0,
+    )
     queries = MikrotikQueries(settings)
     mk = start_server([mikrotik_spec(queries)], port=0, host="127.0.0.1", tool_filter=tool_filter(settings))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import ClassVar
 
-GREETING = bytes(range(1, 161)) * 25     # 500 ms of recognisable "audio"
+GREETING = bytes(range(1, 161)) * 25  # 500 ms of recognisable "audio"
 
 
 class ScriptedSession:

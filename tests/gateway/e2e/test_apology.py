@@ -23,8 +23,8 @@ from tests.gateway.e2e.scripted import ScriptedSession
 
 PLAYBACK_KEYS = {"id", "media_uri", "target_uri", "language", "state"}
 SHORT_TEXT = "Disculpe, se cortó la comunicación con el asistente."
-SHORT = pattern(1.5)                          # a 1.5 s prompt for the tests that stop it early
-RESPONSE = bytes([0x66]) * 8000               # 1 s of a model answer, interrupted by the drop
+SHORT = pattern(1.5)  # a 1.5 s prompt for the tests that stop it early
+RESPONSE = bytes([0x66]) * 8000  # 1 s of a model answer, interrupted by the drop
 
 
 @pytest.fixture(autouse=True)
@@ -93,12 +93,12 @@ def apology_packets(leg, audio: bytes):
     starts = [i for i, r in enumerate(received) if r.payload == audio[:160]]
     assert starts, "the prompt's first frame never reached the phone"
     assert received[starts[0]].marker, "the apology does not start a new talk spurt"
-    return received[:starts[0]], received[starts[0]:]
+    return received[: starts[0]], received[starts[0] :]
 
 
 def heard(leg, audio: bytes) -> int:
     """How many of the prompt's frames reached the phone so far."""
-    frames = {audio[i:i + 160] for i in range(0, len(audio) - 159, 160)}
+    frames = {audio[i : i + 160] for i in range(0, len(audio) - 159, 160)}
     return sum(1 for r in list(leg.received) if r.payload in frames)
 
 
@@ -108,20 +108,21 @@ LONG = pattern(6.0)
 # ------------------------------------------------------------------------------ prompt over RTP
 @pytest.mark.parametrize("exten, profile_name", [("3241000753", "informacion_legal"), ("3241000752", "soporte_isp")])
 def test_drop_mid_answer_the_caller_hears_the_profiles_prompt_byte_for_byte_then_the_hangup(
-        fake_asterisk, gateways, exten, profile_name):
-    book = load_profiles()                                     # the shipped example profiles
+    fake_asterisk, gateways, exten, profile_name
+):
+    book = load_profiles()  # the shipped example profiles
     prompt = PromptLibrary.load().for_text(book.profiles[profile_name].end_apology)
     assert prompt is not None and prompt.duration > 3
-    gw = gateways(profiles=book, apology_timeout=30)            # only the end of the prompt ends it in time
+    gw = gateways(profiles=book, apology_timeout=30)  # only the end of the prompt ends it in time
     cid = fake_asterisk.new_call(exten)
     call = active_call(gw, cid)
     leg = fake_asterisk.leg_for_caller(cid)
     session = ScriptedSession.instances[-1]
     wait_for(lambda: len(leg.received) >= len(scripted.GREETING) // 160, 5, "greeting heard")
-    session.sink.play(RESPONSE, "answer")                       # the model is answering…
+    session.sink.play(RESPONSE, "answer")  # the model is answering…
     wait_for(lambda: sum(r.payload[:1] == b"\x66" for r in leg.received) >= 10, 5, "answer playing")
     t_drop = time.monotonic()
-    session.drop("connection_lost")                             # …and the connection is lost
+    session.drop("connection_lost")  # …and the connection is lost
 
     wait_for(lambda: len(leg.received) > 25 + 60, 5, "apology playing")
     assert fake_asterisk.leg_for_caller(cid) is leg, "caller no longer bridged to our media while we apologise"
@@ -135,8 +136,9 @@ def test_drop_mid_answer_the_caller_hears_the_profiles_prompt_byte_for_byte_then
     assert 10 <= answer_heard < len(RESPONSE) // 160, "the model's unfinished answer was not cut for the apology"
     assert all((b.seq - a.seq) % 65536 == 1 for a, b in itertools.pairwise(leg.received)), "RTP sequence broken"
     # within a talk spurt the timestamp advances one frame; across a pause (marker) by whole frames
-    assert all((b.ts - a.ts) % 2**32 == 160 or (b.marker and (b.ts - a.ts) % 160 == 0)
-               for a, b in itertools.pairwise(apology)), "RTP timestamps broken"
+    assert all(
+        (b.ts - a.ts) % 2**32 == 160 or (b.marker and (b.ts - a.ts) % 160 == 0) for a, b in itertools.pairwise(apology)
+    ), "RTP timestamps broken"
     gaps = [b.kt - a.kt for a, b in itertools.pairwise(apology)]
     assert sum(gaps) / len(gaps) == pytest.approx(0.020, abs=0.002), "the prompt was not paced at 20 ms"
     # kept up until the last byte went out, then released; and not much later than the prompt's length
@@ -149,7 +151,8 @@ def test_drop_mid_answer_the_caller_hears_the_profiles_prompt_byte_for_byte_then
 
 
 def test_profile_without_a_prompt_of_its_own_gets_the_generic_one_and_a_startup_warning(
-        fake_asterisk, gateways, short_prompts, caplog):
+    fake_asterisk, gateways, short_prompts, caplog
+):
     own = Profile(name="tienda", instructions="Atención al cliente.", end_apology="Un texto que nadie grabó.")
     book = ProfileBook(profiles={"tienda": own}, numbers={}, default="tienda")
     caplog.set_level(logging.WARNING, logger="call_gateway.fallbacks")
@@ -182,13 +185,14 @@ def test_caller_hanging_up_during_the_prompt_stops_it_at_once(fake_asterisk, gat
     assert call.outcome == "realtime_connection_lost"
 
 
-def test_media_path_stalled_the_prompt_is_bounded_by_its_length_plus_the_timeout(fake_asterisk, gateways,
-                                                                                   short_prompts, caplog):
+def test_media_path_stalled_the_prompt_is_bounded_by_its_length_plus_the_timeout(
+    fake_asterisk, gateways, short_prompts, caplog
+):
     gw = gateways(prompts_dir=short_prompts, apology_timeout=0.5, media_process=False)
     cid = fake_asterisk.new_call("100")
     call = active_call(gw, cid)
-    call.endpoint.set_remote("127.0.0.1", 9)        # Asterisk's side moved: nothing we send is heard
-    call.endpoint.played_ms = lambda tag: 0         # …and the pacer never reports the prompt as played
+    call.endpoint.set_remote("127.0.0.1", 9)  # Asterisk's side moved: nothing we send is heard
+    call.endpoint.played_ms = lambda tag: 0  # …and the pacer never reports the prompt as played
     caplog.set_level(logging.WARNING, logger="call_gateway.call")
     t0 = time.monotonic()
     ScriptedSession.instances[-1].drop("connection_lost")
@@ -206,7 +210,7 @@ def test_media_channel_gone_during_the_prompt_hangs_up_without_waiting(fake_aste
     leg = fake_asterisk.media[call.media_id]
     wait_for(lambda: heard(leg, LONG) >= 10, 5, "apology playing")
     t0 = time.monotonic()
-    fake_asterisk.caller_hangup(call.media_id)       # Asterisk drops our externalMedia channel
+    fake_asterisk.caller_hangup(call.media_id)  # Asterisk drops our externalMedia channel
     wait_for(lambda: fake_asterisk.hung_up.get(cid) == "ari", 3, "gateway hangs up the caller")
     assert time.monotonic() - t0 < 1.5
     assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
@@ -262,14 +266,19 @@ def test_apology_turned_off_hangs_up_at_once(fake_asterisk, gateways, media):
 
 
 # ------------------------------------------------------------------------------ ARI sounds
-@pytest.mark.parametrize("overrides, media, lang", [
-    ({"apology_media": "sound:vm-goodbye"}, "sound:vm-goodbye", "es"),
-    ({"apology_media": "sound:tt-somethingwrong", "apology_lang": "en"}, "sound:tt-somethingwrong", "en"),
-], ids=["spanish", "english"])
+@pytest.mark.parametrize(
+    "overrides, media, lang",
+    [
+        ({"apology_media": "sound:vm-goodbye"}, "sound:vm-goodbye", "es"),
+        ({"apology_media": "sound:tt-somethingwrong", "apology_lang": "en"}, "sound:tt-somethingwrong", "en"),
+    ],
+    ids=["spanish", "english"],
+)
 def test_configured_sound_plays_once_then_hangs_up_after_playback_finished(
-        fake_asterisk, gateways, overrides, media, lang):
+    fake_asterisk, gateways, overrides, media, lang
+):
     fake_asterisk.playback_duration = 0.4
-    gw = gateways(apology_timeout=30, **overrides)   # only PlaybackFinished can end the wait in time
+    gw = gateways(apology_timeout=30, **overrides)  # only PlaybackFinished can end the wait in time
     cid, call = drop_call(fake_asterisk, gw)
     wait_for(lambda: fake_asterisk.hung_up.get(cid) == "ari", 5, "gateway hangs up the caller")
     waited = time.monotonic() - plays_to(fake_asterisk, cid)[0]["at"]
@@ -282,19 +291,25 @@ def test_configured_sound_plays_once_then_hangs_up_after_playback_finished(
     assert plays[0]["bridge"] is None, "the caller was still bridged when the apology started"
     assert [p for p in fake_asterisk.plays if p["channel"] != cid] == [], "played to another channel"
     reqs = [(m, p) for m, p, _ in fake_asterisk.requests]
-    assert reqs.index(("DELETE", f"/ari/bridges/{call.bridge_id}")) < reqs.index(
-        ("POST", f"/ari/channels/{cid}/play"))
+    assert reqs.index(("DELETE", f"/ari/bridges/{call.bridge_id}")) < reqs.index(("POST", f"/ari/channels/{cid}/play"))
 
     ours = lambda e: e["playback"]["id"] == call.apology_id  # noqa: E731
-    started, finished = events_of(fake_asterisk, "PlaybackStarted", ours), events_of(
-        fake_asterisk, "PlaybackFinished", ours)
+    started, finished = (
+        events_of(fake_asterisk, "PlaybackStarted", ours),
+        events_of(fake_asterisk, "PlaybackFinished", ours),
+    )
     assert len(started) == 1 and len(finished) == 1
     hangup = events_of(fake_asterisk, "ChannelHangupRequest", on_channel(cid))
     assert started[0] < finished[0] < hangup[0], "hung up before the apology finished"
     pb = fake_asterisk.event_log[finished[0]]["playback"]
     assert set(pb) == PLAYBACK_KEYS
-    assert pb == {"id": call.apology_id, "media_uri": media, "target_uri": f"channel:{cid}",
-                  "language": lang, "state": "done"}
+    assert pb == {
+        "id": call.apology_id,
+        "media_uri": media,
+        "target_uri": f"channel:{cid}",
+        "language": lang,
+        "state": "done",
+    }
     assert call.outcome == "realtime_connection_lost"
     assert gw.outcomes == {"realtime_connection_lost": 1}
     assert gw.playback_failed == {}
@@ -332,7 +347,7 @@ def test_play_request_failing_still_hangs_up_the_caller(fake_asterisk, gateways,
 
 
 def test_no_playback_finished_hangs_up_after_the_timeout(fake_asterisk, gateways):
-    fake_asterisk.playback_duration = None           # Asterisk never reports the end (e.g. events lost)
+    fake_asterisk.playback_duration = None  # Asterisk never reports the end (e.g. events lost)
     gw = gateways(apology_timeout=0.6, apology_media="sound:vm-goodbye")
     cid, call = drop_call(fake_asterisk, gw)
     wait_for(lambda: plays_to(fake_asterisk, cid), 5, "apology requested")
@@ -341,13 +356,12 @@ def test_no_playback_finished_hangs_up_after_the_timeout(fake_asterisk, gateways
     waited = time.monotonic() - played_at
     assert 0.5 <= waited < 2.5, waited
     assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
-    assert fake_asterisk.playbacks == {}             # the hangup ended the playback
+    assert fake_asterisk.playbacks == {}  # the hangup ended the playback
     assert call.outcome == "realtime_connection_lost"
 
 
 @pytest.mark.parametrize("finished_event", [True, False], ids=["playback-finished-sent", "playback-finished-lost"])
-def test_caller_hanging_up_during_the_sound_stops_the_wait_and_leaks_nothing(fake_asterisk, gateways,
-                                                                             finished_event):
+def test_caller_hanging_up_during_the_sound_stops_the_wait_and_leaks_nothing(fake_asterisk, gateways, finished_event):
     fake_asterisk.playback_duration = None
     fake_asterisk.playback_finished_on_hangup = finished_event
     gw = gateways(apology_timeout=20, apology_media="sound:vm-goodbye")
@@ -373,7 +387,11 @@ def test_settings_from_env(monkeypatch):
     monkeypatch.setenv("GATEWAY_PROMPTS_DIR", "/etc/centralita/prompts")
     s = GatewaySettings.from_env()
     assert (s.apology_media, s.apology_lang, s.apology_timeout, s.prompts_dir) == (
-        "", "en", 2.5, "/etc/centralita/prompts")
+        "",
+        "en",
+        2.5,
+        "/etc/centralita/prompts",
+    )
     for name in ("GATEWAY_APOLOGY_MEDIA", "GATEWAY_APOLOGY_LANG", "GATEWAY_APOLOGY_TIMEOUT", "GATEWAY_PROMPTS_DIR"):
         monkeypatch.delenv(name)
     s = GatewaySettings.from_env()

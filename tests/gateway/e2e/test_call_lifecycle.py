@@ -35,12 +35,12 @@ def test_call_setup_greeting_caller_audio_and_caller_hangup(fake_asterisk, gw):
     cid = fake_asterisk.new_call("200")
     call = active_call(gw, cid)
     session = ScriptedSession.instances[0]
-    assert session.profile.name == "informacion_legal"            # profile of the dialled number
+    assert session.profile.name == "informacion_legal"  # profile of the dialled number
     leg = fake_asterisk.leg_for_caller(cid)
     assert leg is not None
     wait_for(lambda: len(leg.received) >= 25, 3, "greeting packets")
-    assert leg.payload_bytes()[:len(GREETING)] == GREETING        # the greeting, whole and in order
-    assert {r.src for r in leg.received} == {("127.0.0.1", call.endpoint.port)}   # advertised socket
+    assert leg.payload_bytes()[: len(GREETING)] == GREETING  # the greeting, whole and in order
+    assert {r.src for r in leg.received} == {("127.0.0.1", call.endpoint.port)}  # advertised socket
     wait_for(lambda: len(session.caller_audio) >= 160 * 10, 3, "caller audio to the session")
 
     # the ARI requests: answer, externalMedia as the design says, mixing bridge, both channels
@@ -66,8 +66,10 @@ def test_media_channel_late_in_stasis_is_attached_on_its_stasis_start(fake_aster
     fake_asterisk.media_stasis_delay = 0.6
     cid = fake_asterisk.new_call("100")
     call = active_call(gw, cid)
-    assert any(m == "POST" and p.endswith("/addChannel") and q["channel"] == call.media_id
-               for m, p, q in fake_asterisk.requests)
+    assert any(
+        m == "POST" and p.endswith("/addChannel") and q["channel"] == call.media_id
+        for m, p, q in fake_asterisk.requests
+    )
     with fake_asterisk.lock:
         assert call.media_id in fake_asterisk.bridges[call.bridge_id]["channels"]
     fake_asterisk.caller_hangup(cid)
@@ -114,8 +116,8 @@ def test_port_range_exhausted_refuses_cleanly_and_the_active_call_goes_on(fake_a
         second = fake_asterisk.new_call("100")
         wait_for(lambda: any(d["id"] == second for d in fake_asterisk.departed), 5, "second call refused")
         refused = next(d for d in fake_asterisk.departed if d["id"] == second)
-        assert refused["variables"] == {"CENTRALITA_STATUS": "no_rtp_port"}   # the dialplan can say why
-        assert refused["state"] == "Ring"                                   # never answered
+        assert refused["variables"] == {"CENTRALITA_STATUS": "no_rtp_port"}  # the dialplan can say why
+        assert refused["state"] == "Ring"  # never answered
         assert gateway.refusals == {"no_rtp_port": 1}
         assert call.state == "active" and gateway.active_calls() == 1
         leg = fake_asterisk.leg_for_caller(first)
@@ -158,19 +160,22 @@ def test_garbage_udp_on_the_rtp_port_is_dropped_and_counted(fake_asterisk, gw):
             # Ten pairs at a time, each batch counted before the next: a loaded machine's receiver
             # may lag, and a flood past the socket buffer would be lost by the kernel, uncounted.
             for i in range(batch * 10, batch * 10 + 10):
-                stranger.sendto(bytes([i]) * (i + 1), dst)                  # not RTP at all
+                stranger.sendto(bytes([i]) * (i + 1), dst)  # not RTP at all
                 stranger.sendto(build(b"\x00" * 160, sequence=i, timestamp=0, ssrc=1, marker=False), dst)  # foreign
             sent = batch * 10 + 10
-            wait_for(lambda sent=sent: dropped["foreign_source"] >= sent and sum(dropped.values()) >= 2 * sent,
-                     15, f"the first {sent} pairs of strangers' packets counted")
-        leg.send_raw(b"\x80")                                                # short, from Asterisk's port
+            wait_for(
+                lambda sent=sent: dropped["foreign_source"] >= sent and sum(dropped.values()) >= 2 * sent,
+                15,
+                f"the first {sent} pairs of strangers' packets counted",
+            )
+        leg.send_raw(b"\x80")  # short, from Asterisk's port
         leg.send_raw(build(b"\x00" * 160, sequence=1, timestamp=0, ssrc=leg.ssrc, marker=False, payload_type=8))
     finally:
         stranger.close()
     wait_for(lambda: sum(dropped.values()) >= 102 and dropped["payload_type"] >= 1, 15, "drops counted")
-    assert call.endpoint.dropped["foreign_source"] >= 50          # strangers: wrong source address
+    assert call.endpoint.dropped["foreign_source"] >= 50  # strangers: wrong source address
     assert call.endpoint.dropped["payload_type"] == 1
-    assert b"\x00" * 160 not in bytes(session.caller_audio)       # nothing foreign reached the model
+    assert b"\x00" * 160 not in bytes(session.caller_audio)  # nothing foreign reached the model
     before = len(session.caller_audio)
     wait_for(lambda: len(session.caller_audio) > before + 1600, 10, "the call keeps flowing")
     fake_asterisk.caller_hangup(cid)
@@ -189,7 +194,7 @@ def test_ari_socket_drop_mid_call_the_call_survives(fake_asterisk, gw):
     wait_for(lambda: gw.events.connected and gw.counters["reconciliations"] >= 2, 6, "reconnected and reconciled")
     assert call.state == "active" and gw.calls.get(cid) is call
     assert fake_asterisk.leftovers("centralita-")["bridges"] == [call.bridge_id]
-    fake_asterisk.caller_hangup(cid)                   # events flow again after the reconnect
+    fake_asterisk.caller_hangup(cid)  # events flow again after the reconnect
     assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
 
 
@@ -198,7 +203,7 @@ def test_hangup_during_ari_outage_is_found_by_reconciliation(fake_asterisk, gw):
     call = active_call(gw, cid)
     fake_asterisk.drop_event_sockets(refuse_for=0.8)
     wait_for(lambda: not gw.events.connected, 3, "drop noticed")
-    fake_asterisk.caller_hangup(cid)                   # its events are lost: nobody subscribed
+    fake_asterisk.caller_hangup(cid)  # its events are lost: nobody subscribed
     time.sleep(0.1)
     assert call.state == "active"
     wait_for(lambda: gw.events.connected, 6, "reconnected")
@@ -230,7 +235,7 @@ def test_orphans_of_a_previous_run_are_removed_at_connect(fake_asterisk):
     gateway = make_gateway(fake_asterisk, scripted.factory())
     try:
         wait_for(lambda: "centralita-bridge-old" not in fake_asterisk.bridges, 3, "orphan bridge removed")
-        assert "someone-elses" in fake_asterisk.bridges          # never touch what is not ours
+        assert "someone-elses" in fake_asterisk.bridges  # never touch what is not ours
         assert gateway.counters["orphans_removed"] == 1
     finally:
         gateway.shutdown(grace=0)
@@ -260,7 +265,7 @@ def test_graceful_shutdown_refuses_new_calls_lets_active_finish_then_tears_down(
         wait_for(lambda: requests.get(base + "/readyz", timeout=2).status_code == 503, 2, "not ready")
         late = fake_asterisk.new_call("100")
         wait_for(lambda: any(d["id"] == late for d in fake_asterisk.departed), 3, "new call refused")
-        assert call.state == "active"                       # still talking during the grace period
+        assert call.state == "active"  # still talking during the grace period
         t.join(10)
         assert time.monotonic() - started >= 0.6
         assert call.outcome == "shutdown" and fake_asterisk.hung_up.get(cid) == "ari"
@@ -287,26 +292,29 @@ def test_readyz_is_503_while_ari_is_down(fake_asterisk, gw):
 
 
 def test_caller_hangs_up_during_setup_nothing_is_left(fake_asterisk, gw):
-    fake_asterisk.media_stasis_delay = 1.0          # setup is stuck waiting for the media channel
+    fake_asterisk.media_stasis_delay = 1.0  # setup is stuck waiting for the media channel
     cid = fake_asterisk.new_call("100")
     wait_for(lambda: any(p == "/ari/channels/externalMedia" for _, p, _ in fake_asterisk.requests), 3, "media asked")
     call = gw.calls[cid]
     fake_asterisk.caller_hangup(cid)
     assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
-    assert call.outcome == "caller_hangup" and call.voice is None     # never got as far as Realtime
+    assert call.outcome == "caller_hangup" and call.voice is None  # never got as far as Realtime
 
 
-@pytest.mark.parametrize("method,nickname,outcome", [
-    ("POST", "externalMedia", "ari_error"),
-    ("POST", "create", "ari_error"),
-    ("POST", "addChannel", "ari_error"),
-    ("POST", "answer", "ari_error"),
-])
+@pytest.mark.parametrize(
+    "method,nickname,outcome",
+    [
+        ("POST", "externalMedia", "ari_error"),
+        ("POST", "create", "ari_error"),
+        ("POST", "addChannel", "ari_error"),
+        ("POST", "answer", "ari_error"),
+    ],
+)
 def test_an_ari_step_failing_tears_down_what_was_made(fake_asterisk, gw, method, nickname, outcome):
     fake_asterisk.fail_next[(method, nickname)] = 500
     cid = fake_asterisk.new_call("100")
     wait_for(lambda: gw.outcomes.get(outcome) == 1, 5, f"call ended by {outcome}")
-    assert fake_asterisk.hung_up.get(cid) == "ari"                     # the caller is not left in silence
+    assert fake_asterisk.hung_up.get(cid) == "ari"  # the caller is not left in silence
     assert_call_left_nothing(fake_asterisk, gw)
 
 
@@ -317,7 +325,7 @@ def test_in_process_media_engine_mode_serves_a_call_too(fake_asterisk):
         call = active_call(gateway, cid)
         leg = fake_asterisk.leg_for_caller(cid)
         wait_for(lambda: len(leg.payload_bytes()) >= len(GREETING), 3, "greeting")
-        assert leg.payload_bytes()[:len(GREETING)] == GREETING
+        assert leg.payload_bytes()[: len(GREETING)] == GREETING
         fake_asterisk.caller_hangup(cid)
         assert_call_left_nothing(fake_asterisk, gateway, [call.call_id])
     finally:
@@ -334,7 +342,7 @@ def test_many_calls_in_a_row_leak_no_fd_thread_or_port(fake_asterisk, gw):
         fake_asterisk.caller_hangup(cid)
         assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
 
-    one_call()                                   # warm-up: pools and keep-alive connections exist now
+    one_call()  # warm-up: pools and keep-alive connections exist now
     fds = len(os.listdir("/proc/self/fd"))
     threads = threading.active_count()
     child_fds = len(os.listdir(f"/proc/{gw.media.pid}/fd"))
@@ -342,7 +350,7 @@ def test_many_calls_in_a_row_leak_no_fd_thread_or_port(fake_asterisk, gw):
         one_call()
     assert len(os.listdir("/proc/self/fd")) <= fds + 2
     assert threading.active_count() <= threads + 1
-    assert len(os.listdir(f"/proc/{gw.media.pid}/fd")) <= child_fds      # the media process too
+    assert len(os.listdir(f"/proc/{gw.media.pid}/fd")) <= child_fds  # the media process too
     assert gw.outcomes == {"caller_hangup": 16}
 
 
@@ -363,8 +371,8 @@ def test_ended_calls_are_not_kept_alive_by_idle_workers(fake_asterisk, gw):
         assert_call_left_nothing(fake_asterisk, gw, [call.call_id])
         del call
     wait_for(lambda: not gw._mailboxes and not gw._by_media and not gw._bridges, 5, "registries empty")
-    ScriptedSession.instances.clear()            # the test double's own record of its sessions
-    end = time.monotonic() + 5                   # the workers finish their last step and go idle
+    ScriptedSession.instances.clear()  # the test double's own record of its sessions
+    end = time.monotonic() + 5  # the workers finish their last step and go idle
     while gc.collect() >= 0 and any(r() is not None for r in refs) and time.monotonic() < end:
         time.sleep(0.05)
     alive = [r() for r in refs if r() is not None]

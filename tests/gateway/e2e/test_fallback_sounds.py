@@ -31,18 +31,29 @@ def sound_requests(fake) -> list[str]:
     return [p for m, p, _ in fake.requests if m == "GET" and p.startswith("/ari/sounds/")]
 
 
-@pytest.mark.parametrize("media, lang, expected", [
-    ("sound:an-error-has-occurred", "es", "sound:an-error-has-occurred does not exist on this Asterisk"),
-    ("sound:hello-world", "es", "sound:hello-world exists on this Asterisk only in language(s) ['en'], not in 'es'"),
-    ("sound:vm-goodbye", "fr", "sound:vm-goodbye exists on this Asterisk only in language(s) ['en', 'es'], not in "
-     "'fr'"),
-], ids=["missing-everywhere", "english-only", "not-in-french"])
+@pytest.mark.parametrize(
+    "media, lang, expected",
+    [
+        ("sound:an-error-has-occurred", "es", "sound:an-error-has-occurred does not exist on this Asterisk"),
+        (
+            "sound:hello-world",
+            "es",
+            "sound:hello-world exists on this Asterisk only in language(s) ['en'], not in 'es'",
+        ),
+        (
+            "sound:vm-goodbye",
+            "fr",
+            "sound:vm-goodbye exists on this Asterisk only in language(s) ['en', 'es'], not in 'fr'",
+        ),
+    ],
+    ids=["missing-everywhere", "english-only", "not-in-french"],
+)
 def test_missing_sound_refuses_to_start_with_a_clear_message(fake_asterisk, media, lang, expected):
     with pytest.raises(FallbackError) as err:
         make_gateway(fake_asterisk, scripted.factory(), apology_media=media, apology_lang=lang)
     assert expected in str(err.value), str(err.value)
     assert "GATEWAY_APOLOGY_MEDIA=prompt" in str(err.value)
-    assert sound_requests(fake_asterisk) == [f"/ari/sounds/{media[len('sound:'):]}"]
+    assert sound_requests(fake_asterisk) == [f"/ari/sounds/{media[len('sound:') :]}"]
     assert fake_asterisk.ws_attempts == 0, "connected to ARI (took calls) with an unplayable apology"
 
 
@@ -53,7 +64,7 @@ def test_a_profiles_own_sound_is_checked_too(fake_asterisk):
     with pytest.raises(FallbackError, match="sound:custom/lo-sentimos does not exist"):
         make_gateway(fake_asterisk, scripted.factory(), profiles=book)
     assert sound_requests(fake_asterisk) == ["/ari/sounds/custom%2Flo-sentimos"]
-    fake_asterisk.sounds["custom/lo-sentimos"] = {"es": ["ulaw"]}      # the operator installs it
+    fake_asterisk.sounds["custom/lo-sentimos"] = {"es": ["ulaw"]}  # the operator installs it
     gw = make_gateway(fake_asterisk, scripted.factory(), profiles=book)
     try:
         assert gw.ready and gw.apologies["legal"].media == "sound:custom/lo-sentimos"
@@ -76,7 +87,7 @@ def test_unusable_apology_media_value_is_a_configuration_error(fake_asterisk, me
 
 
 def test_asterisk_not_answering_at_start_checks_on_connect_then_ready(fake_asterisk, caplog):
-    fake_asterisk.fail_next[("GET", "get")] = 503          # Asterisk still starting
+    fake_asterisk.fail_next[("GET", "get")] = 503  # Asterisk still starting
     caplog.set_level(logging.INFO, logger="call_gateway")
     gw = make_gateway(fake_asterisk, scripted.factory(), apology_media="sound:vm-goodbye")
     try:
@@ -111,7 +122,7 @@ def test_playback_failed_is_one_error_line_and_a_counter_and_the_caller_is_hung_
         cid = fake_asterisk.new_call("100")
         wait_for(lambda: cid in gw.calls and gw.calls[cid].state == "active", 5, "call active")
         call = gw.calls[cid]
-        del fake_asterisk.sounds["vm-goodbye"]              # removed from Asterisk after our check
+        del fake_asterisk.sounds["vm-goodbye"]  # removed from Asterisk after our check
         caplog.set_level(logging.INFO, logger="call_gateway")
         t0 = time.monotonic()
         ScriptedSession.instances[-1].drop("connection_lost")
@@ -134,19 +145,37 @@ def test_playback_failed_is_one_error_line_and_a_counter_and_the_caller_is_hung_
 
 def _serve_env(fake, http: int, **extra) -> dict:
     lo, hi = udp_port_range(4)
-    return {**os.environ, "ARI_URL": fake.url, "ARI_APP": "centralita", "ASTERISK_USERNAME": fake.username,
-            "ASTERISK_PASSWORD": fake.password, "EXTERNAL_MEDIA_HOST": "127.0.0.1", "RTP_BIND_HOST": "127.0.0.1",
-            "RTP_PORT_MIN": str(lo), "RTP_PORT_MAX": str(hi), "GATEWAY_HTTP_PORT": str(http),
-            "GATEWAY_HTTP_HOST": "127.0.0.1", "OPENAI_API_KEY": API_KEY,
-            "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{free_port()}/v1/realtime",
-            "TOOL_ENDPOINTS": f"127.0.0.1:{free_port()}", "GATEWAY_CHAT_ENABLED": "false",
-            "CENTRALITA_ENV_FILE": "/nonexistent", **extra}
+    return {
+        **os.environ,
+        "ARI_URL": fake.url,
+        "ARI_APP": "centralita",
+        "ASTERISK_USERNAME": fake.username,
+        "ASTERISK_PASSWORD": fake.password,
+        "EXTERNAL_MEDIA_HOST": "127.0.0.1",
+        "RTP_BIND_HOST": "127.0.0.1",
+        "RTP_PORT_MIN": str(lo),
+        "RTP_PORT_MAX": str(hi),
+        "GATEWAY_HTTP_PORT": str(http),
+        "GATEWAY_HTTP_HOST": "127.0.0.1",
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{free_port()}/v1/realtime",
+        "TOOL_ENDPOINTS": f"127.0.0.1:{free_port()}",
+        "GATEWAY_CHAT_ENABLED": "false",
+        "CENTRALITA_ENV_FILE": "/nonexistent",
+        **extra,
+    }
 
 
 def test_serve_process_refuses_to_start_on_a_missing_sound(fake_asterisk):
     env = _serve_env(fake_asterisk, free_port(), GATEWAY_APOLOGY_MEDIA="sound:an-error-has-occurred")
-    proc = subprocess.run([sys.executable, "-m", "centralita.cli", "serve", "call_gateway"], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "centralita.cli", "serve", "call_gateway"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
     assert "refusing to start: apology sound unusable: sound:an-error-has-occurred does not exist" in out, out
@@ -159,8 +188,14 @@ def test_serve_process_exits_when_the_sound_is_found_missing_on_first_connect(fa
     fake_asterisk.fail_next[("GET", "get")] = 503
     http = free_port()
     env = _serve_env(fake_asterisk, http, GATEWAY_APOLOGY_MEDIA="sound:an-error-has-occurred")
-    proc = subprocess.Popen([sys.executable, "-m", "centralita.cli", "serve", "call_gateway"], env=env,
-                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "centralita.cli", "serve", "call_gateway"],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert proc.wait(60) == 2
     finally:

@@ -18,34 +18,52 @@ from centralita.profiles import Profile
 from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
 from tests.gateway.e2e.harness import assert_call_left_nothing, make_gateway, profile_book, wait_for
 
-GREETING = bytes(range(0, 250)) * 16        # 4000 bytes = 500 ms
-LONG_GREETING = GREETING * 8                 # 4 s
-ANSWER = bytes([0x55]) * 4800               # 600 ms
-LONG = bytes([0x66]) * 8 * 5000             # 5 s
-MIXED = Profile(name="mixto", instructions="Pruebas de extremo a extremo.",
-                tools=("consultar_mikrotik", "search_content"), greeting="Hola.")
+GREETING = bytes(range(0, 250)) * 16  # 4000 bytes = 500 ms
+LONG_GREETING = GREETING * 8  # 4 s
+ANSWER = bytes([0x55]) * 4800  # 600 ms
+LONG = bytes([0x66]) * 8 * 5000  # 5 s
+MIXED = Profile(
+    name="mixto",
+    instructions="Pruebas de extremo a extremo.",
+    tools=("consultar_mikrotik", "search_content"),
+    greeting="Hola.",
+)
 
 
 class Rig:
     def __init__(self, fake, tool_services, script):
         self.fake = fake
         self.server = FakeRealtimeServer(script, script_timeout=15).__enter__()
-        self.settings = RealtimeSettings(url=self.server.url, model="gpt-realtime-test", api_key=API_KEY,
-                                         connect_timeout=3.0, holding_delay=3.0, tool_timeout=5.0,
-                                         ending_grace=1.0, drain_timeout=1.0,
-                                         barge_in_gate_ms=0)  # scripted speech events, no voice on the line
+        self.settings = RealtimeSettings(
+            url=self.server.url,
+            model="gpt-realtime-test",
+            api_key=API_KEY,
+            connect_timeout=3.0,
+            holding_delay=3.0,
+            tool_timeout=5.0,
+            ending_grace=1.0,
+            drain_timeout=1.0,
+            barge_in_gate_ms=0,
+        )  # scripted speech events, no voice on the line
         self.sessions: list[RealtimeSession] = []
 
         def make(*, profile, sink, on_end, call_id):
-            s = RealtimeSession(profile=profile, dispatcher=tool_services, sink=sink, settings=self.settings,
-                                on_end=on_end, call_id=call_id)
+            s = RealtimeSession(
+                profile=profile,
+                dispatcher=tool_services,
+                sink=sink,
+                settings=self.settings,
+                on_end=on_end,
+                call_id=call_id,
+            )
             self.sessions.append(s)
             return s
 
         self.gw = make_gateway(fake, make)
         book = profile_book()
-        self.gw.profiles = replace(book, profiles={**book.profiles, "mixto": MIXED},
-                                   numbers={**book.numbers, "300": "mixto"})
+        self.gw.profiles = replace(
+            book, profiles={**book.profiles, "mixto": MIXED}, numbers={**book.numbers, "300": "mixto"}
+        )
 
     def call(self, exten="300"):
         cid = self.fake.new_call(exten)
@@ -86,34 +104,46 @@ def test_greeting_heard_then_a_question_runs_consultar_mikrotik_and_search_conte
         conn.handshake()
         conn.speak(conn.expect("response.create"), GREETING)
         said.wait(5)
-        conn.wait_until(lambda: any(base64.b64decode(e["audio"]).count(b"\x42") >= 160
-                                    for e in conn.of_type("input_audio_buffer.append")), 5, "caller's question")
+        conn.wait_until(
+            lambda: any(
+                base64.b64decode(e["audio"]).count(b"\x42") >= 160 for e in conn.of_type("input_audio_buffer.append")
+            ),
+            5,
+            "caller's question",
+        )
         iid = conn.speech_started(500)
         conn.speech_stopped(iid, 1500)
-        conn.function_calls(None, [
-            ("call_m", "consultar_mikrotik", json.dumps({"question": "¿Cuántos clientes activos hay en router-146?"})),
-            ("call_s", "search_content", json.dumps({"query": "estacionamiento medido"})),
-        ])
+        conn.function_calls(
+            None,
+            [
+                (
+                    "call_m",
+                    "consultar_mikrotik",
+                    json.dumps({"question": "¿Cuántos clientes activos hay en router-146?"}),
+                ),
+                ("call_s", "search_content", json.dumps({"query": "estacionamiento medido"})),
+            ],
+        )
         conn.speak(conn.expect("response.create", timeout=10), ANSWER)
 
     rig = rig_factory(script)
     cid, call = rig.call("300")
     leg = rig.fake.leg_for_caller(cid)
     wait_for(lambda: len(leg.payload_bytes()) >= len(GREETING), 5, "greeting heard")
-    assert leg.payload_bytes()[:len(GREETING)] == GREETING
-    leg.say(b"\x42" * 1600)                                     # the caller asks (200 ms)
+    assert leg.payload_bytes()[: len(GREETING)] == GREETING
+    leg.say(b"\x42" * 1600)  # the caller asks (200 ms)
     said.set()
     wait_for(lambda: received_from(leg, 0x55) >= len(ANSWER) // 160, 10, "answer heard")
     conn = rig.server.wait(10)
     outputs = {e["item"]["call_id"]: json.loads(e["item"]["output"]) for e in conn.of_type("conversation.item.create")}
-    assert "221" in json.dumps(outputs["call_m"], ensure_ascii=False)       # the simulator's router-146 figure
+    assert "221" in json.dumps(outputs["call_m"], ensure_ascii=False)  # the simulator's router-146 figure
     assert "total_hits" in outputs["call_s"] and "results" in outputs["call_s"]
     update = conn.of_type("session.update")[0]["session"]
     assert [t["name"] for t in update["tools"]] == ["consultar_mikrotik", "search_content"]
     rig.check_clean(conn)
     # pacing of what the caller heard: one packet per 20 ms, seq +1, ts +160
     pk = [r for r in leg.received if r.payload[:1] == b"\x55"]
-    gaps = [(b.kt - a.kt) * 1000 for a, b in itertools.pairwise(pk)]   # kernel receive times
+    gaps = [(b.kt - a.kt) * 1000 for a, b in itertools.pairwise(pk)]  # kernel receive times
     assert max(gaps) < 30 and 18 < sum(gaps) / len(gaps) < 22
     assert all((b.seq - a.seq) % 65536 == 1 and (b.ts - a.ts) % 2**32 == 160 for a, b in itertools.pairwise(pk))
     rig.fake.caller_hangup(cid)
@@ -127,10 +157,10 @@ def test_barge_in_drops_queued_audio_at_once_and_truncates_at_what_was_played(ri
         conn.handshake()
         conn.speak(conn.expect("response.create"), GREETING)
         rid = conn.response_created()
-        iid = conn.audio_item(rid, LONG, chunk_ms=500)          # 5 s sent far faster than real time
+        iid = conn.audio_item(rid, LONG, chunk_ms=500)  # 5 s sent far faster than real time
         marks["iid"] = iid
-        time.sleep(1.2)                                         # ~0.7 s of it has been played
-        marks["t"] = time.time()                                # wall clock, like the kernel timestamps
+        time.sleep(1.2)  # ~0.7 s of it has been played
+        marks["t"] = time.time()  # wall clock, like the kernel timestamps
         conn.speech_started(3000)
         marks["truncate"] = conn.expect("conversation.item.truncate", timeout=3)
         conn.response_done(rid, status="cancelled")
@@ -146,7 +176,7 @@ def test_barge_in_drops_queued_audio_at_once_and_truncates_at_what_was_played(ri
     assert 400 <= heard_ms <= 1200
     truncate = marks["truncate"]
     assert truncate["item_id"] == marks["iid"]
-    assert abs(truncate["audio_end_ms"] - heard_ms) <= 20           # what the caller actually heard
+    assert abs(truncate["audio_end_ms"] - heard_ms) <= 20  # what the caller actually heard
     assert call.endpoint.pending_ms() == 0
     rig.check_clean(conn)
     rig.fake.caller_hangup(cid)
@@ -156,13 +186,14 @@ def test_barge_in_drops_queued_audio_at_once_and_truncates_at_what_was_played(ri
 def test_realtime_drop_mid_call_the_caller_hears_the_apology_prompt_then_the_hangup(rig_factory):
     """Point 5 of issue 14: the Realtime connection is lost → the phone gets the shipped Spanish
     apology's exact bytes through the call's RTP path, then the gateway hangs up and cleans up."""
+
     def script(conn: FakeConnection):
         conn.handshake()
         conn.speak(conn.expect("response.create"), LONG_GREETING)
         time.sleep(0.3)
         conn.drop()
 
-    prompt = PromptLibrary.load().generic                    # profile "mixto" keeps the default text
+    prompt = PromptLibrary.load().generic  # profile "mixto" keeps the default text
     rig = rig_factory(script)
     cid, call = rig.call("300")
     leg = rig.fake.leg_for_caller(cid)

@@ -17,18 +17,38 @@ from tests.helpers import REPO_ROOT, free_port, udp_port_range
 def test_serve_process_ready_call_refused_by_realtime_then_sigterm(fake_asterisk):
     lo, hi = udp_port_range(4)
     http = free_port()
-    env = {**os.environ, "ARI_URL": fake_asterisk.url, "ARI_APP": "centralita",
-           "ASTERISK_USERNAME": fake_asterisk.username, "ASTERISK_PASSWORD": fake_asterisk.password,
-           "EXTERNAL_MEDIA_HOST": "127.0.0.1", "RTP_BIND_HOST": "127.0.0.1", "RTP_PORT_MIN": str(lo),
-           "RTP_PORT_MAX": str(hi), "GATEWAY_HTTP_PORT": str(http), "GATEWAY_HTTP_HOST": "127.0.0.1",
-           "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{free_port()}/v1/realtime", "OPENAI_API_KEY": API_KEY,
-           "REALTIME_CONNECT_TIMEOUT": "1", "TOOL_ENDPOINTS": f"127.0.0.1:{free_port()}",
-           "GATEWAY_DRAIN_SECONDS": "1", "CENTRALITA_ENV_FILE": "/nonexistent", "ARI_PING_INTERVAL": "1",
-           "REALTIME_BARGE_IN_GATE_MS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "centralita.cli", "serve", "call_gateway"], env=env,
-                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "ARI_URL": fake_asterisk.url,
+        "ARI_APP": "centralita",
+        "ASTERISK_USERNAME": fake_asterisk.username,
+        "ASTERISK_PASSWORD": fake_asterisk.password,
+        "EXTERNAL_MEDIA_HOST": "127.0.0.1",
+        "RTP_BIND_HOST": "127.0.0.1",
+        "RTP_PORT_MIN": str(lo),
+        "RTP_PORT_MAX": str(hi),
+        "GATEWAY_HTTP_PORT": str(http),
+        "GATEWAY_HTTP_HOST": "127.0.0.1",
+        "OPENAI_REALTIME_URL": f"ws://127.0.0.1:{free_port()}/v1/realtime",
+        "OPENAI_API_KEY": API_KEY,
+        "REALTIME_CONNECT_TIMEOUT": "1",
+        "TOOL_ENDPOINTS": f"127.0.0.1:{free_port()}",
+        "GATEWAY_DRAIN_SECONDS": "1",
+        "CENTRALITA_ENV_FILE": "/nonexistent",
+        "ARI_PING_INTERVAL": "1",
+        "REALTIME_BARGE_IN_GATE_MS": "200",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "centralita.cli", "serve", "call_gateway"],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{http}"
     try:
+
         def ready():
             try:
                 return requests.get(base + "/readyz", timeout=1).status_code == 200

@@ -38,12 +38,14 @@ FRAME_S = 0.020
 def speech():
     require_speech()
     return {
-        "question": utterance(["Buenas tardes,", "¿cuántos clientes hay", "en el router ciento cuarenta y seis?"],
-                              [400, 500], speed=185),
+        "question": utterance(
+            ["Buenas tardes,", "¿cuántos clientes hay", "en el router ciento cuarenta y seis?"], [400, 500], speed=185
+        ),
         "short": utterance(["¿Y en el router doce?"], speed=185),
         "talk": utterance(["No, espere un momento"], speed=170),
-        "answer": utterance(["Hay doscientos veintiún clientes activos", "en el router ciento cuarenta y seis."],
-                            250, speed=185),
+        "answer": utterance(
+            ["Hay doscientos veintiún clientes activos", "en el router ciento cuarenta y seis."], 250, speed=185
+        ),
         "answer3": utterance(["Hay doscientos veintiún clientes activos en ese router."], speed=185),
         "reply": utterance(["De acuerdo."], speed=185),
         "noise": noise_burst(160),
@@ -54,24 +56,44 @@ class Rig:
     def __init__(self, fake, tool_services, script, **settings):
         self.fake = fake
         self.server = FakeRealtimeServer(script, script_timeout=40).__enter__()
-        self.settings = RealtimeSettings(url=self.server.url, model="gpt-realtime-test", api_key=API_KEY,
-                                         connect_timeout=5.0, holding_delay=5.0, tool_timeout=5.0,
-                                         ending_grace=1.0, drain_timeout=1.0, **settings)
+        self.settings = RealtimeSettings(
+            url=self.server.url,
+            model="gpt-realtime-test",
+            api_key=API_KEY,
+            connect_timeout=5.0,
+            holding_delay=5.0,
+            tool_timeout=5.0,
+            ending_grace=1.0,
+            drain_timeout=1.0,
+            **settings,
+        )
         self.sessions: list[RealtimeSession] = []
 
         def make(*, profile, sink, on_end, call_id):
-            s = RealtimeSession(profile=profile, dispatcher=tool_services, sink=sink, settings=self.settings,
-                                on_end=on_end, call_id=call_id)
+            s = RealtimeSession(
+                profile=profile,
+                dispatcher=tool_services,
+                sink=sink,
+                settings=self.settings,
+                on_end=on_end,
+                call_id=call_id,
+            )
             self.sessions.append(s)
             return s
 
         self.gw = make_gateway(fake, make)
         book = load_profiles()  # the shipped profiles
         isp = book.profiles["soporte_isp"]
-        seed = replace(isp, name="seed_000", turn_detection=TurnDetection(
-            type="server_vad", threshold=0.2, prefix_padding_ms=300, silence_duration_ms=100))
-        self.gw.profiles = replace(book, profiles={**book.profiles, "seed_000": seed},
-                                   numbers={**book.numbers, SEED: "seed_000"})
+        seed = replace(
+            isp,
+            name="seed_000",
+            turn_detection=TurnDetection(
+                type="server_vad", threshold=0.2, prefix_padding_ms=300, silence_duration_ms=100
+            ),
+        )
+        self.gw.profiles = replace(
+            book, profiles={**book.profiles, "seed_000": seed}, numbers={**book.numbers, SEED: "seed_000"}
+        )
 
     def call(self, exten=ISP):
         cid = self.fake.new_call(exten)
@@ -137,7 +159,7 @@ def heard_ms(leg, audio: bytes) -> int:
 
 
 def packets_of(leg, audio: bytes) -> list:
-    frames = {audio[i:i + 160] for i in range(0, len(audio) - 159, 160)}
+    frames = {audio[i : i + 160] for i in range(0, len(audio) - 159, 160)}
     return [r for r in leg.received if r.payload in frames]
 
 
@@ -173,8 +195,12 @@ def test_a_spoken_question_with_pauses_is_one_turn_one_tool_call_and_the_answer_
     assert len(conn.of_type("response.create")) == 3  # greeting, the caller's turn, the tool follow-up
     assert conn.of_type("conversation.item.truncate") == [] and conn.of_type("response.cancel") == []
     td = conn.of_type("session.update")[0]["session"]["audio"]["input"]["turn_detection"]
-    assert td == {"type": "semantic_vad", "eagerness": "low", "create_response": False,
-                  "interrupt_response": False}  # the gate: the gateway answers and interrupts itself
+    assert td == {
+        "type": "semantic_vad",
+        "eagerness": "low",
+        "create_response": False,
+        "interrupt_response": False,
+    }  # the gate: the gateway answers and interrupts itself
     clean(conn)
     rig.fake.caller_hangup(cid)
     assert_call_left_nothing(rig.fake, rig.gw, [call.call_id])
@@ -200,8 +226,9 @@ def test_seed_000_turn_detection_cuts_the_same_question_into_several_turns(rig_f
     say(leg, question)
     conn = rig.server.wait(20)
     assert len(turns) >= 3, [(t.audio_start_ms, t.audio_end_ms) for t in turns]
-    assert conn.of_type("session.update")[0]["session"]["audio"]["input"]["turn_detection"][
-        "silence_duration_ms"] == 100
+    assert (
+        conn.of_type("session.update")[0]["session"]["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 100
+    )
     rig.fake.caller_hangup(cid)
     assert_call_left_nothing(rig.fake, rig.gw, [call.call_id])
 
@@ -265,17 +292,22 @@ def test_real_speech_over_an_answer_stops_it_at_once_and_truncates_at_what_the_p
     heard = heard_ms(leg, ans)
     assert 1000 <= heard < len(ans) // 8
     last = max(r.t for r in packets_of(leg, ans))
-    started = next(e["_at"] for e in conn.speech_events if e["type"] == "input_audio_buffer.speech_started"
-                   and e["_at"] > t_talk - 0.1)
+    started = next(
+        e["_at"]
+        for e in conn.speech_events
+        if e["type"] == "input_audio_buffer.speech_started" and e["_at"] > t_talk - 0.1
+    )
     # the audio stops as soon as the server reports the speech (one frame; the rest is a loaded machine's
     # slack, still under the 250 ms a gate that did not pause would take), never later than 400 ms after the
     # caller began
     assert last - started < FRAME_S + 0.18, f"{(last - started) * 1000:.0f} ms after speech_started"
     assert last - t_talk < 0.4
     truncate = marks["truncate"]
-    print(f"talk-over: last answer packet {(last - started) * 1000:.0f} ms after speech_started, "
-          f"{(last - t_talk) * 1000:.0f} ms after the caller began; truncate {truncate['audio_end_ms']} ms, "
-          f"heard {heard} ms")
+    print(
+        f"talk-over: last answer packet {(last - started) * 1000:.0f} ms after speech_started, "
+        f"{(last - t_talk) * 1000:.0f} ms after the caller began; truncate {truncate['audio_end_ms']} ms, "
+        f"heard {heard} ms"
+    )
     assert abs(truncate["audio_end_ms"] - heard) <= 20, (truncate["audio_end_ms"], heard)
     assert [c.get("response_id") for c in conn.of_type("response.cancel")] == [marks["rid"]]
     assert conn.is_cancelled(marks["rid"])

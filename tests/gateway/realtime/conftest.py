@@ -58,15 +58,27 @@ class Call:
     def settle(self, timeout: float = 3.0) -> FakeConnection:
         """Wait for the script to end and the gateway to have handled every event the server sent."""
         conn = self.server.wait(timeout)
-        conn.wait_until(lambda: self.session.core.events_received >= conn.sent_events, timeout,
-                        "the gateway to handle every server event")
+        conn.wait_until(
+            lambda: self.session.core.events_received >= conn.sent_events,
+            timeout,
+            "the gateway to handle every server event",
+        )
         return conn
 
 
 def settings_for(server: FakeRealtimeServer, **overrides: float) -> RealtimeSettings:
-    values = {"url": server.url, "model": "gpt-realtime-test", "api_key": API_KEY, "connect_timeout": 3.0,
-              "holding_delay": 0.3, "tool_timeout": 2.0, "ending_grace": 2.0, "drain_timeout": 1.0,
-              "barge_in_gate_ms": 0, **overrides}  # the gated barge-in has its own tests (test_barge_in_gate.py)
+    values = {
+        "url": server.url,
+        "model": "gpt-realtime-test",
+        "api_key": API_KEY,
+        "connect_timeout": 3.0,
+        "holding_delay": 0.3,
+        "tool_timeout": 2.0,
+        "ending_grace": 2.0,
+        "drain_timeout": 1.0,
+        "barge_in_gate_ms": 0,
+        **overrides,
+    }  # the gated barge-in has its own tests (test_barge_in_gate.py)
     return RealtimeSettings(**values)
 
 
@@ -74,15 +86,27 @@ def settings_for(server: FakeRealtimeServer, **overrides: float) -> RealtimeSett
 def make_call() -> Iterator[Callable[..., Call]]:
     made: list[Call] = []
 
-    def make(script, *, behaviours: dict[str, Behaviour] | None = None, profile: Profile = PROFILE,
-             sink: FakeSink | None = None, start: bool = True, **overrides: float) -> Call:
+    def make(
+        script,
+        *,
+        behaviours: dict[str, Behaviour] | None = None,
+        profile: Profile = PROFILE,
+        sink: FakeSink | None = None,
+        start: bool = True,
+        **overrides: float,
+    ) -> Call:
         server = FakeRealtimeServer(script).__enter__()
         dispatcher = FakeDispatcher(list(SPECS), behaviours or {})
         sink = sink or FakeSink()
         holder: list[Call] = []
-        session = RealtimeSession(profile=profile, dispatcher=dispatcher, sink=sink,
-                                  settings=settings_for(server, **overrides),
-                                  on_end=lambda reason: holder[0].on_end(reason), call_id="test-call")
+        session = RealtimeSession(
+            profile=profile,
+            dispatcher=dispatcher,
+            sink=sink,
+            settings=settings_for(server, **overrides),
+            on_end=lambda reason: holder[0].on_end(reason),
+            call_id="test-call",
+        )
         call = Call(server, session, sink, dispatcher)
         holder.append(call)
         made.append(call)

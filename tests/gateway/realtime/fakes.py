@@ -87,13 +87,32 @@ class FakeSink:
                     self._queue.popleft()
 
 
-def spec(name: str, *, kind: str = "query", timeout_ms: int = 0, holding_phrase: str = "",
-         required: Iterable[str] = ("question",)) -> ToolSpec:
-    params = {"type": "object", "properties": {r: {"type": "string", "description": r} for r in required},
-              "required": list(required), "additionalProperties": False}
-    return ToolSpec(name=name, description=f"Tool {name}.", method=f"/test.v1.Test/{name}", request_type="test.v1.Req",
-                    response_type="test.v1.Resp", parameters=params, strict_parameters=params, timeout_ms=timeout_ms,
-                    kind=kind, holding_phrase=holding_phrase)
+def spec(
+    name: str,
+    *,
+    kind: str = "query",
+    timeout_ms: int = 0,
+    holding_phrase: str = "",
+    required: Iterable[str] = ("question",),
+) -> ToolSpec:
+    params = {
+        "type": "object",
+        "properties": {r: {"type": "string", "description": r} for r in required},
+        "required": list(required),
+        "additionalProperties": False,
+    }
+    return ToolSpec(
+        name=name,
+        description=f"Tool {name}.",
+        method=f"/test.v1.Test/{name}",
+        request_type="test.v1.Req",
+        response_type="test.v1.Resp",
+        parameters=params,
+        strict_parameters=params,
+        timeout_ms=timeout_ms,
+        kind=kind,
+        holding_phrase=holding_phrase,
+    )
 
 
 @dataclass
@@ -149,8 +168,9 @@ class FakeDispatcher:
             limit = timeout if timeout is not None else 10.0
             if behaviour.delay > limit:
                 time.sleep(limit)
-                result = ToolResult.failure(name, "DEADLINE_EXCEEDED", "Deadline Exceeded",
-                                            elapsed_ms=(time.perf_counter() - start) * 1000)
+                result = ToolResult.failure(
+                    name, "DEADLINE_EXCEEDED", "Deadline Exceeded", elapsed_ms=(time.perf_counter() - start) * 1000
+                )
             else:
                 if behaviour.delay:
                     time.sleep(behaviour.delay)

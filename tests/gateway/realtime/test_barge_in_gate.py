@@ -59,7 +59,9 @@ def test_speech_that_lasts_interrupts_truncates_at_what_was_played_and_cancels_t
     assert isinstance(interrupt, Interrupt) and interrupt.item_ids == ("it1",)
     events = sends(core.interrupted({"it1": 740}, 1.26))
     assert [(e["type"], e.get("audio_end_ms"), e.get("response_id")) for e in events] == [
-        ("conversation.item.truncate", 740, None), ("response.cancel", None, "r1")]
+        ("conversation.item.truncate", 740, None),
+        ("response.cancel", None, "r1"),
+    ]
     assert core.caller_voice("speech", 1.3) == []  # decided once
     assert sends(core.receive(STOPPED, 2.5)) == []  # the cancelled response is still in flight
     [request] = sends(done(core, "r1", status="cancelled", now=2.6))
@@ -183,7 +185,11 @@ def test_ungated_with_interrupt_response_the_server_cancels_and_we_do_not() -> N
     core = RealtimeProtocol(profile, TOOLS, [], barge_in_gate_ms=0)
     [update] = sends(core.receive({"type": "session.created", "session": {}}, 0.0))
     assert update["session"]["audio"]["input"]["turn_detection"] == {
-        "type": "semantic_vad", "eagerness": "auto", "create_response": True, "interrupt_response": True}
+        "type": "semantic_vad",
+        "eagerness": "auto",
+        "create_response": True,
+        "interrupt_response": True,
+    }
     created(core, "r_greet", sends(core.receive({"type": "session.updated", "session": {}}, 0.1))[0])
     audio(core, "r_greet", "it1", 8 * 1000)
     assert of(core.receive(STARTED, 1.0), Interrupt)
@@ -199,8 +205,13 @@ def test_ungated_out_of_band_holding_phrase_is_cancelled_by_us() -> None:
     core.receive({"type": "session.updated", "session": {}}, 0.1)
     core.requested = ResponseTurn(purpose="holding", out_of_band=True, event_id="gw_holding_1", requested_at=0.15)
     core.turns.append(core.requested)
-    core.receive({"type": "response.created", "response": {"id": "r_hold", "conversation_id": None,
-                                                            "metadata": {"centralita": "holding"}}}, 0.2)
+    core.receive(
+        {
+            "type": "response.created",
+            "response": {"id": "r_hold", "conversation_id": None, "metadata": {"centralita": "holding"}},
+        },
+        0.2,
+    )
     assert core.active is not None and core.active.out_of_band
     audio(core, "r_hold", "ith", 8 * 500)
     core.receive(STARTED, 1.0)
@@ -219,19 +230,22 @@ def test_frame_level_of_silence_and_of_a_loud_frame() -> None:
     assert frame_level_dbfs(tone(20)) > -20
 
 
-@pytest.mark.parametrize(("pattern", "verdicts"), [
-    ([("v", 160), ("s", 120)], ["sounding"] * 6 + ["quiet"]),  # a 160 ms burst, quiet once 100 ms silent
-    ([("v", 300)], ["sounding"] * 6 + ["speech"] * 2),  # a run reaching 250 ms
-    ([("v", 120), ("s", 60), ("v", 200)], ["sounding"] * 6 + ["speech"] * 4),  # a 60 ms gap is bridged
-    ([("v", 120), ("s", 140), ("v", 120)], ["sounding"] * 5 + ["quiet"] + ["sounding"] * 4),  # 140 ms is not
-])
+@pytest.mark.parametrize(
+    ("pattern", "verdicts"),
+    [
+        ([("v", 160), ("s", 120)], ["sounding"] * 6 + ["quiet"]),  # a 160 ms burst, quiet once 100 ms silent
+        ([("v", 300)], ["sounding"] * 6 + ["speech"] * 2),  # a run reaching 250 ms
+        ([("v", 120), ("s", 60), ("v", 200)], ["sounding"] * 6 + ["speech"] * 4),  # a 60 ms gap is bridged
+        ([("v", 120), ("s", 140), ("v", 120)], ["sounding"] * 5 + ["quiet"] + ["sounding"] * 4),  # 140 ms is not
+    ],
+)
 def test_meter_verdicts_over_time(pattern, verdicts) -> None:
     audio_ = b"".join(tone(ms) if kind == "v" else b"\xff" * 8 * ms for kind, ms in pattern)
     meter = VoiceMeter()
     meter.mark()
     seen = []
     for i in range(0, len(audio_), 320):  # the RTP endpoint hands over 40 ms at a time
-        meter.feed(audio_[i:i + 320])
+        meter.feed(audio_[i : i + 320])
         seen.append(meter.verdict())
     assert seen == verdicts[: len(seen)] and len(seen) == len(verdicts)
 
@@ -276,14 +290,15 @@ def test_a_tool_running_while_the_caller_keeps_talking_is_delivered_and_answered
         marks["follow"] = conn.expect("response.create", timeout=5)
         conn.speak(marks["follow"], b"\x11" * 800)
 
-    call = make_call(script, behaviours={"consultar_mikrotik": Behaviour(delay=1.2)}, barge_in_gate_ms=250,
-                     holding_delay=5.0)
+    call = make_call(
+        script, behaviours={"consultar_mikrotik": Behaviour(delay=1.2)}, barge_in_gate_ms=250, holding_delay=5.0
+    )
 
     def speak(voice_ms: int, quiet_ms: int) -> None:
         frames = [b"\x20\xa0" * 80] * (voice_ms // 20) + [b"\xff" * 160] * (quiet_ms // 20)
         start = time.monotonic()
         for i in range(0, len(frames), 2):  # 40 ms batches, like the RTP endpoint, in real time
-            call.session.send_caller_audio(b"".join(frames[i:i + 2]))
+            call.session.send_caller_audio(b"".join(frames[i : i + 2]))
             time.sleep(max(0.0, start + (i + 2) * 0.02 - time.monotonic()))
 
     speak(600, 800)  # the question (the test profile: server_vad, 500 ms of silence)
@@ -294,7 +309,8 @@ def test_a_tool_running_while_the_caller_keeps_talking_is_delivered_and_answered
     stopped2 = [e for e in conn.speech_events if e["type"] == "input_audio_buffer.speech_stopped"][1]["_at"]
     assert started2 < marks["output"]["_at"] < stopped2  # the output went out while the caller talked
     assert json.loads(marks["output"]["item"]["output"]) and "error" not in json.loads(
-        marks["output"]["item"]["output"])
+        marks["output"]["item"]["output"]
+    )
     assert marks["follow"]["_at"] > stopped2 and marks["follow"]["response"]["metadata"] == {"centralita": "tools"}
     assert len(conn.of_type("response.create")) == 3  # greeting, the question, one follow-up for tool + talk
     assert len(conn.of_type("conversation.item.create")) == 1
@@ -376,7 +392,7 @@ def test_without_the_gate_the_server_answers_and_cancels_and_the_gateway_never_c
         frames = [b"\x20\xa0" * 80] * (voice_ms // 20) + [b"\xff" * 160] * (quiet_ms // 20)
         start = time.monotonic()
         for i in range(0, len(frames), 2):
-            call.session.send_caller_audio(b"".join(frames[i:i + 2]))
+            call.session.send_caller_audio(b"".join(frames[i : i + 2]))
             time.sleep(max(0.0, start + (i + 2) * 0.02 - time.monotonic()))
 
     # the greeting's response must exist before the caller talks: a response asked for but not yet created

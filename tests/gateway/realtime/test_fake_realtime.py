@@ -14,8 +14,11 @@ PROFILE = Profile(name="p", instructions="x", transcription_model="gpt-4o-mini-t
 @pytest.mark.parametrize(
     "event",
     [
-        ev.session_update(PROFILE, [{"type": "function", "name": "t", "description": "d",
-                                     "parameters": {"type": "object", "properties": {}}}], "e1"),
+        ev.session_update(
+            PROFILE,
+            [{"type": "function", "name": "t", "description": "d", "parameters": {"type": "object", "properties": {}}}],
+            "e1",
+        ),
         ev.audio_append(b"\x00" * 160),
         ev.function_call_output("call_1", "{}", "e2"),
         ev.response_create("e3", "holding", instructions=ev.say_exactly("Un momento."), out_of_band=True),
@@ -44,10 +47,14 @@ def _session(**extra):
         (_session(turn_detection={"type": "server_vad"}), "beta: turn_detection at the top level"),
         (_session(temperature=0.8), "beta: temperature is gone in GA"),
         ({"type": "session.update", "session": {"instructions": "x"}}, "GA: session.type is required"),
-        ({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"format": "g711_ulaw"}}}},
-         "GA: formats are objects"),
-        ({"type": "conversation.item.create", "item": {"type": "function_call_output", "output": "{}"}},
-         "function_call_output without call_id"),
+        (
+            {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"format": "g711_ulaw"}}}},
+            "GA: formats are objects",
+        ),
+        (
+            {"type": "conversation.item.create", "item": {"type": "function_call_output", "output": "{}"}},
+            "function_call_output without call_id",
+        ),
         ({"type": "conversation.item.truncate", "item_id": "i", "audio_end_ms": 10}, "truncate without content_index"),
         ({"type": "response.create", "response": {"modalities": ["audio"]}}, "beta: modalities in response.create"),
         ({"type": "input_audio_buffer.append", "audio": "AAAA", "extra": 1}, "stray key"),
@@ -69,17 +76,29 @@ def _quiet(ms: int) -> bytes:
 def test_fake_vad_honours_server_vad_silence_and_prefix_padding() -> None:
     from tests.fakes.fake_realtime import FakeVad
 
-    vad = FakeVad.from_session({"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
-                                "silence_duration_ms": 500, "create_response": False,
-                                "interrupt_response": False})
+    vad = FakeVad.from_session(
+        {
+            "type": "server_vad",
+            "threshold": 0.5,
+            "prefix_padding_ms": 300,
+            "silence_duration_ms": 500,
+            "create_response": False,
+            "interrupt_response": False,
+        }
+    )
     assert vad is not None and not vad.create_response and not vad.interrupt_response
     events = vad.feed(_quiet(1000) + _voice(400) + _quiet(400) + _voice(300) + _quiet(600))
     # one turn: the 400 ms pause is shorter than the silence; start = onset - prefix padding
     assert events == [("start", 700), ("stop", 2600)]
-    short = FakeVad.from_session({"type": "server_vad", "threshold": 0.2, "prefix_padding_ms": 300,
-                                  "silence_duration_ms": 100})
+    short = FakeVad.from_session(
+        {"type": "server_vad", "threshold": 0.2, "prefix_padding_ms": 300, "silence_duration_ms": 100}
+    )
     assert [e for e, _ in short.feed(_voice(400) + _quiet(400) + _voice(300) + _quiet(200))] == [
-        "start", "stop", "start", "stop"]  # seed 000's values cut at every pause
+        "start",
+        "stop",
+        "start",
+        "stop",
+    ]  # seed 000's values cut at every pause
 
 
 @pytest.mark.parametrize(("eagerness", "turns"), [("high", 2), ("auto", 1), ("low", 1)])

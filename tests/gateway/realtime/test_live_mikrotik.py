@@ -44,18 +44,37 @@ def test_function_call_answered_by_live_mikrotik_tool(live_dispatcher) -> None:
         assert [t["name"] for t in tools] == ["consultar_mikrotik"]  # learnt from the live catalog
         assert tools[0]["parameters"]["additionalProperties"] is False
         conn.speak(conn.expect("response.create"), b"\x10" * 800)
-        conn.function_calls(None, [("call_146", "consultar_mikrotik",
-                                    json.dumps({"question": "¿Cuántos clientes activos hay en router-146?"}))])
+        conn.function_calls(
+            None,
+            [
+                (
+                    "call_146",
+                    "consultar_mikrotik",
+                    json.dumps({"question": "¿Cuántos clientes activos hay en router-146?"}),
+                )
+            ],
+        )
         conn.speak(conn.expect("response.create", timeout=5), b"\x20" * 800)
         # the model invents a field: the real dispatcher refuses it before any RPC
-        conn.function_calls(None, [("call_bad", "consultar_mikrotik", '{"pregunta": "clientes"}'),
-                                   ("call_cut", "consultar_mikrotik", '{"question": "clientes en router 2"')])
+        conn.function_calls(
+            None,
+            [
+                ("call_bad", "consultar_mikrotik", '{"pregunta": "clientes"}'),
+                ("call_cut", "consultar_mikrotik", '{"question": "clientes en router 2"'),
+            ],
+        )
         conn.speak(conn.expect("response.create", timeout=5), b"\x30" * 800)
 
     with FakeRealtimeServer(script) as server:
         ends: list[str] = []
-        session = RealtimeSession(profile=profile, dispatcher=dispatcher, sink=FakeSink(auto=True),
-                                  settings=settings_for(server), on_end=ends.append, call_id="live")
+        session = RealtimeSession(
+            profile=profile,
+            dispatcher=dispatcher,
+            sink=FakeSink(auto=True),
+            settings=settings_for(server),
+            on_end=ends.append,
+            call_id="live",
+        )
         session.start()
         try:
             conn = server.wait(timeout=10)

@@ -29,25 +29,46 @@ def test_default_turn_detection_is_semantic_vad_and_the_old_vad_key_keeps_seed_0
     profile = book.for_exten("123")
     assert profile.tools is None  # every tool of the dispatcher
     assert profile.turn_detection.turn_detection() == {
-        "type": "semantic_vad", "eagerness": "auto", "create_response": True, "interrupt_response": True}
+        "type": "semantic_vad",
+        "eagerness": "auto",
+        "create_response": True,
+        "interrupt_response": True,
+    }
     seed = book.profiles["b"].turn_detection
     assert seed == TurnDetection(type="server_vad", threshold=0.2, prefix_padding_ms=300, silence_duration_ms=100)
-    assert seed.turn_detection() == {"type": "server_vad", "threshold": 0.2, "prefix_padding_ms": 300,
-                                     "silence_duration_ms": 100, "create_response": True,
-                                     "interrupt_response": True}
+    assert seed.turn_detection() == {
+        "type": "server_vad",
+        "threshold": 0.2,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 100,
+        "create_response": True,
+        "interrupt_response": True,
+    }
     # with the barge-in gate on, the gateway creates and interrupts responses itself
     assert seed.turn_detection(gated=True)["create_response"] is False
     assert seed.turn_detection(gated=True)["interrupt_response"] is False
 
 
 def test_seed_000_values_load_with_one_warning_per_profile(caplog) -> None:
-    raw = {"profiles": {
-        "seed": {"instructions": "x", "turn_detection": {"type": "server_vad", "threshold": 0.2,
-                                                        "prefix_padding_ms": 300, "silence_duration_ms": 100}},
-        "old": {"instructions": "x", "vad": {"threshold": 0.2, "silence_duration_ms": 200}},
-        "fine": {"instructions": "x", "turn_detection": {"type": "server_vad", "silence_duration_ms": 600,
-                                                        "idle_timeout_ms": 8000}},
-        "semantic": {"instructions": "x", "turn_detection": {"type": "semantic_vad", "eagerness": "high"}}}}
+    raw = {
+        "profiles": {
+            "seed": {
+                "instructions": "x",
+                "turn_detection": {
+                    "type": "server_vad",
+                    "threshold": 0.2,
+                    "prefix_padding_ms": 300,
+                    "silence_duration_ms": 100,
+                },
+            },
+            "old": {"instructions": "x", "vad": {"threshold": 0.2, "silence_duration_ms": 200}},
+            "fine": {
+                "instructions": "x",
+                "turn_detection": {"type": "server_vad", "silence_duration_ms": 600, "idle_timeout_ms": 8000},
+            },
+            "semantic": {"instructions": "x", "turn_detection": {"type": "semantic_vad", "eagerness": "high"}},
+        }
+    }
     with caplog.at_level("WARNING", logger="centralita.profiles"):
         book = parse_profiles(raw, "p.json")
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
@@ -116,6 +137,13 @@ def test_load_from_file_errors(tmp_path) -> None:
     with pytest.raises(ProfileError, match="invalid JSON"):
         load_profiles(broken)
     good = tmp_path / "p.json"
-    good.write_text(json.dumps({"numbers": {" 100 ": "b"}, "default": "a",
-                                "profiles": {"a": {"instructions": "A"}, "b": {"instructions": "B"}}}))
+    good.write_text(
+        json.dumps(
+            {
+                "numbers": {" 100 ": "b"},
+                "default": "a",
+                "profiles": {"a": {"instructions": "A"}, "b": {"instructions": "B"}},
+            }
+        )
+    )
     assert load_profiles(good).for_exten("100").instructions == "B"

@@ -44,19 +44,29 @@ def created(core, rid, request=None, now=0.2):
 
 
 def done(core, rid, status="completed", output=(), now=0.3):
-    return core.receive({"type": "response.done", "response": {"id": rid, "status": status, "output": list(output)}},
-                        now)
+    return core.receive(
+        {"type": "response.done", "response": {"id": rid, "status": status, "output": list(output)}}, now
+    )
 
 
 def audio(core, rid, item, nbytes, now=0.25):
     delta = base64.b64encode(b"\x01" * nbytes).decode()
-    return core.receive({"type": "response.output_audio.delta", "response_id": rid, "item_id": item, "delta": delta},
-                        now)
+    return core.receive(
+        {"type": "response.output_audio.delta", "response_id": rid, "item_id": item, "delta": delta}, now
+    )
 
 
 def args_done(core, rid, call_id, name, arguments="{}", now=1.0):
-    return core.receive({"type": "response.function_call_arguments.done", "response_id": rid, "call_id": call_id,
-                         "name": name, "arguments": arguments}, now)
+    return core.receive(
+        {
+            "type": "response.function_call_arguments.done",
+            "response_id": rid,
+            "call_id": call_id,
+            "name": name,
+            "arguments": arguments,
+        },
+        now,
+    )
 
 
 def of(actions, kind):
@@ -70,8 +80,13 @@ def test_truncate_is_capped_at_the_audio_received() -> None:
     [interrupt] = of(core.receive({"type": "input_audio_buffer.speech_started"}, 1.0), Interrupt)
     assert interrupt.item_ids == ("it1",)
     events = sends(core.interrupted({"it1": 900}, 1.0))  # the sink claims more than it ever got
-    assert events[0] == {"type": "conversation.item.truncate", "event_id": events[0]["event_id"], "item_id": "it1",
-                         "content_index": 0, "audio_end_ms": 500}
+    assert events[0] == {
+        "type": "conversation.item.truncate",
+        "event_id": events[0]["event_id"],
+        "item_id": "it1",
+        "content_index": 0,
+        "audio_end_ms": 500,
+    }
     assert events[1]["type"] == "response.cancel" and events[1]["response_id"] == "r1"
 
 
@@ -134,10 +149,18 @@ def test_call_seen_only_in_response_done_still_runs() -> None:
 def test_cancelled_response_cancels_calls_still_collecting_arguments() -> None:
     core = ready()
     created(core, "r1")
-    core.receive({"type": "response.output_item.added", "response_id": "r1",
-                  "item": {"type": "function_call", "call_id": "c1", "name": "q"}}, 0.5)
-    core.receive({"type": "response.function_call_arguments.delta", "response_id": "r1", "call_id": "c1",
-                  "delta": '{"quest'}, 0.5)
+    core.receive(
+        {
+            "type": "response.output_item.added",
+            "response_id": "r1",
+            "item": {"type": "function_call", "call_id": "c1", "name": "q"},
+        },
+        0.5,
+    )
+    core.receive(
+        {"type": "response.function_call_arguments.delta", "response_id": "r1", "call_id": "c1", "delta": '{"quest'},
+        0.5,
+    )
     actions = done(core, "r1", status="cancelled")
     [out] = sends(actions)
     assert json.loads(out["item"]["output"])["error"]["code"] == "CANCELLED"
@@ -159,7 +182,8 @@ def test_followup_waits_for_outputs_and_is_dropped_when_a_vad_response_already_s
     core.receive({"type": "input_audio_buffer.speech_started"}, 1.1)
     # the caller speaks while the tool runs: no follow-up over the caller's voice
     assert [e["type"] for e in sends(core.tool_finished("c1", ToolResult("q", True, {}), 1.2))] == [
-        "conversation.item.create"]
+        "conversation.item.create"
+    ]
     core.receive({"type": "conversation.item.added", "item": {"type": "function_call_output", "call_id": "c1"}}, 1.3)
     core.receive({"type": "input_audio_buffer.speech_stopped"}, 1.5)
     assert core.followup is None  # VAD (create_response) answers with the output in context
@@ -174,8 +198,14 @@ def test_conflict_error_retries_the_followup_after_the_active_response() -> None
     done(core, "r1")
     [_, request] = sends(core.tool_finished("c1", ToolResult("q", True, {}), 1.2))
     created(core, "r_vad", now=1.25)  # a response the server created meanwhile (no metadata)
-    error = {"type": "error", "error": {"type": "invalid_request_error", "code":
-                                        "conversation_already_has_active_response", "event_id": request["event_id"]}}
+    error = {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "code": "conversation_already_has_active_response",
+            "event_id": request["event_id"],
+        },
+    }
     assert sends(core.receive(error, 1.3)) == []  # r_vad is active: wait
     [retry] = sends(done(core, "r_vad", now=1.4))
     assert retry["type"] == "response.create" and retry["response"]["metadata"] == {"centralita": "tools"}
@@ -212,11 +242,19 @@ def test_unknown_events_are_counted_and_legacy_audio_name_accepted() -> None:
     assert core.metrics.dropped_events == 1
     created(core, "r1")
     delta = base64.b64encode(b"\x02" * 160).decode()
-    [play] = of(core.receive({"type": "response.audio.delta", "response_id": "r1", "item_id": "i", "delta": delta},
-                             1.1), Play)
+    [play] = of(
+        core.receive({"type": "response.audio.delta", "response_id": "r1", "item_id": "i", "delta": delta}, 1.1), Play
+    )
     assert play.audio == b"\x02" * 160
-    assert of(core.receive({"type": "response.output_audio.delta", "response_id": "r1", "item_id": "i",
-                            "delta": "%%%"}, 1.2), Play) == []
+    assert (
+        of(
+            core.receive(
+                {"type": "response.output_audio.delta", "response_id": "r1", "item_id": "i", "delta": "%%%"}, 1.2
+            ),
+            Play,
+        )
+        == []
+    )
 
 
 def test_turn_latency_from_speech_stopped_to_first_audio() -> None:
@@ -290,8 +328,9 @@ def test_renewal_waits_for_a_pause_and_carries_the_transcript() -> None:
     core = ready(session_limit=100.0, session_margin=40.0)  # session created at 0.0: renew from 60, end at 90
     created(core, "r1", now=59.0)
     args_done(core, "r1", "c1", "q", now=59.0)
-    core.receive({"type": "response.output_audio_transcript.done", "response_id": "r1", "transcript": "Consulto."},
-                 59.1)
+    core.receive(
+        {"type": "response.output_audio_transcript.done", "response_id": "r1", "transcript": "Consulto."}, 59.1
+    )
     assert of(core.tick(60.0), Renew) == []  # a response is active and a tool runs
     assert core.next_deadline() == 60.25  # polled, not busy-waited
     done(core, "r1", now=60.3)
@@ -333,7 +372,9 @@ def test_two_audio_items_only_the_one_cut_short_is_truncated() -> None:
     assert interrupt.item_ids == ("it1", "it2")
     events = sends(core.interrupted({"it1": 500, "it2": 200}, 1.0))
     assert [(e["type"], e.get("item_id"), e.get("audio_end_ms")) for e in events] == [
-        ("conversation.item.truncate", "it2", 200), ("response.cancel", None, None)]
+        ("conversation.item.truncate", "it2", 200),
+        ("response.cancel", None, None),
+    ]
 
 
 def test_item_still_streaming_is_truncated_even_if_all_received_was_played() -> None:
@@ -348,8 +389,14 @@ def test_item_still_streaming_is_truncated_even_if_all_received_was_played() -> 
 def test_call_whose_arguments_never_completed_still_gets_one_output() -> None:
     core = ready()
     created(core, "r1")
-    core.receive({"type": "response.output_item.added", "response_id": "r1",
-                  "item": {"type": "function_call", "call_id": "c1", "name": "q"}}, 0.5)
+    core.receive(
+        {
+            "type": "response.output_item.added",
+            "response_id": "r1",
+            "item": {"type": "function_call", "call_id": "c1", "name": "q"},
+        },
+        0.5,
+    )
     actions = done(core, "r1")  # completed, but neither arguments.done nor the item in output
     [out] = [e for e in sends(actions) if e["type"] == "conversation.item.create"]
     assert json.loads(out["item"]["output"])["error"]["code"] == "INVALID_ARGUMENT"
@@ -361,9 +408,12 @@ def test_session_update_carries_profile_options() -> None:
 
     from centralita.profiles import TurnDetection
 
-    profile = replace(PROFILE, voice="marin", transcription_model="gpt-4o-mini-transcribe",
-                      turn_detection=TurnDetection(type="server_vad", threshold=0.5, silence_duration_ms=500,
-                                                   idle_timeout_ms=8000))
+    profile = replace(
+        PROFILE,
+        voice="marin",
+        transcription_model="gpt-4o-mini-transcribe",
+        turn_detection=TurnDetection(type="server_vad", threshold=0.5, silence_duration_ms=500, idle_timeout_ms=8000),
+    )
     tool = {"type": "function", "name": "q", "description": "d", "parameters": {"type": "object"}}
     core = RealtimeProtocol(profile, TOOLS, [tool])
     [update] = sends(core.receive({"type": "session.created", "session": {}}, 0.0))

@@ -18,8 +18,20 @@ from centralita.dispatcher import ToolResult
 from tests.gateway.realtime.conftest import PROFILE
 
 TOOLS = {"q": ToolInfo("q", "query", 2.0, ""), "act": ToolInfo("act", "action", 2.0, "")}
-STEPS = ["vad_response", "serve_request", "audio", "function_call", "partial_call", "finish", "cancel",
-         "speech_started", "speech_stopped", "tool_result", "tick", "ack"]
+STEPS = [
+    "vad_response",
+    "serve_request",
+    "audio",
+    "function_call",
+    "partial_call",
+    "finish",
+    "cancel",
+    "speech_started",
+    "speech_stopped",
+    "tool_result",
+    "tick",
+    "ack",
+]
 
 
 @dataclass
@@ -65,38 +77,68 @@ class Sim:
         self.feed(self.core.receive(event, self.now))
 
     def _done(self, status: str) -> dict:
-        return {"type": "response.done", "response": {"id": self.active, "status": status,
-                                                      "output": list(self.active_calls)}}
+        return {
+            "type": "response.done",
+            "response": {"id": self.active, "status": status, "output": list(self.active_calls)},
+        }
 
     def step(self, name: str, pick: int) -> None:
         self.now += 0.05
         self.n += 1
         if name == "vad_response" and self.active is None:
             # VAD starts a response while our request is still on the wire: the server then refuses it
-            self.receive({"type": "response.created",
-                          "response": {"id": f"vad{self.n}", "conversation_id": "conv", "metadata": None}})
+            self.receive(
+                {
+                    "type": "response.created",
+                    "response": {"id": f"vad{self.n}", "conversation_id": "conv", "metadata": None},
+                }
+            )
             while self.requests:
                 refused = self.requests.pop(0)
-                self.receive({"type": "error", "error": {"type": "invalid_request_error",
-                                                         "code": "conversation_already_has_active_response",
-                                                         "event_id": refused["event_id"]}})
+                self.receive(
+                    {
+                        "type": "error",
+                        "error": {
+                            "type": "invalid_request_error",
+                            "code": "conversation_already_has_active_response",
+                            "event_id": refused["event_id"],
+                        },
+                    }
+                )
         elif name == "serve_request" and self.requests:
             request = self.requests.pop(0)
             body = request.get("response") or {}
             conv = None if body.get("conversation") == "none" else "conv"
-            self.receive({"type": "response.created", "response": {"id": f"r{self.n}", "conversation_id": conv,
-                                                                   "metadata": body.get("metadata")}})
+            self.receive(
+                {
+                    "type": "response.created",
+                    "response": {"id": f"r{self.n}", "conversation_id": conv, "metadata": body.get("metadata")},
+                }
+            )
         elif name == "audio" and self.active is not None:
-            self.receive({"type": "response.output_audio.delta", "response_id": self.active,
-                          "item_id": f"i_{self.active}", "delta": "AAAAAAAAAAAAAAAAAAAAAA=="})
+            self.receive(
+                {
+                    "type": "response.output_audio.delta",
+                    "response_id": self.active,
+                    "item_id": f"i_{self.active}",
+                    "delta": "AAAAAAAAAAAAAAAAAAAAAA==",
+                }
+            )
         elif name == "function_call" and self.active is not None:
             cid, tool = f"c{self.n}", ("q", "act", "ghost")[pick % 3]
             self.seen_calls.add(cid)
             item = {"type": "function_call", "call_id": cid, "name": tool, "arguments": "{}"}
             self.active_calls.append(item)
             self.receive({"type": "response.output_item.added", "response_id": self.active, "item": item})
-            self.receive({"type": "response.function_call_arguments.done", "response_id": self.active,
-                          "call_id": cid, "name": tool, "arguments": "{}"})
+            self.receive(
+                {
+                    "type": "response.function_call_arguments.done",
+                    "response_id": self.active,
+                    "call_id": cid,
+                    "name": tool,
+                    "arguments": "{}",
+                }
+            )
         elif name == "partial_call" and self.active is not None:
             # the item is announced, its arguments never finish; half the time response.done lists it
             cid = f"p{self.n}"
@@ -105,8 +147,14 @@ class Sim:
             if pick % 2:
                 self.active_calls.append({**item, "arguments": "{}"})
             self.receive({"type": "response.output_item.added", "response_id": self.active, "item": item})
-            self.receive({"type": "response.function_call_arguments.delta", "response_id": self.active,
-                          "call_id": cid, "delta": '{"q'})
+            self.receive(
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "response_id": self.active,
+                    "call_id": cid,
+                    "delta": '{"q',
+                }
+            )
         elif name == "finish" and self.active is not None:
             self.receive(self._done("completed"))
         elif name == "cancel" and self.active is not None:

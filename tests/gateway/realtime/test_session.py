@@ -56,8 +56,13 @@ def test_handshake_session_update_and_greeting(make_call) -> None:
     assert update["audio"]["input"]["format"] == {"type": "audio/pcmu"}
     assert update["audio"]["output"] == {"format": {"type": "audio/pcmu"}, "voice": "verse"}
     assert update["audio"]["input"]["turn_detection"] == {
-        "type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500,
-        "create_response": True, "interrupt_response": False}
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 500,
+        "create_response": True,
+        "interrupt_response": False,
+    }
     assert update["tool_choice"] == "auto"
     names = [t["name"] for t in update["tools"]]
     assert names == ["consultar_mikrotik", "lento", "otra", "terminar_llamada"]  # allow-list applied
@@ -93,7 +98,8 @@ def test_function_call_round_trip(make_call) -> None:
     assert _outputs(conn) == {"call_1": {"answer": "221 clientes para clientes en router-146"}}
     sent = call.dispatcher.submitted
     assert [(s.name, json.loads(s.arguments), s.timeout) for s in sent] == [
-        ("consultar_mikrotik", {"question": "clientes en router-146"}, 2.0)]
+        ("consultar_mikrotik", {"question": "clientes en router-146"}, 2.0)
+    ]
     types = conn.types()
     # output before the follow-up, which comes after response.done: greeting + follow-up = 2 response.create
     assert types.count("response.create") == 2
@@ -109,13 +115,17 @@ def test_function_call_round_trip(make_call) -> None:
 def test_two_parallel_calls_in_one_response(make_call) -> None:
     def script(conn: FakeConnection) -> None:
         _greet(conn)
-        conn.function_calls(None, [("call_a", "consultar_mikrotik", '{"question": "router 1"}'),
-                                   ("call_b", "otra", '{"query": "router 2"}')])
+        conn.function_calls(
+            None,
+            [("call_a", "consultar_mikrotik", '{"question": "router 1"}'), ("call_b", "otra", '{"query": "router 2"}')],
+        )
         follow = conn.expect("response.create")
         conn.speak(follow, b"\x10" * 800)
 
-    slow = {"consultar_mikrotik": Behaviour(answer=lambda a: {"r": 1}, delay=0.25),
-            "otra": Behaviour(answer=lambda a: {"r": 2}, delay=0.25)}
+    slow = {
+        "consultar_mikrotik": Behaviour(answer=lambda a: {"r": 1}, delay=0.25),
+        "otra": Behaviour(answer=lambda a: {"r": 2}, delay=0.25),
+    }
     call = make_call(script, behaviours=slow, holding_delay=5.0)
     conn = call.settle()
     assert _outputs(conn) == {"call_a": {"r": 1}, "call_b": {"r": 2}}
@@ -169,8 +179,9 @@ def test_holding_phrase_waits_for_the_active_response(make_call) -> None:
 
     def script(conn: FakeConnection) -> None:
         _greet(conn)
-        conn.function_calls(None, [("call_1", "consultar_mikrotik", '{"question": "x"}')],
-                            before_done=lambda: time.sleep(0.6))  # response still active past holding_delay
+        conn.function_calls(
+            None, [("call_1", "consultar_mikrotik", '{"question": "x"}')], before_done=lambda: time.sleep(0.6)
+        )  # response still active past holding_delay
         holding = conn.expect("response.create", timeout=3)
         conn.speak(holding, b"\x20" * 400)
         final = conn.expect("response.create", timeout=3)
@@ -187,8 +198,10 @@ def test_holding_phrase_waits_for_the_active_response(make_call) -> None:
 def test_invalid_arguments_and_unknown_tool(make_call) -> None:
     def script(conn: FakeConnection) -> None:
         _greet(conn)
-        conn.function_calls(None, [("call_bad", "consultar_mikrotik", '{"question": '),
-                                   ("call_ghost", "no_permitida", '{"question": "x"}')])
+        conn.function_calls(
+            None,
+            [("call_bad", "consultar_mikrotik", '{"question": '), ("call_ghost", "no_permitida", '{"question": "x"}')],
+        )
         follow = conn.expect("response.create")
         conn.speak(follow, b"\x10" * 400)
 
@@ -286,6 +299,7 @@ def test_barge_in_before_any_audio_sends_no_truncate(make_call) -> None:
 def test_barge_in_over_a_running_query_keeps_its_result_and_never_runs_the_action(make_call) -> None:
     """Issue 14 point 3: the caller talks over a response whose query is running. The action of that
     cancelled response never runs (CANCELLED), the query's real result is still delivered, once."""
+
     def script(conn: FakeConnection) -> None:
         conn.handshake()
         conn.speak(conn.expect("response.create"), b"\x10" * 400)
@@ -295,9 +309,12 @@ def test_barge_in_over_a_running_query_keeps_its_result_and_never_runs_the_actio
             nonlocal uid
             uid = conn.speech_started()
 
-        conn.function_calls(None, [("call_q", "consultar_mikrotik", '{"question": "x"}'),
-                                   ("call_end", "terminar_llamada", "{}")],
-                            status="cancelled", before_done=interrupt)
+        conn.function_calls(
+            None,
+            [("call_q", "consultar_mikrotik", '{"question": "x"}'), ("call_end", "terminar_llamada", "{}")],
+            status="cancelled",
+            before_done=interrupt,
+        )
         conn.expect("conversation.item.create")
         conn.expect("conversation.item.create", timeout=3)  # the query's result, while the caller talks
         conn.speech_stopped(uid)
@@ -318,8 +335,7 @@ def test_action_runs_once_its_response_completed(make_call) -> None:
     def script(conn: FakeConnection) -> None:
         conn.handshake()
         conn.speak(conn.expect("response.create"), b"\x10" * 400)
-        conn.function_calls(None, [("call_end", "terminar_llamada", "{}")],
-                            before_done=lambda: time.sleep(0.2))
+        conn.function_calls(None, [("call_end", "terminar_llamada", "{}")], before_done=lambda: time.sleep(0.2))
         conn.speak(conn.expect("response.create"), b"\x10" * 400)
 
     call = make_call(script)
@@ -456,16 +472,26 @@ def test_connection_refused_raises() -> None:
 
 
 def session_for(server: FakeRealtimeServer, ends: list[str], **overrides):
-    return RealtimeSession(profile=PROFILE, dispatcher=FakeDispatcher(list(SPECS)), sink=FakeSink(auto=True),
-                           settings=settings_for(server, **overrides), on_end=ends.append, call_id="t")
+    return RealtimeSession(
+        profile=PROFILE,
+        dispatcher=FakeDispatcher(list(SPECS)),
+        sink=FakeSink(auto=True),
+        settings=settings_for(server, **overrides),
+        on_end=ends.append,
+        call_id="t",
+    )
 
 
 def test_metrics_logged_once_at_the_end_and_exported(caplog, make_call) -> None:
     from prometheus_client import REGISTRY
 
     def count(code: str) -> float:
-        return REGISTRY.get_sample_value("centralita_gateway_realtime_function_calls_total",
-                                         {"tool": "otra", "code": code}) or 0.0
+        return (
+            REGISTRY.get_sample_value(
+                "centralita_gateway_realtime_function_calls_total", {"tool": "otra", "code": code}
+            )
+            or 0.0
+        )
 
     before = count("OK")
 
@@ -521,11 +547,25 @@ def test_session_renewed_before_the_limit_without_dropping_the_call(make_call) -
         conn.wait_until(lambda: bool(box), what="the call object")
         if conn is box[0].server.connections[0]:
             rid, iid = _greet(conn)
-            conn.send({"type": "response.output_audio_transcript.done", "response_id": rid, "item_id": iid,
-                       "output_index": 0, "content_index": 0, "transcript": "Hola, ¿en qué puedo ayudarte?"})
-            conn.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": "u1",
-                       "content_index": 0, "transcript": "¿Cuántos clientes hay en el router principal?",
-                       "usage": {"type": "duration", "seconds": 1.5}})
+            conn.send(
+                {
+                    "type": "response.output_audio_transcript.done",
+                    "response_id": rid,
+                    "item_id": iid,
+                    "output_index": 0,
+                    "content_index": 0,
+                    "transcript": "Hola, ¿en qué puedo ayudarte?",
+                }
+            )
+            conn.send(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": "u1",
+                    "content_index": 0,
+                    "transcript": "¿Cuántos clientes hay en el router principal?",
+                    "usage": {"type": "duration", "seconds": 1.5},
+                }
+            )
             assert conn.closed.wait(4), "the gateway never left the old session"
             return
         update = conn.handshake()
@@ -613,8 +653,13 @@ def test_tools_missing_from_the_catalog_are_reported(caplog) -> None:
     caplog.set_level("WARNING", logger="call_gateway")
     profile = dataclasses.replace(PROFILE, tools=("consultar_mikrotik", "search_content"))
     server = SimpleNamespace(url="ws://127.0.0.1:9/v1/realtime")
-    session = RealtimeSession(profile=profile, dispatcher=FakeDispatcher(list(SPECS)), sink=FakeSink(),
-                              settings=settings_for(server), on_end=lambda r: None)
+    session = RealtimeSession(
+        profile=profile,
+        dispatcher=FakeDispatcher(list(SPECS)),
+        sink=FakeSink(),
+        settings=settings_for(server),
+        on_end=lambda r: None,
+    )
     assert [t["name"] for t in session.core.tool_schemas] == ["consultar_mikrotik"]
     assert "allows tools no tool service offers now: search_content" in caplog.text
     session.close()

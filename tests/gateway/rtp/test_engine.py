@@ -39,7 +39,7 @@ class Peer:
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)   # arrival time from the kernel
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # arrival time from the kernel
         self.sock.settimeout(0.05)
         self.addr = self.sock.getsockname()
         self.got: list[tuple[float, bytes, tuple]] = []
@@ -116,17 +116,17 @@ def test_paced_20ms_no_burst_constant_ssrc_seq_ts_marker(engine):
     ep, _ = make_endpoint(engine)
     try:
         ep.set_remote(*peer.addr)
-        ep.play(b"\x11" * 160 * 2000, "item1")          # 40 s queued at once: must not burst
+        ep.play(b"\x11" * 160 * 2000, "item1")  # 40 s queued at once: must not burst
         got = peer.collect(0.62)
-        assert len(got) <= 33, len(got)                 # ~31 packets in 0.62 s, not 2000
-        got = peer.collect(10.0, stop_after=28)         # a loaded machine may start late: wait for 28
+        assert len(got) <= 33, len(got)  # ~31 packets in 0.62 s, not 2000
+        got = peer.collect(10.0, stop_after=28)  # a loaded machine may start late: wait for 28
         pkts = [parse(d) for _, d, _ in got]
         assert {p.ssrc for p in pkts} == {ep.stream.ssrc}
         assert all(p.payload_type == 0 and len(p.payload) == 160 for p in pkts)
         assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in itertools.pairwise(pkts))
         assert all((b.timestamp - a.timestamp) % 2**32 == 160 for a, b in itertools.pairwise(pkts))
         assert pkts[0].marker and not any(p.marker for p in pkts[1:])
-        assert {src for _, _, src in got} == {("127.0.0.1", ep.port)}   # sent from the advertised socket
+        assert {src for _, _, src in got} == {("127.0.0.1", ep.port)}  # sent from the advertised socket
         gaps = [(b[0] - a[0]) * 1000 for a, b in itertools.pairwise(got)]
         assert 19.0 < statistics.mean(gaps) < 21.0
         assert max(gaps) < 45
@@ -152,7 +152,7 @@ def test_clear_stops_audio_within_a_tick_and_next_spurt_has_marker(engine):
         peer.got.clear()
         peer.collect(0.15)
         late = [t for t, _, _ in peer.got if t - t_clear > 0.025]
-        assert late == []                                  # nothing after the tick in flight
+        assert late == []  # nothing after the tick in flight
         assert ep.played_ms("a") <= played + 20
         ep.play(b"\x22" * 320, "b")
         peer.got.clear()
@@ -169,9 +169,8 @@ def test_audio_waits_for_remote_address_then_follows_first_inbound_packet(engine
     try:
         ep.play(b"\x11" * 160 * 5, "a")
         time.sleep(0.1)
-        assert ep.played_ms("a") == 0           # nowhere to send yet: keep it queued
-        peer.sock.sendto(build(b"\xff" * 160, sequence=1, timestamp=0, ssrc=9, marker=True),
-                         ("127.0.0.1", ep.port))
+        assert ep.played_ms("a") == 0  # nowhere to send yet: keep it queued
+        peer.sock.sendto(build(b"\xff" * 160, sequence=1, timestamp=0, ssrc=9, marker=True), ("127.0.0.1", ep.port))
         got = peer.collect(0.5, stop_after=5)
         assert len(got) == 5 and ep.played_ms("a") == 100
     finally:
@@ -190,8 +189,7 @@ def test_inbound_batches_and_drops_garbage(engine):
             pkt = build(bytes([i]) * 160, sequence=i, timestamp=160 * i, ssrc=7, marker=i == 0)
             peer.sock.sendto(pkt, dst)
         peer.sock.sendto(b"\x00garbage", dst)
-        peer.sock.sendto(build(b"\x05" * 160, sequence=9, timestamp=0, ssrc=7, marker=False,
-                               payload_type=8), dst)
+        peer.sock.sendto(build(b"\x05" * 160, sequence=9, timestamp=0, ssrc=7, marker=False, payload_type=8), dst)
         peer.sock.sendto(build(b"\x06" * 160, sequence=9, timestamp=0, ssrc=8, marker=False), dst)
         other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         other.sendto(build(b"\x07" * 160, sequence=9, timestamp=0, ssrc=7, marker=False), dst)
@@ -213,11 +211,11 @@ def test_close_releases_port_socket_and_engine_slot(engine):
     ep, _ = make_endpoint(engine, alloc)
     assert alloc.in_use() == 1 and engine.endpoints() == 1
     ep.close()
-    ep.close()   # idempotent
+    ep.close()  # idempotent
     assert alloc.in_use() == 0 and engine.endpoints() == 0
     assert ep.sock.fileno() == -1
-    assert threading.active_count() == threads_before   # no thread per call
-    ep.play(b"\x01" * 160, "x")                         # late audio after close is ignored
+    assert threading.active_count() == threads_before  # no thread per call
+    ep.play(b"\x01" * 160, "x")  # late audio after close is ignored
     assert ep.pending_ms() == 0
 
 
@@ -246,7 +244,7 @@ def test_forty_streams_share_one_pacer_without_bursts(engine):
                     n += 1
                 except BlockingIOError:
                     break
-            assert 15 <= n <= 32, n                     # ~25 in 0.5 s (fewer under load), never a burst of 100
+            assert 15 <= n <= 32, n  # ~25 in 0.5 s (fewer under load), never a burst of 100
     finally:
         for ep in eps:
             ep.close()

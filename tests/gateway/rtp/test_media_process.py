@@ -33,29 +33,30 @@ def test_paced_audio_clear_played_ms_and_caller_audio_through_the_child(proc):
     ep.on_caller_audio = chunks.append
     try:
         ep.set_remote(*peer.addr)
-        ep.play(b"\x11" * 160 * 500, "item")          # 10 s at once: must be paced, not burst
+        ep.play(b"\x11" * 160 * 500, "item")  # 10 s at once: must be paced, not burst
         got = peer.collect(0.6)
-        assert len(got) <= 31, len(got)               # paced, not a burst
-        got = peer.collect(10.0, stop_after=20)       # a loaded machine may start late: wait for 20
+        assert len(got) <= 31, len(got)  # paced, not a burst
+        got = peer.collect(10.0, stop_after=20)  # a loaded machine may start late: wait for 20
         span = (got[-1][0] - got[0][0]) / (len(got) - 1)
-        assert 0.0185 < span < 0.025                   # one packet per 20 ms (load may delay a few)
-        assert {src for _, _, src in got} == {("127.0.0.1", ep.port)}   # the very socket we allocated
+        assert 0.0185 < span < 0.025  # one packet per 20 ms (load may delay a few)
+        assert {src for _, _, src in got} == {("127.0.0.1", ep.port)}  # the very socket we allocated
         pkts = [parse(d) for _, d, _ in got]
         assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in itertools.pairwise(pkts))
         assert ep.pending_ms() > 9000, ep.pending_ms()
         dropped = ep.clear()
         assert dropped > 400
-        played = ep.played_ms("item")                 # exact at the clear, not a stale mirror
+        played = ep.played_ms("item")  # exact at the clear, not a stale mirror
         time.sleep(0.1)
-        peer.collect(0.1)                             # what left before the clear, still buffered
+        peer.collect(0.1)  # what left before the clear, still buffered
         n = len(peer.got)
         peer.collect(0.2)
-        assert len(peer.got) - n <= 1                 # nothing more after the clear
+        assert len(peer.got) - n <= 1  # nothing more after the clear
         assert abs(played - 20 * len(peer.got)) <= 20
         assert wait_for(lambda: ep.pending_ms() == 0)
         for i in range(4):
-            peer.sock.sendto(build(bytes([i + 1]) * 160, sequence=i, timestamp=160 * i, ssrc=3, marker=False),
-                             ("127.0.0.1", ep.port))
+            peer.sock.sendto(
+                build(bytes([i + 1]) * 160, sequence=i, timestamp=160 * i, ssrc=3, marker=False), ("127.0.0.1", ep.port)
+            )
         peer.sock.sendto(b"junk", ("127.0.0.1", ep.port))
         assert wait_for(lambda: len(chunks) == 2)
         assert chunks[0] == b"\x01" * 160 + b"\x02" * 160
@@ -66,7 +67,7 @@ def test_paced_audio_clear_played_ms_and_caller_audio_through_the_child(proc):
         peer.close()
     assert alloc.in_use() == 0 and proc.endpoints() == 0
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", ep.port))                    # the child closed its copy: the port is free
+    s.bind(("127.0.0.1", ep.port))  # the child closed its copy: the port is free
     s.close()
 
 
@@ -76,7 +77,7 @@ def test_a_dead_child_shows_in_alive_and_calls_fail_fast(proc):
     assert proc.alive()
     proc._child.kill()
     proc._child.wait(3)
-    assert wait_for(lambda: not proc.alive())      # /healthz turns 503
+    assert wait_for(lambda: not proc.alive())  # /healthz turns 503
     started = time.monotonic()
     assert ep.clear() == 0
     ep.close()
@@ -96,22 +97,22 @@ def test_pause_and_resume_through_the_child_hold_the_frames_without_losing_any(p
     ep = proc.open_endpoint(alloc.allocate(), call_id="c2", batch_frames=2, release=alloc.release)
     try:
         ep.set_remote(*peer.addr)
-        audio = bytes(range(1, 161)) * 40           # 800 ms
+        audio = bytes(range(1, 161)) * 40  # 800 ms
         ep.play(audio, "item")
         peer.collect(2, stop_after=5)
         assert len(peer.got) == 5
         ep.pause()
-        peer.collect(0.3)                             # the pause reaches the child within a tick or two
+        peer.collect(0.3)  # the pause reaches the child within a tick or two
         held_at = len(peer.got)
         assert held_at <= 8
         peer.collect(0.3)
-        assert len(peer.got) == held_at               # nothing more while paused
+        assert len(peer.got) == held_at  # nothing more while paused
         ep.resume()
         peer.collect(3, stop_after=40)
-        assert len(peer.got) == 40                    # every frame played, none dropped
+        assert len(peer.got) == 40  # every frame played, none dropped
         pkts = [parse(d) for _, d, _ in peer.got]
         assert b"".join(p.payload for p in pkts) == audio
-        assert sum(p.marker for p in pkts) == 2       # the frame after the pause starts a new talkspurt
+        assert sum(p.marker for p in pkts) == 2  # the frame after the pause starts a new talkspurt
     finally:
         ep.close()
         peer.close()
@@ -135,7 +136,7 @@ def test_child_status_updates_never_bring_back_a_closed_endpoint(monkeypatch):
         assert set(child.endpoints) == {7}
         closed = []
 
-        def close_while_listed(timeout=None):         # the gateway's "X" lands mid-loop
+        def close_while_listed(timeout=None):  # the gateway's "X" lands mid-loop
             if not closed:
                 closed.append(7)
                 child._handle(message(Op.CLOSE, 7, struct.pack("!I", 1)), [])
@@ -146,7 +147,7 @@ def test_child_status_updates_never_bring_back_a_closed_endpoint(monkeypatch):
 
         passes = iter([None])
 
-        def sleep(_seconds: float) -> None:           # one pass of the loop, then out
+        def sleep(_seconds: float) -> None:  # one pass of the loop, then out
             if next(passes, "end") == "end":
                 raise Stop
 
@@ -158,4 +159,3 @@ def test_child_status_updates_never_bring_back_a_closed_endpoint(monkeypatch):
     finally:
         ctl.close()
         other.close()
-

@@ -22,8 +22,13 @@ def test_build_parse_roundtrip_fields():
     assert len(data) == 172
     assert data[0] == 0x80 and data[1] == 0x80  # V=2, marker, PT 0
     pkt = parse(data)
-    assert (pkt.payload_type, pkt.sequence, pkt.timestamp, pkt.ssrc, pkt.marker) == (0, 65535, 2**32 - 1,
-                                                                                     0xDEADBEEF, True)
+    assert (pkt.payload_type, pkt.sequence, pkt.timestamp, pkt.ssrc, pkt.marker) == (
+        0,
+        65535,
+        2**32 - 1,
+        0xDEADBEEF,
+        True,
+    )
     assert pkt.payload == b"\x01" * 160
 
 
@@ -37,13 +42,16 @@ def test_parse_skips_csrc_extension_and_padding():
     assert pkt.payload == b"abc" and pkt.sequence == 7
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"\x80\x00\x00",                                  # short
-    struct.pack("!BBHII", 0x40, 0, 1, 1, 1) + b"x",   # version 1
-    struct.pack("!BBHII", 0x90, 0, 1, 1, 1) + b"\xbe",  # extension bit, truncated extension
-    struct.pack("!BBHII", 0x8F, 0, 1, 1, 1),          # 15 CSRCs announced, none present
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x80\x00\x00",  # short
+        struct.pack("!BBHII", 0x40, 0, 1, 1, 1) + b"x",  # version 1
+        struct.pack("!BBHII", 0x90, 0, 1, 1, 1) + b"\xbe",  # extension bit, truncated extension
+        struct.pack("!BBHII", 0x8F, 0, 1, 1, 1),  # 15 CSRCs announced, none present
+    ],
+)
 def test_malformed_raises(data):
     with pytest.raises(MalformedPacket):
         parse(data)
@@ -52,7 +60,7 @@ def test_malformed_raises(data):
 def test_outbound_stream_seq_ts_marker_and_gaps():
     s = OutboundStream(ssrc=42, first_sequence=65534, first_timestamp=1000)
     pkts = [parse(s.packet(b"\0" * 160, tick)) for tick in (10, 11, 12, 20, 21)]
-    assert [p.sequence for p in pkts] == [65534, 65535, 0, 1, 2]       # +1, wraps, contiguous over gaps
+    assert [p.sequence for p in pkts] == [65534, 65535, 0, 1, 2]  # +1, wraps, contiguous over gaps
     assert [p.timestamp for p in pkts] == [1000, 1160, 1320, 2600, 2760]  # +160 per tick, gap advances it
     assert [p.marker for p in pkts] == [True, False, False, True, False]  # marker at each talk spurt start
     assert {p.ssrc for p in pkts} == {42}
@@ -78,7 +86,7 @@ def test_inbound_filter_relatches_only_on_a_persistent_new_ssrc():
     mk = lambda ssrc: build(b"\0" * 160, sequence=1, timestamp=0, ssrc=ssrc, marker=False)  # noqa: E731
     assert f.accept(mk(1), SRC)[0]
     assert f.accept(mk(2), SRC)[1] == DROP_SSRC
-    assert f.accept(mk(1), SRC)[0]            # interleaved: the candidate resets
+    assert f.accept(mk(1), SRC)[0]  # interleaved: the candidate resets
     assert f.accept(mk(2), SRC)[1] == DROP_SSRC
     assert f.accept(mk(2), SRC)[1] == DROP_SSRC
     assert f.accept(mk(2), SRC)[0] is not None  # third in a row: new source accepted
