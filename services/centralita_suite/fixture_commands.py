@@ -1,14 +1,16 @@
-"""``centralita mikrotik-sim``: run the MikroTik API simulator in the foreground."""
+"""``centralita mikrotik-sim`` and ``centralita legal-sample``: the commands that run fixtures (the dev
+deployment and ``make run`` use both), registered by the composition root, not by the parts."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from .simulator import FAULTS, MikrotikSimulator, run_forever
+from centralita_fixtures.mikrotik_simulator import FAULTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``mikrotik-sim`` subcommand to the ``centralita`` CLI."""
+    """Add ``mikrotik-sim`` and ``legal-sample`` to the ``centralita`` CLI."""
     parser = subparsers.add_parser(
         "mikrotik-sim",
         help="run a local simulator of the MikroTik HTTP API (/health, /query)",
@@ -23,8 +25,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--slow-seconds", type=float, default=5.0, help="delay of the 'slow' fault")
     parser.set_defaults(func=run)
 
+    sample = subparsers.add_parser("legal-sample", help="write (and optionally ingest) the deterministic sample corpus")
+    sample.add_argument("--docs", type=int, default=2000)
+    sample.add_argument("--seed", type=int, default=3)
+    sample.add_argument("--out", type=Path, help="write JSON lines here instead of ingesting")
+    sample.set_defaults(func=run_sample)
+
 
 def run(args: argparse.Namespace) -> int:
+    from centralita_fixtures.mikrotik_simulator import MikrotikSimulator, run_forever
+
     sim = MikrotikSimulator(
         args.host,
         args.port,
@@ -34,4 +44,20 @@ def run(args: argparse.Namespace) -> int:
         slow_seconds=args.slow_seconds,
     )
     run_forever(sim)
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    if args.out:
+        from centralita_fixtures.legal_sample import write_jsonl
+
+        write_jsonl(args.out, args.docs, args.seed)
+        print(f"{args.docs} normativas escritas en {args.out}")
+        return 0
+    from centralita_suite.sample_data import ensure_sample
+    from legal_search.settings import Settings
+
+    settings = Settings.from_env()
+    built = ensure_sample(settings.db_url, settings.index_dir, n=args.docs, seed=args.seed)
+    print("muestra creada" if built else "la base ya tiene normativas: no se tocó")
     return 0

@@ -149,7 +149,7 @@ def test_build_stage_generates_the_code_and_the_wheel_carries_it(context_files, 
     assert any(n.startswith("legal_search/migrations/versions/") and n.endswith(".py") for n in names)
     assert not any(n.startswith(("tests/", "protos/")) for n in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "centralita = centralita.cli:main" in zipfile.ZipFile(wheel).read(entry).decode(), (
+    assert "centralita = centralita_suite.cli:main" in zipfile.ZipFile(wheel).read(entry).decode(), (
         "the image's ENTRYPOINT `centralita` is this console script"
     )
     assert k8s.image_entrypoint() == ["centralita"]

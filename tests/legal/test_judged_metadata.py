@@ -10,10 +10,10 @@ from collections import Counter
 
 import pytest
 
+from centralita_fixtures import legal_judged as judged
 from legal_search.filters import build
 from legal_search.ingest import ingest_records
 from legal_search.service import LegalSearch
-from tests.legal import judged
 
 NL_TARGET, STRUCTURED_TARGET = 0.95, 0.99
 
