@@ -2,7 +2,7 @@
 same generated corpus, and ingest/latency figures at scale (metadata accuracy: bench/legal_metadata.py).
 
 Relevance is judged twice: natural-language questions alone (centralita_fixtures.legal_quality) and questions with
-explicit filters (tests/legal/judged_content.py), where FTS5 gets the same filters as SQL WHERE.
+explicit filters (centralita_fixtures/legal_judged_content.py), where FTS5 gets the same filters as SQL WHERE.
 
     .venv/bin/python bench/legal.py                       # 3,000, 5,000 and 100,000 documents
     .venv/bin/python bench/legal.py --sizes 3000,5000     # skip the slow 100k corpus

@@ -1,8 +1,8 @@
 """query_metadata_sql accuracy on the judged Spanish question set, natural-language-only and structured.
 
-The questions (tests/data/legal_metadata_questions.jsonl) and their corpus (tests/legal/judged.py)
-are our own; answers are judged against the generated records, never against our SQL. Prints
-accuracy per mode, per category and for the held-out part, the misses, and query latency.
+The questions (centralita_fixtures/data/legal_metadata_questions.jsonl) and their corpus
+(centralita_fixtures/legal_judged.py) are our own; answers are judged against the generated records, never
+against our SQL. Prints accuracy per mode, per category and for the held-out part, the misses, and query latency.
 
     .venv/bin/python bench/legal_metadata.py [--postgres] [--misses]
 """

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from centralita_fixtures.legal_sample import ensure_sample, generate
+from centralita_fixtures.legal_sample import generate
+from centralita_suite.sample_data import ensure_sample
 from legal_search import index, store
 
 
