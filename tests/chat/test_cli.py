@@ -140,7 +140,7 @@ def test_interactive_reports_an_error_and_goes_on(fake, endpoints):
 
 
 def test_register_plugs_into_the_centralita_parser():
-    from centralita import cli as centralita_cli
+    from centralita_suite import cli as centralita_cli
 
     assert "chat.cli" in centralita_cli.PART_CLIS
     parser = centralita_cli.build_parser()
