@@ -144,6 +144,9 @@ def test_build_stage_generates_the_code_and_the_wheel_carries_it(context_files, 
         "call_gateway/profiles.example.json",
         "mikrotik_tool/server.py",
         "call_gateway/server.py",
+        "centralita_suite/cli.py",  # the ENTRYPOINT's console script
+        "centralita_fixtures/mikrotik_simulator.py",  # `centralita mikrotik-sim` of the dev overlay
+        "centralita_fixtures/legal_sample.py",  # `centralita legal-sample` of the dev overlay
     ):
         assert needed in names, f"{needed} missing from the wheel the image installs"
     assert any(n.startswith("legal_search/migrations/versions/") and n.endswith(".py") for n in names)
