@@ -91,7 +91,7 @@ def tool_server(
     }
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "centralita.cli", "serve", service],
+            [sys.executable, "-m", "centralita_suite.cli", "serve", service],
             cwd=REPO,
             env=full_env,
             stdout=log,

@@ -3,7 +3,7 @@
 Three processes, so that the measuring side does not steal the GIL from what it measures:
   * this one: the fake Asterisk (ARI HTTP + WebSocket) and the fake RTP peers, which timestamp every
     packet the gateway sends the moment it arrives;
-  * the gateway itself (``python -m centralita.compose``), whose CPU and RSS are read from /proc;
+  * the gateway itself (``python -m centralita_suite.compose``), whose CPU and RSS are read from /proc;
   * a fake Realtime server (``--realtime-server``): per call a greeting, then a long answer streamed
     faster than real time, interrupted by ``speech_started`` (barge-in) after a while (the calls'
     barge-ins spread over 2 s).
@@ -31,13 +31,11 @@ import threading
 import time
 from pathlib import Path
 
+from _procs import free_port, pct, stop_gateway_rig, wait_for  # bench/ is sys.path[0]
+
+from centralita_fixtures.ports import udp_port_range
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "services"))
-
-from _procs import free_port, pct, stop_gateway_rig, wait_for  # noqa: E402 - bench/ is sys.path[0]
-
-from tests.helpers import udp_port_range  # noqa: E402 - after the path set-up above
 
 GREETING_MS = 1000
 USERNAME, PASSWORD = "bench", "bench-ari-password"
@@ -45,7 +43,7 @@ USERNAME, PASSWORD = "bench", "bench-ari-password"
 
 # ----------------------------------------------------------------------------- fake Realtime process
 def run_realtime_server(out_path: str, long_ms: int, barge_after: float) -> None:
-    import tests.fakes.fake_realtime as fr
+    import centralita_fixtures.fake_realtime as fr
 
     fr.check_client_event = lambda event: []  # the tests validate events; the bench only measures
     counter = iter(range(10**9))
@@ -284,8 +282,8 @@ def main() -> int:
         run_realtime_server(args.realtime_server, max(args.long_ms, int(barge_after * 1000) + 6000), barge_after)
         return 0
 
-    from tests.fakes.ari_spec import SPEC_FILES, ari_docs_dir
-    from tests.fakes.fake_asterisk import FakeAsterisk
+    from centralita_fixtures.ari_spec import SPEC_FILES, ari_docs_dir
+    from centralita_fixtures.fake_asterisk import FakeAsterisk
 
     docs = ari_docs_dir()
     checked = all((docs / f).is_file() for f in SPEC_FILES)
@@ -328,7 +326,7 @@ def main() -> int:
         "REALTIME_BARGE_IN_GATE_MS": "0",
     }
     log = open(tmp / "gateway.log", "w")  # noqa: SIM115 - the gateway writes to it until stop_gateway_rig
-    gw = subprocess.Popen([sys.executable, "-m", "centralita.compose"], env=env, cwd=ROOT, stderr=log)
+    gw = subprocess.Popen([sys.executable, "-m", "centralita_suite.compose"], env=env, cwd=ROOT, stderr=log)
     rows = []
     try:
         import requests

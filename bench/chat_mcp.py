@@ -16,22 +16,19 @@ import argparse
 import json
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import anyio
 import httpx
 
 from centralita.dispatcher import Dispatcher
 from centralita.server import ServiceSpec, start_server
+from centralita_fixtures import fake_chat
+from centralita_fixtures.echo_service import compile_protos, load_echo_modules, make_servicer
+from centralita_fixtures.fake_chat import API_KEY, FakeChat
 from chat.engine import ChatEngine, ChatSettings
-from tests.fakes import fake_chat
-from tests.fakes.fake_chat import API_KEY, FakeChat
-from tests.kit.echo_service import compile_protos, load_echo_modules, make_servicer
 
 
 def percentiles(samples: list[float]) -> tuple[float, float, float]:

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import grpc
 
 from centralita.dispatcher import Dispatcher
 from centralita.server import ServiceSpec, start_server
-from tests.kit.echo_service import compile_protos, load_echo_modules, make_servicer
+from centralita_fixtures.echo_service import compile_protos, load_echo_modules, make_servicer
 
 
 def percentiles(samples: list[float]) -> tuple[float, float, float]:

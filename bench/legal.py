@@ -1,8 +1,8 @@
 """legal_search benchmark: relevance and latency of our search vs an SQLite FTS5 bm25 baseline on the
 same generated corpus, and ingest/latency figures at scale (metadata accuracy: bench/legal_metadata.py).
 
-Relevance is judged twice: natural-language questions alone (legal_search.quality) and questions with
-explicit filters (tests/legal/judged_content.py), where FTS5 gets the same filters as SQL WHERE.
+Relevance is judged twice: natural-language questions alone (centralita_fixtures.legal_quality) and questions with
+explicit filters (centralita_fixtures/legal_judged_content.py), where FTS5 gets the same filters as SQL WHERE.
 
     .venv/bin/python bench/legal.py                       # 3,000, 5,000 and 100,000 documents
     .venv/bin/python bench/legal.py --sizes 3000,5000     # skip the slow 100k corpus
@@ -11,7 +11,7 @@ explicit filters (tests/legal/judged_content.py), where FTS5 gets the same filte
 Everything is measured from outside, as a client would: ingest is the `centralita ingest` command
 (process start included), search is a plain gRPC client calling `centralita serve legal_search` (a
 real server process with its shard processes), against FTS5 bm25 queried in this process.
-Documents are bulletin-length (legal_search.sample.generate(long=True): ~3 KB of text, 6–7 KB JSON).
+Documents are bulletin-length (centralita_fixtures.legal_sample.generate(long=True): ~3 KB of text, 6–7 KB JSON).
 """
 
 from __future__ import annotations
@@ -31,18 +31,16 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+import grpc
+from whoosh.lang import stopwords_for_language
+
+from centralita.legal.v1 import legal_pb2, legal_pb2_grpc
+from centralita_fixtures.legal_judged_content import filtered_questions
+from centralita_fixtures.legal_quality import content_questions, ndcg_at, recall_at
+from centralita_fixtures.legal_sample import generate, write_jsonl
+from legal_search.text import fold
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "services"))
-
-import grpc  # noqa: E402 - after the path set-up above
-from whoosh.lang import stopwords_for_language  # noqa: E402
-
-from centralita.legal.v1 import legal_pb2, legal_pb2_grpc  # noqa: E402
-from legal_search.quality import content_questions, ndcg_at, recall_at  # noqa: E402
-from legal_search.sample import generate, write_jsonl  # noqa: E402
-from legal_search.text import fold  # noqa: E402
-from tests.legal.judged_content import filtered_questions  # noqa: E402
 
 STOP = {fold(w) for w in stopwords_for_language("es")}
 WORD = re.compile(r"\w+")
@@ -172,7 +170,7 @@ def build_corpus(workdir: Path, n: int, seed: int, shards: int, reuse: bool):
     truths = write_jsonl(jsonl, n, seed, long=True)
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "centralita.cli", "ingest", "--no-progress", str(jsonl)],
+        [sys.executable, "-m", "centralita_suite.cli", "ingest", "--no-progress", str(jsonl)],
         env=env,
         check=True,
         cwd=workdir,
@@ -192,7 +190,7 @@ class Server:
         env = env_for(workdir, n, seed, shards)
         env.update(LEGAL_SEARCH_PORT=str(port), LEGAL_SEARCH_METRICS_PORT=str(free_port()))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "centralita.cli", "serve", "legal_search"], env=env, cwd=workdir
+            [sys.executable, "-m", "centralita_suite.cli", "serve", "legal_search"], env=env, cwd=workdir
         )
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = legal_pb2_grpc.LegalSearchServiceStub(self.channel)

@@ -1,8 +1,8 @@
 """query_metadata_sql accuracy on the judged Spanish question set, natural-language-only and structured.
 
-The questions (tests/data/legal_metadata_questions.jsonl) and their corpus (tests/legal/judged.py)
-are our own; answers are judged against the generated records, never against our SQL. Prints
-accuracy per mode, per category and for the held-out part, the misses, and query latency.
+The questions (centralita_fixtures/data/legal_metadata_questions.jsonl) and their corpus
+(centralita_fixtures/legal_judged.py) are our own; answers are judged against the generated records, never
+against our SQL. Prints accuracy per mode, per category and for the held-out part, the misses, and query latency.
 
     .venv/bin/python bench/legal_metadata.py [--postgres] [--misses]
 """
@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from sqlalchemy import create_engine, text
 
+from centralita_fixtures import legal_judged as judged
 from legal_search.filters import build
 from legal_search.ingest import ingest_records
 from legal_search.nlq import parse_metadata
 from legal_search.service import LegalSearch, open_store
-from tests.legal import judged
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

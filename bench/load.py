@@ -13,7 +13,7 @@ questions with the API slowed to 0.5 s (upstream requests counted by the simulat
 questions at 0.2 s (peak questions in flight at the API), 200 searches at once.
 
 **Soak** (``--soak``): the gateway process with the fake Asterisk and the fake Realtime API, as
-``bench/calls.py`` runs them (this reuses its rig, hence the fakes under ``tests/fakes``), keeps
+``bench/calls.py`` runs them (this reuses its rig, hence the fakes of ``centralita_fixtures``), keeps
 ``--soak-calls`` calls up for ``--soak-minutes``; every ``--sample-every`` seconds the RSS, open file
 descriptors and threads of the gateway and its media process are sampled. Growth is reported from
 the first sample after ``--warmup-minutes`` (default 1) of the same calls to the last: RSS ≤ 10 % (also
@@ -73,7 +73,16 @@ class Rig:
     def __enter__(self) -> Rig:
         env = {**os.environ, "CENTRALITA_ENV_FILE": os.devnull}
         sim = subprocess.Popen(
-            [sys.executable, "-m", "centralita.cli", "mikrotik-sim", "--port", str(self.sim_port), "--latency", "0.05"],
+            [
+                sys.executable,
+                "-m",
+                "centralita_suite.cli",
+                "mikrotik-sim",
+                "--port",
+                str(self.sim_port),
+                "--latency",
+                "0.05",
+            ],
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -83,7 +92,11 @@ class Rig:
         legal_env = {"LEGAL_DATA_DIR": str(self.workdir / "legal"), "LEGAL_SAMPLE_DOCS": str(self.docs)}
         t0 = time.monotonic()
         subprocess.run(
-            [sys.executable, "-c", f"from legal_search.sample import ensure_sample; ensure_sample(n={self.docs})"],
+            [
+                sys.executable,
+                "-c",
+                f"from centralita_suite.sample_data import ensure_sample; ensure_sample(n={self.docs})",
+            ],
             cwd=REPO,
             env={**env, **legal_env},
             check=True,
@@ -320,10 +333,10 @@ async def load(args: argparse.Namespace) -> None:
 
 # -------------------------------------------------------------------------------------------- soak
 def soak(args: argparse.Namespace) -> int:
-    import calls  # bench/calls.py: its rig (fake Asterisk from tests/fakes, fake Realtime, gateway process)
+    import calls  # bench/calls.py: its rig (fake Asterisk from centralita_fixtures, fake Realtime, gateway process)
 
-    from tests.fakes.ari_spec import SPEC_FILES, ari_docs_dir
-    from tests.fakes.fake_asterisk import FakeAsterisk
+    from centralita_fixtures.ari_spec import SPEC_FILES, ari_docs_dir
+    from centralita_fixtures.fake_asterisk import FakeAsterisk
 
     docs = ari_docs_dir()
     checked = all((docs / f).is_file() for f in SPEC_FILES)
@@ -467,7 +480,6 @@ def main() -> int:
     ap.add_argument("--warmup-minutes", type=float, default=1.0, help="rounds of calls before the baseline sample")
     args = ap.parse_args()
     if args.soak:
-        sys.path.insert(0, str(REPO))
         return soak(args)
     asyncio.run(load(args))
     return 0

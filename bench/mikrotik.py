@@ -24,10 +24,10 @@ from _procs import bare_echo_server, free_port, tool_server
 
 from centralita.mikrotik.v1 import mikrotik_pb2, mikrotik_pb2_grpc
 from centralita.server import start_server
+from centralita_fixtures.mikrotik_simulator import MikrotikSimulator
 from mikrotik_tool.queries import MikrotikQueries
 from mikrotik_tool.server import service_spec
 from mikrotik_tool.settings import Settings
-from mikrotik_tool.simulator import MikrotikSimulator
 
 QUESTION = "¿Cuántos clientes activos hay en router-146?"
 

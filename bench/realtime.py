@@ -21,16 +21,13 @@ import statistics
 import sys
 import threading
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import websocket
 
 from call_gateway.realtime import RealtimeSession
-from tests.fakes.fake_realtime import FakeConnection, FakeRealtimeServer
-from tests.gateway.realtime.conftest import PROFILE, SPECS, settings_for
-from tests.gateway.realtime.fakes import Behaviour, FakeDispatcher, FakeSink
+from centralita_fixtures.fake_realtime import FakeConnection, FakeRealtimeServer
+from centralita_fixtures.realtime_fakes import Behaviour, FakeDispatcher, FakeSink
+from centralita_fixtures.realtime_rig import PROFILE, SPECS, settings_for
 
 ARGS = json.dumps({"question": "¿Cuántos clientes activos hay en router-146?"})
 

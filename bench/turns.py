@@ -4,7 +4,7 @@ long a noise burst pauses the answer, at 1 and at 50 concurrent calls, on loopba
 Three processes, as in ``bench/calls.py`` (the measuring side does not steal the gateway's GIL):
   * this one: the fake Asterisk and the phone-side RTP peers. Each caller says a real Spanish question
     (espeak-ng, ~1.2 s), waits for the answer, and 600 ms into it makes a 160 ms noise burst;
-  * the gateway (``python -m centralita.compose``) with the shipped profiles and its barge-in gate;
+  * the gateway (``python -m centralita_suite.compose``) with the shipped profiles and its barge-in gate;
   * a fake Realtime server (``--realtime-server``) running the turn detection the gateway configured
     (``FakeVad``): for each finished turn it logs when it sent ``speech_stopped``, and answers the
     gateway's ``response.create`` after ``--model-delay`` with 2.5 s of audio (faster than real time).
@@ -33,13 +33,11 @@ import threading
 import time
 from pathlib import Path
 
+from _procs import free_port, pct, stop_gateway_rig, wait_for  # bench/ is sys.path[0]
+
+from centralita_fixtures.ports import udp_port_range
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "services"))
-
-from _procs import free_port, pct, stop_gateway_rig, wait_for  # noqa: E402 - bench/ is sys.path[0]
-
-from tests.helpers import udp_port_range  # noqa: E402 - after the path set-up above
 
 USERNAME, PASSWORD = "bench", "bench-ari-password"
 ANSWER_MS = 2500
@@ -49,7 +47,7 @@ GREETING = bytes([0x13]) * 8 * 300
 
 # ----------------------------------------------------------------------------- fake Realtime process
 def run_realtime_server(out_path: str, model_delay: float) -> None:
-    import tests.fakes.fake_realtime as fr
+    import centralita_fixtures.fake_realtime as fr
 
     fr.check_client_event = lambda event: []  # the tests validate events; the bench only measures
     counter = iter(range(10**9))
@@ -187,9 +185,9 @@ def main() -> int:
         run_realtime_server(args.realtime_server, args.model_delay)
         return 0
 
-    from tests.fakes.ari_spec import SPEC_FILES, ari_docs_dir
-    from tests.fakes.fake_asterisk import FakeAsterisk
-    from tests.speech import noise_burst, utterance
+    from centralita_fixtures.ari_spec import SPEC_FILES, ari_docs_dir
+    from centralita_fixtures.fake_asterisk import FakeAsterisk
+    from centralita_fixtures.speech import noise_burst, utterance
 
     question = utterance(["¿Cuántos clientes hay", "en el router doce?"], 300, speed=185)
     noise = noise_burst(160)
@@ -232,7 +230,7 @@ def main() -> int:
         "CENTRALITA_ENV_FILE": "/nonexistent",
     }
     log = open(tmp / "gateway.log", "w")  # noqa: SIM115 - the gateway writes to it until stop_gateway_rig
-    gw = subprocess.Popen([sys.executable, "-m", "centralita.compose"], env=env, cwd=ROOT, stderr=log)
+    gw = subprocess.Popen([sys.executable, "-m", "centralita_suite.compose"], env=env, cwd=ROOT, stderr=log)
     rows = []
     gate = "?"
     try:

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = Path(os.environ.get("CENTRALITA_SHARED_DIR", REPO_ROOT.parent / "shared"))
+from centralita_fixtures.ari_spec import SPEC_FILES, ari_docs_dir
+from centralita_fixtures.paths import REPO_ROOT, SHARED_DIR
+from centralita_fixtures.ports import free_port, udp_port_range
+
+__all__ = ["REPO_ROOT", "SHARED_DIR", "free_port", "udp_port_range"]  # re-exported: the tests' one import
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port that was free a moment ago on 127.0.0.1 (prefer port 0 where the server allows it)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def require(condition: bool, reason: str) -> None:
@@ -41,22 +38,18 @@ def postgres_available() -> bool:
         return False
 
 
-def udp_port_range(n: int) -> tuple[int, int]:
-    """``n`` consecutive UDP ports on 127.0.0.1 that were all free a moment ago (an RTP range)."""
-    for _ in range(100):
-        base = free_port(socket.SOCK_DGRAM)
-        if base + n > 65535:
-            continue
-        probes: list[socket.socket] = []
-        try:
-            for port in range(base, base + n):
-                probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                probes.append(probe)
-                probe.bind(("127.0.0.1", port))
-            return base, base + n - 1
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise RuntimeError(f"no {n} consecutive free UDP ports")
+def require_ari_docs() -> Path:
+    """The folder of Asterisk's ARI API docs (read at test time, never copied into the project)."""
+    d = ari_docs_dir()
+    require(
+        all((d / f).is_file() for f in SPEC_FILES), f"Asterisk ARI API docs not found in {d} (set CENTRALITA_ARI_DOCS)"
+    )
+    return d
+
+
+def require_speech() -> None:
+    """espeak-ng and sox synthesize the callers' speech (centralita_fixtures.speech)."""
+    require(
+        shutil.which("espeak-ng") is not None and shutil.which("sox") is not None,
+        "espeak-ng and sox (Debian packages, installed by make setup) synthesize the callers' speech",
+    )

@@ -1,5 +1,5 @@
 """The gateway process: the ARI loop plus HTTP /healthz, /readyz and /metrics (``centralita serve call_gateway``
-runs it through ``centralita.compose``, which also mounts the text chat on the same port).
+runs it through ``centralita_suite.compose``, which also mounts the text chat on the same port).
 
 SIGTERM/SIGINT: /readyz turns 503 and new calls are refused at once, active calls get
 ``GATEWAY_DRAIN_SECONDS`` to finish, then whatever is left is torn down cleanly.
@@ -33,7 +33,7 @@ def _nothing() -> None:
 class HttpRoute:
     """A POST route another part mounts on the gateway's HTTP port (the text chat's ``/v1/chat``).
 
-    The gateway does not know what is mounted: the composition root (``centralita.compose``) builds the
+    The gateway does not know what is mounted: the composition root (``centralita_suite.compose``) builds the
     routes, so ``call_gateway`` never imports ``chat``.
     """
 
@@ -196,7 +196,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
 
 
 def main(argv: list[str] | None = None, *, mounts: Sequence[RouteFactory] = ()) -> int:
-    """Run the gateway; ``mounts`` add POST routes on its HTTP port (see ``centralita.compose``)."""
+    """Run the gateway; ``mounts`` add POST routes on its HTTP port (see ``centralita_suite.compose``)."""
     from centralita.config import setup_logging
 
     setup_logging("call_gateway")

@@ -1,4 +1,4 @@
-"""`centralita ingest PATH...` and `centralita legal-sample`: loading normativas from the command line."""
+"""`centralita ingest PATH...`, `legal-migrate`, `legal-index`: loading normativas from the command line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from legal_search.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `ingest` and `legal-sample` to the `centralita` CLI."""
+    """Add `ingest`, `legal-migrate` and `legal-index` to the `centralita` CLI."""
     ingest = subparsers.add_parser(
         "ingest",
         help="load .json/.jsonl normativas into the legal database and index",
@@ -20,12 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ingest.add_argument("paths", nargs="+", type=Path, help=".json/.jsonl files or folders")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
     ingest.set_defaults(func=run_ingest)
-
-    sample = subparsers.add_parser("legal-sample", help="write (and optionally ingest) the deterministic sample corpus")
-    sample.add_argument("--docs", type=int, default=2000)
-    sample.add_argument("--seed", type=int, default=3)
-    sample.add_argument("--out", type=Path, help="write JSON lines here instead of ingesting")
-    sample.set_defaults(func=run_sample)
 
     migrate = subparsers.add_parser(
         "legal-migrate", help="apply the legal database's Alembic migrations (LEGAL_DB_URL) and exit"
@@ -62,19 +56,6 @@ def run_ingest(args: argparse.Namespace) -> int:
         print(f"... y {len(report.bad) - 200} errores más", file=sys.stderr)
     print(report.summary())
     return 1 if report.bad else 0
-
-
-def run_sample(args: argparse.Namespace) -> int:
-    from legal_search import sample
-
-    if args.out:
-        sample.write_jsonl(args.out, args.docs, args.seed)
-        print(f"{args.docs} normativas escritas en {args.out}")
-        return 0
-    settings = Settings.from_env()
-    built = sample.ensure_sample(settings.db_url, settings.index_dir, n=args.docs, seed=args.seed)
-    print("muestra creada" if built else "la base ya tiene normativas: no se tocó")
-    return 0
 
 
 def run_migrate(args: argparse.Namespace) -> int:

@@ -7,12 +7,12 @@ import pytest
 
 from centralita.dispatcher import Dispatcher
 from centralita.server import ServiceSpec, start_server
+from centralita_fixtures.echo_service import make_servicer
+from centralita_fixtures.legal_sample import generate
 from legal_search.ingest import ingest_records
-from legal_search.sample import generate
 from legal_search.server import service_spec
 from legal_search.service import LegalSearch, open_store
 from tests.kit import conftest as kit
-from tests.kit.echo_service import make_servicer
 
 CORPUS = 80
 echo_build = kit.echo_build  # the kit's compiled echo protos, reused as they are

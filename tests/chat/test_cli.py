@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from tests.fakes import fake_chat
-from tests.fakes.fake_chat import API_KEY, FakeChat
+from centralita_fixtures import fake_chat
+from centralita_fixtures.fake_chat import API_KEY, FakeChat
 from tests.helpers import REPO_ROOT, free_port
 
 
@@ -25,7 +25,7 @@ def run_chat(args: list[str], env_extra: dict[str, str], stdin: str = "", timeou
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAT_", "PROFILES_", "TOOL_"))}
     env.update({"CENTRALITA_ENV_FILE": os.devnull, "LOG_LEVEL": "INFO", **env_extra})
     return subprocess.run(
-        [sys.executable, "-m", "centralita.cli", "chat", *args],
+        [sys.executable, "-m", "centralita_suite.cli", "chat", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -140,7 +140,7 @@ def test_interactive_reports_an_error_and_goes_on(fake, endpoints):
 
 
 def test_register_plugs_into_the_centralita_parser():
-    from centralita import cli as centralita_cli
+    from centralita_suite import cli as centralita_cli
 
     assert "chat.cli" in centralita_cli.PART_CLIS
     parser = centralita_cli.build_parser()

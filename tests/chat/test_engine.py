@@ -10,6 +10,8 @@ from collections import Counter
 import pytest
 
 from centralita.schema import chat_tool
+from centralita_fixtures import fake_chat
+from centralita_fixtures.fake_chat import API_KEY, FakeChat
 from chat.engine import (
     ChatEngine,
     ChatError,
@@ -20,8 +22,6 @@ from chat.engine import (
     ToolCallStarted,
 )
 from chat.messages import check_messages
-from tests.fakes import fake_chat
-from tests.fakes.fake_chat import API_KEY, FakeChat
 from tests.helpers import free_port
 
 LEGAL_TOOLS = {"query_metadata_sql", "search_content", "get_database_stats"}

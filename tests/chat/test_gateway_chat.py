@@ -8,12 +8,12 @@ from types import SimpleNamespace
 import httpx
 
 from call_gateway.server import start_http
-from centralita.compose import chat_route
+from centralita_fixtures import fake_chat
+from centralita_fixtures.fake_chat import API_KEY, FakeChat
+from centralita_suite.compose import chat_route
 from chat.engine import ChatSettings
 from chat.http_api import ChatService
 from tests.chat.test_http_api import post_stream
-from tests.fakes import fake_chat
-from tests.fakes.fake_chat import API_KEY, FakeChat
 
 
 def _gateway_stub():

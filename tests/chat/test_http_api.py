@@ -8,10 +8,10 @@ import socket
 import httpx
 import pytest
 
+from centralita_fixtures import fake_chat
+from centralita_fixtures.fake_chat import API_KEY, FakeChat
 from chat.engine import ChatSettings
 from chat.http_api import MAX_BODY, ChatService, start_chat_http
-from tests.fakes import fake_chat
-from tests.fakes.fake_chat import API_KEY, FakeChat
 
 
 @pytest.fixture

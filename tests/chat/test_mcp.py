@@ -34,7 +34,10 @@ def server_env(endpoints: list[str]) -> dict[str, str]:
 
 def stdio_params(endpoints: list[str]) -> StdioServerParameters:
     return StdioServerParameters(
-        command=sys.executable, args=["-m", "centralita.cli", "mcp"], env=server_env(endpoints), cwd=str(REPO_ROOT)
+        command=sys.executable,
+        args=["-m", "centralita_suite.cli", "mcp"],
+        env=server_env(endpoints),
+        cwd=str(REPO_ROOT),
     )
 
 
@@ -137,7 +140,7 @@ def http_server(endpoints):
     port = free_port()
     env = {**os.environ, **server_env(endpoints)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "centralita.cli", "mcp", "--transport", "http", "--port", str(port)],
+        [sys.executable, "-m", "centralita_suite.cli", "mcp", "--transport", "http", "--port", str(port)],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -237,9 +237,9 @@ def test_gateway_container_keeps_active_calls_and_hands_new_ones_back_on_sigterm
     """A rolling update as the StatefulSet does it: SIGTERM to call-gateway-0 while a call is up.
     The call goes on, a new call is handed back to the dialplan (CENTRALITA_STATUS=draining) for the
     next replica, /readyz fails, and the process exits 0 once the last call ends, within the grace."""
-    from tests.fakes.ari_spec import require_ari_docs
-    from tests.fakes.fake_asterisk import FakeAsterisk
-    from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
+    from centralita_fixtures.fake_asterisk import FakeAsterisk
+    from centralita_fixtures.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
+    from tests.helpers import require_ari_docs
 
     greeting = bytes(range(1, 161)) * 25  # 500 ms of recognisable u-law
 

@@ -144,12 +144,15 @@ def test_build_stage_generates_the_code_and_the_wheel_carries_it(context_files, 
         "call_gateway/profiles.example.json",
         "mikrotik_tool/server.py",
         "call_gateway/server.py",
+        "centralita_suite/cli.py",  # the ENTRYPOINT's console script
+        "centralita_fixtures/mikrotik_simulator.py",  # `centralita mikrotik-sim` of the dev overlay
+        "centralita_fixtures/legal_sample.py",  # `centralita legal-sample` of the dev overlay
     ):
         assert needed in names, f"{needed} missing from the wheel the image installs"
     assert any(n.startswith("legal_search/migrations/versions/") and n.endswith(".py") for n in names)
     assert not any(n.startswith(("tests/", "protos/")) for n in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "centralita = centralita.cli:main" in zipfile.ZipFile(wheel).read(entry).decode(), (
+    assert "centralita = centralita_suite.cli:main" in zipfile.ZipFile(wheel).read(entry).decode(), (
         "the image's ENTRYPOINT `centralita` is this console script"
     )
     assert k8s.image_entrypoint() == ["centralita"]

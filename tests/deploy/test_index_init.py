@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from legal_search.sample import write_jsonl
+from centralita_fixtures.legal_sample import write_jsonl
 from tests.deploy.test_containers import SERVING, Pod, grpc_probe, probe_budget, wait_for
 from tests.helpers import postgres_available, postgres_url, require
 

@@ -1,7 +1,7 @@
 """The image installs `pip install .` only (no dev extra): every module a container's command can
 import must come from the runtime dependencies in pyproject.toml (or the standard library).
 
-Static: from `centralita.cli` (plus the CLI parts it loads by name) and `<service>.server`, follow the
+Static: from `centralita_suite.cli` (plus the CLI parts it loads by name) and `<service>.server`, follow the
 first-party imports (module and function level; not under `if TYPE_CHECKING:`, nor optional ones in a
 `try:` that catches ImportError), and map every third-party
 top-level name to its distribution, which must be in the closure of `project.dependencies`.
@@ -19,7 +19,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from centralita import cli
+from centralita_suite import cli
 from tests.helpers import REPO_ROOT
 
 SERVICES_DIR = REPO_ROOT / "services"
@@ -135,7 +135,7 @@ def runtime_closure() -> set[str]:
 
 @pytest.mark.parametrize("service", sorted(cli.SERVICES))
 def test_serve_needs_runtime_dependencies_only(service):
-    external = third_party_imports(["centralita.cli", *cli.PART_CLIS, cli.SERVICES[service]])
+    external = third_party_imports(["centralita_suite.cli", *cli.PART_CLIS, cli.SERVICES[service]])
     assert "grpc" in external, "the scan found the gRPC imports (sanity)"
     dists = md.packages_distributions()
     closure = runtime_closure()

@@ -2,12 +2,12 @@
 
 import pytest
 
-from tests.fakes.ari_spec import require_ari_docs
+from tests.helpers import require_ari_docs
 
 
 @pytest.fixture
 def fake_asterisk():
-    from tests.fakes.fake_asterisk import FakeAsterisk
+    from centralita_fixtures.fake_asterisk import FakeAsterisk
 
     fake = FakeAsterisk(require_ari_docs(), kernel_timestamps=True)  # arrival times from the kernel
     yield fake

@@ -115,7 +115,7 @@ def test_gateway_and_chat_are_independent(package, other):
         for path, names in _imports_of_package(package).items()
     }
     offenders = {p: n for p, n in offenders.items() if n}
-    assert offenders == {}, f"{package} imports {other}: compose them in centralita.compose"
+    assert offenders == {}, f"{package} imports {other}: compose them in centralita_suite.compose"
 
 
 def test_call_session_does_not_import_the_gateway():

@@ -77,7 +77,7 @@ def test_regenerating_gives_the_same_bytes_with_the_recorded_tool_versions():
     for name, data in audio.items():
         assert (PACKAGE_DIR / name).read_bytes() == data, name
     check = subprocess.run(
-        [sys.executable, "-m", "centralita.cli", "prompts", "--check"],
+        [sys.executable, "-m", "centralita_suite.cli", "prompts", "--check"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -91,7 +91,7 @@ def test_operator_renders_prompts_for_their_own_profiles(tmp_path, caplog):
     own = {"profiles": {"tienda": {"instructions": "Atención.", "end_apology": "Perdone, se cortó el sistema."}}}
     (tmp_path / "mine.json").write_text(json.dumps(own), encoding="utf-8")
     out = tmp_path / "prompts"
-    cli = [sys.executable, "-m", "centralita.cli", "prompts"]
+    cli = [sys.executable, "-m", "centralita_suite.cli", "prompts"]
     done = subprocess.run(
         [*cli, "--profiles", str(tmp_path / "mine.json"), "--out", str(out)],
         cwd=REPO_ROOT,

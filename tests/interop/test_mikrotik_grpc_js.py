@@ -13,10 +13,10 @@ from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2
 
 from centralita.server import start_server
+from centralita_fixtures.mikrotik_simulator import MikrotikSimulator
 from mikrotik_tool.queries import MikrotikQueries
 from mikrotik_tool.server import service_spec, tool_filter
 from mikrotik_tool.settings import Settings
-from mikrotik_tool.simulator import MikrotikSimulator
 from tests.helpers import REPO_ROOT, require
 
 pytestmark = pytest.mark.node

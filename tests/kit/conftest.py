@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from centralita.server import ServiceSpec, start_server
-from tests.kit.echo_service import compile_protos, load_echo_modules, make_servicer
+from centralita_fixtures.echo_service import compile_protos, load_echo_modules, make_servicer
 
 
 @pytest.fixture(scope="session")

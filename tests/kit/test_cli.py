@@ -12,7 +12,7 @@ import pytest
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "centralita.cli", *args], capture_output=True, text=True, timeout=60, env=env
+        [sys.executable, "-m", "centralita_suite.cli", *args], capture_output=True, text=True, timeout=60, env=env
     )
 
 

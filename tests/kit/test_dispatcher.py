@@ -126,8 +126,8 @@ def test_dead_endpoint_is_reported_not_raised(echo_server):
 
 def test_a_service_that_starts_late_joins_in_the_background(echo_build):
     from centralita.server import ServiceSpec, start_server
+    from centralita_fixtures.echo_service import make_servicer
     from tests.helpers import free_port
-    from tests.kit.echo_service import make_servicer
 
     pb2, pb2_grpc, descriptor_set = echo_build
     port = free_port()

@@ -65,7 +65,7 @@ def test_run_starts_the_suite_and_ctrl_c_stops_every_process(tmp_path):
         CENTRALITA_ENV_FILE=str(tmp_path / "none.env"),
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "centralita.cli", "run"],
+        [sys.executable, "-m", "centralita_suite.cli", "run"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

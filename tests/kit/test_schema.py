@@ -17,7 +17,7 @@ from centralita.schema import (
     tool_name,
     tools_from_descriptor_set,
 )
-from tests.kit.echo_service import TEST_PROTOS, compile_protos
+from centralita_fixtures.echo_service import TEST_PROTOS, compile_protos
 from tests.kit.strict_rules import strict_violations
 
 SEED_TOOLS = ["consultar_mikrotik", "get_database_stats", "query_metadata_sql", "search_content"]
@@ -25,7 +25,11 @@ SEED_TOOLS = ["consultar_mikrotik", "get_database_stats", "query_metadata_sql", 
 
 def run_cli(*args: str) -> list[dict]:
     out = subprocess.run(
-        [sys.executable, "-m", "centralita.cli", "tools", *args], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-m", "centralita_suite.cli", "tools", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return json.loads(out.stdout)
 

@@ -108,7 +108,7 @@ def test_secrets_are_redacted(monkeypatch):
 
 def _echo_server(echo_build, **kwargs):
     from centralita.server import ServiceSpec, start_server
-    from tests.kit.echo_service import make_servicer
+    from centralita_fixtures.echo_service import make_servicer
 
     pb2, pb2_grpc, descriptor_set = echo_build
     spec = ServiceSpec(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from centralita_fixtures.legal_sample import generate
 from legal_search.ingest import ingest_records
-from legal_search.sample import generate
 from legal_search.service import LegalSearch, open_store
 from tests.helpers import postgres_available, postgres_url, require
 

@@ -11,7 +11,7 @@ from tests.helpers import free_port
 
 def _run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "centralita.cli", *args],
+        [sys.executable, "-m", "centralita_suite.cli", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

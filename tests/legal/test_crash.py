@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+from centralita_fixtures.legal_sample import generate
 from legal_search import index, store
 from legal_search.filters import build
-from legal_search.sample import generate
 from legal_search.service import LegalSearch
 
 REPO = Path(__file__).resolve().parents[2]

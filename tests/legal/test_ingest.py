@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+from centralita_fixtures.legal_sample import generate
 from legal_search import index
 from legal_search.filters import build
 from legal_search.ingest import ingest_paths
-from legal_search.sample import generate
 from legal_search.service import LegalSearch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,7 +127,7 @@ def test_cli_ingest_reports_bad_lines(tmp_path):
     path = _write_jsonl(tmp_path / "cli.jsonl", [json.dumps(docs[0]), "oops", json.dumps(docs[1])])
     env = dict(os.environ, LEGAL_DATA_DIR=str(tmp_path / "run"), LEGAL_DB_URL="", LEGAL_INDEX_DIR="")
     proc = subprocess.run(
-        [sys.executable, "-m", "centralita.cli", "ingest", "--no-progress", str(path)],
+        [sys.executable, "-m", "centralita_suite.cli", "ingest", "--no-progress", str(path)],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -139,7 +139,7 @@ def test_cli_ingest_reports_bad_lines(tmp_path):
     assert "2 nuevas" in proc.stdout
     assert (tmp_path / "run" / "legal.db").exists() and (tmp_path / "run" / "whoosh" / "manifest.json").exists()
     proc = subprocess.run(
-        [sys.executable, "-m", "centralita.cli", "ingest", str(tmp_path / "missing.jsonl")],
+        [sys.executable, "-m", "centralita_suite.cli", "ingest", str(tmp_path / "missing.jsonl")],
         env=env,
         cwd=REPO,
         capture_output=True,

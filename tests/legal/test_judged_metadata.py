@@ -1,4 +1,4 @@
-"""The judged metadata set (tests/data/legal_metadata_questions.jsonl) on both backends.
+"""The judged metadata set (centralita_fixtures/data/legal_metadata_questions.jsonl) on both backends.
 
 Natural-language mode sends only `query`; structured mode sends `query` plus the explicit arguments
 a voice model would fill. Accuracy must be >= 95 % and >= 99 %; every miss is listed on failure.
@@ -10,10 +10,10 @@ from collections import Counter
 
 import pytest
 
+from centralita_fixtures import legal_judged as judged
 from legal_search.filters import build
 from legal_search.ingest import ingest_records
 from legal_search.service import LegalSearch
-from tests.legal import judged
 
 NL_TARGET, STRUCTURED_TARGET = 0.95, 0.99
 

@@ -7,10 +7,10 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
+from centralita_fixtures.legal_quality import check, metadata_questions
 from legal_search.errors import InvalidArgument
 from legal_search.filters import build
 from legal_search.models import Normativa
-from legal_search.quality import check, metadata_questions
 
 
 def ask(svc, text, **structured):

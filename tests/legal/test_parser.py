@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
+from centralita_fixtures.legal_sample import MUNICIPALITIES
 from legal_search.analysis import es_term, word_terms
 from legal_search.names import Gazetteer
 from legal_search.nlq import detect, parse_metadata
-from legal_search.sample import MUNICIPALITIES
 
 G = Gazetteer([m for m, _ in MUNICIPALITIES])
 

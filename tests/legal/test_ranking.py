@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import statistics
 
+from centralita_fixtures.legal_judged_content import filtered_questions
+from centralita_fixtures.legal_quality import ndcg_at
 from legal_search import content
 from legal_search import searcher as searcher_mod
 from legal_search.filters import build
-from legal_search.quality import ndcg_at
 from legal_search.searcher import LocalSearcher, ShardHits
-from tests.legal.judged_content import filtered_questions
 
 
 def test_word_family_from_the_term_dictionary(loaded):

@@ -7,12 +7,12 @@ import datetime as dt
 
 import pytest
 
+from centralita_fixtures.legal_judged import MUNICIPALITIES
 from legal_search import dates
 from legal_search.filters import Filters, build, fill
 from legal_search.names import Gazetteer, canonical
 from legal_search.nlq import detect, parse_metadata
 from legal_search.spoken import digits
-from tests.legal.judged import MUNICIPALITIES
 
 TODAY = dt.date(2025, 6, 15)
 G = Gazetteer(MUNICIPALITIES)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from centralita_fixtures.legal_sample import generate
+from centralita_suite.sample_data import ensure_sample
 from legal_search import index, store
-from legal_search.sample import ensure_sample, generate
 
 
 def test_deterministic_and_complete():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from centralita_fixtures.legal_quality import content_questions, ndcg_at
 from legal_search.filters import build
-from legal_search.quality import content_questions, ndcg_at
 from legal_search.searcher import LocalSearcher, ParallelSearcher
 
 

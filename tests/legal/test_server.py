@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from centralita.legal.v1 import legal_pb2, legal_pb2_grpc
-from legal_search.sample import generate
+from centralita_fixtures.legal_sample import generate
 from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def test_serve_builds_index_from_database_and_drains(tmp_path):
         GRPC_BIND_HOST="127.0.0.1",
         GRPC_DRAIN_GRACE="1",
     )
-    cli = [sys.executable, "-m", "centralita.cli"]
+    cli = [sys.executable, "-m", "centralita_suite.cli"]
     subprocess.run(
         [*cli, "ingest", "--no-progress", str(jsonl)], env=env, cwd=REPO, check=True, capture_output=True, timeout=120
     )

@@ -13,11 +13,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from centralita.mikrotik.v1 import mikrotik_pb2, mikrotik_pb2_grpc
 from centralita.server import RunningServer, start_server
 from centralita.tools.v1 import tools_pb2_grpc
+from centralita_fixtures.mikrotik_simulator import MikrotikSimulator
 from mikrotik_tool.cache import AnswerCache
 from mikrotik_tool.queries import MikrotikQueries
 from mikrotik_tool.server import service_spec, tool_filter
 from mikrotik_tool.settings import Settings
-from mikrotik_tool.simulator import MikrotikSimulator
 
 SERVICE = "centralita.mikrotik.v1.MikrotikService"
 

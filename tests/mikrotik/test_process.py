@@ -33,7 +33,7 @@ def test_serve_reads_the_environment_and_drains_on_sigterm(sim, tools_enabled):
         "CENTRALITA_ENV_FILE": os.devnull,  # no developer's .env in a test
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "centralita.cli", "serve", "mikrotik_tool"],
+        [sys.executable, "-m", "centralita_suite.cli", "serve", "mikrotik_tool"],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -139,7 +139,7 @@ def test_cli_runs_the_simulator_and_its_control_endpoint(stop_signal):
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "centralita.cli", "mikrotik-sim", "--port", str(port), "--latency", "0.01"],
+        [sys.executable, "-m", "centralita_suite.cli", "mikrotik-sim", "--port", str(port), "--latency", "0.01"],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

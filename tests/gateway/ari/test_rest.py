@@ -4,7 +4,8 @@ import time
 import pytest
 
 from call_gateway.ari import AriError, AriRest
-from tests.fakes.ari_spec import AriSpec, SpecViolation, require_ari_docs
+from centralita_fixtures.ari_spec import AriSpec, SpecViolation
+from tests.helpers import require_ari_docs
 
 
 def rest_for(fake, password=None):

@@ -12,15 +12,15 @@ def tool_services(tmp_path_factory):
 
     from centralita.dispatcher import Dispatcher
     from centralita.server import start_server
+    from centralita_fixtures.legal_sample import generate
+    from centralita_fixtures.mikrotik_simulator import MikrotikSimulator
     from legal_search.ingest import ingest_records
-    from legal_search.sample import generate
     from legal_search.server import service_spec as legal_spec
     from legal_search.service import LegalSearch, open_store
     from mikrotik_tool.queries import MikrotikQueries
     from mikrotik_tool.server import service_spec as mikrotik_spec
     from mikrotik_tool.server import tool_filter
     from mikrotik_tool.settings import Settings
-    from mikrotik_tool.simulator import MikrotikSimulator
 
     sim = MikrotikSimulator()
     sim.start()

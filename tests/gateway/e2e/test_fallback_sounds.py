@@ -15,7 +15,7 @@ import requests
 from call_gateway.fallbacks import FallbackError
 from call_gateway.server import start_http
 from centralita.profiles import Profile, ProfileBook
-from tests.fakes.fake_realtime import API_KEY
+from centralita_fixtures.fake_realtime import API_KEY
 from tests.gateway.e2e import scripted
 from tests.gateway.e2e.harness import assert_call_left_nothing, make_gateway, wait_for
 from tests.gateway.e2e.scripted import ScriptedSession
@@ -169,7 +169,7 @@ def _serve_env(fake, http: int, **extra) -> dict:
 def test_serve_process_refuses_to_start_on_a_missing_sound(fake_asterisk):
     env = _serve_env(fake_asterisk, free_port(), GATEWAY_APOLOGY_MEDIA="sound:an-error-has-occurred")
     proc = subprocess.run(
-        [sys.executable, "-m", "centralita.cli", "serve", "call_gateway"],
+        [sys.executable, "-m", "centralita_suite.cli", "serve", "call_gateway"],
         env=env,
         cwd=REPO_ROOT,
         capture_output=True,
@@ -189,7 +189,7 @@ def test_serve_process_exits_when_the_sound_is_found_missing_on_first_connect(fa
     http = free_port()
     env = _serve_env(fake_asterisk, http, GATEWAY_APOLOGY_MEDIA="sound:an-error-has-occurred")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "centralita.cli", "serve", "call_gateway"],
+        [sys.executable, "-m", "centralita_suite.cli", "serve", "call_gateway"],
         env=env,
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,

@@ -15,7 +15,7 @@ import pytest
 from call_gateway.prompts import PromptLibrary
 from call_gateway.realtime import RealtimeSession, RealtimeSettings
 from centralita.profiles import Profile
-from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
+from centralita_fixtures.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
 from tests.gateway.e2e.harness import assert_call_left_nothing, make_gateway, profile_book, wait_for
 
 GREETING = bytes(range(0, 250)) * 16  # 4000 bytes = 500 ms

@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from tests.fakes.fake_realtime import API_KEY
+from centralita_fixtures.fake_realtime import API_KEY
 from tests.gateway.e2e.harness import wait_for
 from tests.helpers import REPO_ROOT, free_port, udp_port_range
 
@@ -39,7 +39,7 @@ def test_serve_process_ready_call_refused_by_realtime_then_sigterm(fake_asterisk
         "REALTIME_BARGE_IN_GATE_MS": "200",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "centralita.cli", "serve", "call_gateway"],
+        [sys.executable, "-m", "centralita_suite.cli", "serve", "call_gateway"],
         env=env,
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,

@@ -24,9 +24,10 @@ import pytest
 
 from call_gateway.realtime import RealtimeSession, RealtimeSettings
 from centralita.profiles import TurnDetection, load_profiles
-from tests.fakes.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
+from centralita_fixtures.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
+from centralita_fixtures.speech import longest_gap_ms, noise_burst, utterance
 from tests.gateway.e2e.harness import assert_call_left_nothing, make_gateway, wait_for
-from tests.speech import longest_gap_ms, noise_burst, require_speech, utterance
+from tests.helpers import require_speech
 
 ISP = "3241000752"  # the shipped soporte_isp line
 SEED = "3241000999"  # the same profile with seed 000's server_vad (0.2 / 300 / 100 ms)

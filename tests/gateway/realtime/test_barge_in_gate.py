@@ -12,7 +12,7 @@ from call_gateway.realtime.protocol import Interrupt, Pause, RealtimeProtocol, R
 from call_gateway.realtime.voice import VoiceMeter, frame_level_dbfs
 from centralita.dispatcher import ToolResult
 from centralita.profiles import TurnDetection
-from tests.gateway.realtime.conftest import PROFILE
+from centralita_fixtures.realtime_rig import PROFILE
 from tests.gateway.realtime.test_protocol import TOOLS, args_done, audio, created, done, of, sends
 
 GATE_MS = 250
@@ -271,8 +271,8 @@ def test_a_tool_running_while_the_caller_keeps_talking_is_delivered_and_answered
     import threading
     import time
 
-    from tests.fakes.fake_realtime import FakeConnection
-    from tests.gateway.realtime.fakes import Behaviour
+    from centralita_fixtures.fake_realtime import FakeConnection
+    from centralita_fixtures.realtime_fakes import Behaviour
 
     talk = threading.Event()
     marks: dict = {}
@@ -365,7 +365,7 @@ def test_without_the_gate_the_server_answers_and_cancels_and_the_gateway_never_c
     import threading
     import time
 
-    from tests.fakes.fake_realtime import FakeConnection
+    from centralita_fixtures.fake_realtime import FakeConnection
 
     answering_now = threading.Event()
     marks: dict = {}
@@ -420,8 +420,8 @@ def test_a_session_that_ends_while_its_gate_holds_the_audio_releases_the_sink(ma
     """The call may play an apology through the same sink after the session is gone: nothing may stay held."""
     import threading
 
-    from tests.fakes.fake_realtime import FakeConnection
-    from tests.gateway.realtime.fakes import FakeSink
+    from centralita_fixtures.fake_realtime import FakeConnection
+    from centralita_fixtures.realtime_fakes import FakeSink
 
     paused = threading.Event()
     sink = FakeSink()

@@ -6,7 +6,7 @@ import pytest
 
 from call_gateway.realtime import events as ev
 from centralita.profiles import Profile
-from tests.fakes.fake_realtime import check_client_event
+from centralita_fixtures.fake_realtime import check_client_event
 
 PROFILE = Profile(name="p", instructions="x", transcription_model="gpt-4o-mini-transcribe")
 
@@ -74,7 +74,7 @@ def _quiet(ms: int) -> bytes:
 
 
 def test_fake_vad_honours_server_vad_silence_and_prefix_padding() -> None:
-    from tests.fakes.fake_realtime import FakeVad
+    from centralita_fixtures.fake_realtime import FakeVad
 
     vad = FakeVad.from_session(
         {
@@ -103,7 +103,7 @@ def test_fake_vad_honours_server_vad_silence_and_prefix_padding() -> None:
 
 @pytest.mark.parametrize(("eagerness", "turns"), [("high", 2), ("auto", 1), ("low", 1)])
 def test_fake_semantic_vad_waits_longer_when_less_eager(eagerness, turns) -> None:
-    from tests.fakes.fake_realtime import FakeVad
+    from centralita_fixtures.fake_realtime import FakeVad
 
     vad = FakeVad.from_session({"type": "semantic_vad", "eagerness": eagerness})
     events = vad.feed(_voice(500) + _quiet(600) + _voice(500) + _quiet(1500))
@@ -111,7 +111,7 @@ def test_fake_semantic_vad_waits_longer_when_less_eager(eagerness, turns) -> Non
 
 
 def test_fake_vad_ignores_silence_and_one_click() -> None:
-    from tests.fakes.fake_realtime import FakeVad
+    from centralita_fixtures.fake_realtime import FakeVad
 
     vad = FakeVad.from_session({"type": "semantic_vad"})
     assert vad.feed(_quiet(2000) + _voice(20) + _quiet(2000)) == []  # one 20 ms click is not speech

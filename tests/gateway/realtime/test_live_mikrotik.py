@@ -10,13 +10,13 @@ from call_gateway.realtime import RealtimeSession
 from centralita.dispatcher import Dispatcher
 from centralita.profiles import load_profiles
 from centralita.server import start_server
+from centralita_fixtures.fake_realtime import FakeConnection, FakeRealtimeServer
+from centralita_fixtures.mikrotik_simulator import MikrotikSimulator
+from centralita_fixtures.realtime_fakes import FakeSink
+from centralita_fixtures.realtime_rig import settings_for
 from mikrotik_tool.queries import MikrotikQueries
 from mikrotik_tool.server import service_spec, tool_filter
 from mikrotik_tool.settings import Settings
-from mikrotik_tool.simulator import MikrotikSimulator
-from tests.fakes.fake_realtime import FakeConnection, FakeRealtimeServer
-from tests.gateway.realtime.conftest import settings_for
-from tests.gateway.realtime.fakes import FakeSink
 
 
 @pytest.fixture

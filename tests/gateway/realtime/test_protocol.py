@@ -16,8 +16,8 @@ from call_gateway.realtime.protocol import (
     ToolInfo,
 )
 from centralita.dispatcher import ToolResult
-from tests.fakes.fake_realtime import check_client_event
-from tests.gateway.realtime.conftest import PROFILE
+from centralita_fixtures.fake_realtime import check_client_event
+from centralita_fixtures.realtime_rig import PROFILE
 
 TOOLS = {"q": ToolInfo("q", "query", 2.0, ""), "act": ToolInfo("act", "action", 2.0, "")}
 

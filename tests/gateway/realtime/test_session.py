@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from call_gateway.realtime import RealtimeError, RealtimeSession, RealtimeSettings
-from tests.fakes.fake_realtime import FakeConnection, FakeRealtimeServer
-from tests.gateway.realtime.conftest import PROFILE, SPECS, settings_for
-from tests.gateway.realtime.fakes import Behaviour, FakeDispatcher, FakeSink
+from centralita_fixtures.fake_realtime import FakeConnection, FakeRealtimeServer
+from centralita_fixtures.realtime_fakes import Behaviour, FakeDispatcher, FakeSink
+from centralita_fixtures.realtime_rig import PROFILE, SPECS, settings_for
 from tests.helpers import free_port
 
 GREETING_AUDIO = bytes(range(256)) * 5  # 1280 bytes = 160 ms of u-law

@@ -2,7 +2,7 @@
 
 The docs are NOT copied into the project: they are read from ``CENTRALITA_ARI_DOCS`` or
 ``../shared/research/ari-api-docs`` next to the repository. Tests that need them call
-``require_ari_docs()``: a loud skip locally, a failure under CI=true.
+``tests.helpers.require_ari_docs()``: a loud skip locally, a failure under CI=true.
 """
 
 from __future__ import annotations
@@ -13,21 +13,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers import SHARED_DIR, require
+from centralita_fixtures.paths import SHARED_DIR
 
 SPEC_FILES = ("channels.json", "bridges.json", "events.json", "sounds.json")
 
 
 def ari_docs_dir() -> Path:
     return Path(os.environ.get("CENTRALITA_ARI_DOCS", SHARED_DIR / "research" / "ari-api-docs"))
-
-
-def require_ari_docs() -> Path:
-    d = ari_docs_dir()
-    require(
-        all((d / f).is_file() for f in SPEC_FILES), f"Asterisk ARI API docs not found in {d} (set CENTRALITA_ARI_DOCS)"
-    )
-    return d
 
 
 class SpecViolation(ValueError):

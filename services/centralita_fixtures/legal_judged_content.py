@@ -14,8 +14,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from legal_search.quality import SPOKEN_QUESTIONS, SUBTOPIC_QUESTIONS, TYPE_PLURAL
-from legal_search.sample import TOPICS, Truth
+from centralita_fixtures.legal_quality import SPOKEN_QUESTIONS, SUBTOPIC_QUESTIONS, TYPE_PLURAL
+from centralita_fixtures.legal_sample import TOPICS, Truth
 from legal_search.text import fold
 
 # Extra wordings per topic, the way a caller asks when a municipality or type is already chosen.

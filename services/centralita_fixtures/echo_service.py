@@ -1,4 +1,5 @@
-"""Compiles tests/protos into a temporary directory and serves the echo test service with the kit."""
+"""Compiles the echo test protos (centralita_fixtures/protos) to a temporary directory and serves the echo
+test service with the kit (tests/kit, bench/dispatch.py, bench/chat_mcp.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from grpc_tools import protoc
 
 from centralita.protogen import PROTO_ROOT
 
-TEST_PROTOS = Path(__file__).resolve().parent.parent / "protos"
+TEST_PROTOS = Path(__file__).resolve().parent / "protos"
 
 
 def compile_protos(out_dir: Path, proto_dir: Path = TEST_PROTOS) -> Path:

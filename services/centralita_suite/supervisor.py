@@ -3,7 +3,6 @@ service, readable prefixed logs, and Ctrl-C (or SIGTERM) stopping every child cl
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import logging
 import os
@@ -38,24 +37,23 @@ def _pump(child: Child) -> None:
 
 
 def _ensure_sample_data() -> None:
-    """Build the ~2,000-document sample database and index on first start (legal_search owns how)."""
+    """Build the ~2,000-document sample database and index on first start (centralita_suite.sample_data)."""
     try:
-        sample = importlib.import_module("legal_search.sample")
-    except ModuleNotFoundError:
-        log.warning("legal_search.sample not available: starting without sample data")
-        return
-    ensure = getattr(sample, "ensure_sample", None)
-    if ensure is None:
-        log.warning("legal_search.sample has no ensure_sample(): starting without sample data")
+        from centralita_suite.sample_data import ensure_sample
+    except ModuleNotFoundError as exc:
+        if exc.name != "legal_search" and not (exc.name or "").startswith("legal_search."):
+            raise
+        log.warning("legal_search is not installed: starting without sample data")
         return
     docs = env_int("LEGAL_SAMPLE_DOCS", 2000)
     log.info("checking the sample legal corpus (%d documents, built once, on first start)", docs)
-    if ensure(n=docs):
+    if ensure_sample(n=docs):
         log.info("sample legal corpus built")
 
 
 def plan(with_simulator: bool, skip_gateway: bool) -> list[Child]:
     python = sys.executable
+    cli = [python, "-m", "centralita_suite.cli"]
     base = dict(os.environ)
     children: list[Child] = []
     if with_simulator or not env_str("MIKROTIK_API_URL"):
@@ -66,11 +64,11 @@ def plan(with_simulator: bool, skip_gateway: bool) -> list[Child]:
             "Answers are canned demo data, not your routers. Set MIKROTIK_API_URL to use the real API. ***",
             port,
         )
-        children.append(Child("mikrotik-sim", [python, "-m", "centralita.cli", "mikrotik-sim", "--port", port], base))
-    children.append(Child("mikrotik_tool", [python, "-m", "centralita.cli", "serve", "mikrotik_tool"], base))
-    children.append(Child("legal_search", [python, "-m", "centralita.cli", "serve", "legal_search"], base))
+        children.append(Child("mikrotik-sim", [*cli, "mikrotik-sim", "--port", port], base))
+    children.append(Child("mikrotik_tool", [*cli, "serve", "mikrotik_tool"], base))
+    children.append(Child("legal_search", [*cli, "serve", "legal_search"], base))
     if not skip_gateway and importlib.util.find_spec("call_gateway.server") is not None:
-        children.append(Child("call_gateway", [python, "-m", "centralita.cli", "serve", "call_gateway"], base))
+        children.append(Child("call_gateway", [*cli, "serve", "call_gateway"], base))
     return children
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from legal_search.sample import FIXED, TOPICS, Truth
+from centralita_fixtures.legal_sample import FIXED, TOPICS, Truth
 from legal_search.text import fold, slug
 
 TYPE_PLURAL = {

@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tests.fakes.ari_spec import AriSpec, SpecViolation
-from tests.fakes.rtp_peer import MediaLeg, RtpPeer
+from centralita_fixtures.ari_spec import AriSpec, SpecViolation
+from centralita_fixtures.rtp_peer import MediaLeg, RtpPeer
 
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

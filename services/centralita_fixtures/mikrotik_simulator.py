@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .normalize import normalize_question
+from mikrotik_tool.normalize import normalize_question
 
 log = logging.getLogger(__name__)
 

@@ -2,31 +2,21 @@
 
 A caller's question is a list of phrases said with natural pauses between them (``pauses_ms``); each
 phrase is synthesized once per machine (cached in the temp dir by content). ``noise_burst`` is a short
-white-noise crackle (a cough or a click on the line). ``require_speech()`` skips locally and fails
-under CI=true when espeak-ng or sox is missing (``make setup`` installs both).
+white-noise crackle (a cough or a click on the line). ``tests.helpers.require_speech()`` skips locally and
+fails under CI=true when espeak-ng or sox is missing (``make setup`` installs both).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.helpers import require
-
 ULAW_SILENCE = b"\xff"
 CACHE = Path(tempfile.gettempdir()) / "centralita-speech"
 VOICE = "es-419"
-
-
-def require_speech() -> None:
-    require(
-        shutil.which("espeak-ng") is not None and shutil.which("sox") is not None,
-        "espeak-ng and sox (Debian packages, installed by make setup) synthesize the callers' speech",
-    )
 
 
 def _cached(key: str, make) -> bytes:

@@ -2,7 +2,7 @@
 
 ``call_gateway`` and ``chat`` do not import each other; this module mounts the text chat
 (``POST /v1/chat``) on the gateway's HTTP port, over the gateway's own tool dispatcher. It is what
-``centralita serve call_gateway`` runs (``python -m centralita.compose`` is the same).
+``centralita serve call_gateway`` runs (``python -m centralita_suite.compose`` is the same).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from centralita.config import env_bool
 from chat.engine import ChatError
 from chat.http_api import PATH, ChatService, handle_chat
 
-log = logging.getLogger("centralita.compose")
+log = logging.getLogger("centralita_suite.compose")
 
 
 def chat_route(service: ChatService) -> HttpRoute:

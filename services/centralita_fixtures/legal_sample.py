@@ -965,32 +965,3 @@ def write_jsonl(path: Path, n: int, seed: int = 3, *, long: bool = False) -> lis
             fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
             truths.append(truth)
     return truths
-
-
-def ensure_sample(db_url: str | None = None, index_dir: str | Path | None = None, n: int = 2000, seed: int = 3) -> bool:
-    """Build the sample database and index when the database is empty (what `make run` calls).
-
-    Defaults come from the environment (LEGAL_DB_URL, LEGAL_INDEX_DIR). Returns True if it built them.
-    When the database already has rows, only the index is repaired (built if missing).
-    """
-    from legal_search import index, store
-    from legal_search.ingest import ingest_records
-    from legal_search.service import open_store
-    from legal_search.settings import Settings
-
-    settings = Settings.from_env()
-    engine = open_store(db_url or settings.db_url)
-    try:
-        if store.count(engine) > 0:
-            index.sync(engine, Path(index_dir or settings.index_dir), settings.shards)
-            return False
-        ingest_records(
-            engine,
-            Path(index_dir or settings.index_dir),
-            (doc for doc, _ in generate(n, seed)),
-            source="sample",
-            shards=settings.shards,
-        )
-        return True
-    finally:
-        engine.dispose()

@@ -1,6 +1,6 @@
 """The judged metadata question set: its own corpus, its questions, and how an answer is judged.
 
-The corpus is generated here (not by legal_search.sample) so it can name the municipalities people
+The corpus is generated here (not by centralita_fixtures.legal_sample) so it can name the municipalities people
 write in other ways (Tres de Febrero as "3 de Febrero", 9 de Julio as "nueve de julio", Gral. San
 Martín, Pte. Perón, San Andrés de Giles) next to their near neighbours (Morón/Moreno, Coronel
 Suárez/Dorrego/Pringles, Tres Lomas/Tres Arroyos, San Isidro/San Nicolás, General Paz/Pinto). A few
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-QUESTIONS_PATH = Path(__file__).resolve().parents[1] / "data" / "legal_metadata_questions.jsonl"
+QUESTIONS_PATH = Path(__file__).resolve().parent / "data" / "legal_metadata_questions.jsonl"
 TODAY = dt.date(2025, 6, 15)  # the fixed clock relative questions are judged against
 MUNICIPALITIES = [
     "Tres de Febrero",

@@ -1,4 +1,5 @@
-"""The ``centralita`` command: tools, call, serve, run, and the subcommands each part registers."""
+"""The ``centralita`` command: tools, call, serve, run, the fixture commands (mikrotik-sim, legal-sample) and
+the subcommands each part registers."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ import sys
 from collections.abc import Sequence
 
 from centralita.config import ConfigError, setup_logging
+from centralita_suite import fixture_commands
 
 # Each part adds its own subcommands through ``<module>.register(subparsers)`` when it is installed.
-PART_CLIS = ("mikrotik_tool.cli", "legal_search.cli", "call_gateway.cli", "chat.cli")
+PART_CLIS = ("legal_search.cli", "call_gateway.cli", "chat.cli")
 SERVICES = {
     "mikrotik_tool": "mikrotik_tool.server",
     "legal_search": "legal_search.server",
-    "call_gateway": "centralita.compose",  # the gateway with the chat mounted (issue 17)
+    "call_gateway": "centralita_suite.compose",  # the gateway with the chat mounted (issue 17)
 }
 # ``module:function`` of each part returning (keep(tool name) -> bool, reason) for the current
 # environment: the same filter its server applies to its tool catalog.
 TOOL_FILTERS = ("mikrotik_tool.server:tool_filter_from_env",)
-log = logging.getLogger("centralita.cli")
+log = logging.getLogger("centralita_suite.cli")
 
 
 def local_tools():
@@ -101,7 +103,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from centralita.supervisor import run_suite
+    from centralita_suite.supervisor import run_suite
 
     return run_suite(with_simulator=args.with_simulator, skip_gateway=args.no_gateway)
 
@@ -149,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    fixture_commands.register(sub)
     return parser
 
 
