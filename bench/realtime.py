@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import websocket
 
-from call_gateway.realtime import RealtimeSession
+from call_gateway.realtime import RealtimeEngine
 from tests.fakes.fake_realtime import FakeConnection, FakeRealtimeServer
 from tests.gateway.realtime.conftest import PROFILE, SPECS, settings_for
 from tests.gateway.realtime.fakes import Behaviour, FakeDispatcher, FakeSink
@@ -51,8 +51,8 @@ def row(name: str, samples_s: list[float], target: str = "") -> tuple[float, flo
     return p50, p95, p99
 
 
-def session_for(server: FakeRealtimeServer, sink: FakeSink, dispatcher: FakeDispatcher) -> RealtimeSession:
-    return RealtimeSession(
+def session_for(server: FakeRealtimeServer, sink: FakeSink, dispatcher: FakeDispatcher) -> RealtimeEngine:
+    return RealtimeEngine(
         profile=PROFILE,
         dispatcher=dispatcher,
         sink=sink,

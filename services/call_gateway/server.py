@@ -175,7 +175,7 @@ def start_http(gw: Gateway, host: str, port: int, routes: Sequence[HttpRoute] = 
 
 def build_gateway(settings: GatewaySettings) -> Gateway:
     """The production wiring: profiles file, tool dispatcher, Realtime sessions."""
-    from call_gateway.realtime import RealtimeSession, RealtimeSettings
+    from call_gateway.realtime import RealtimeEngine, RealtimeSettings
     from centralita.config import env_list
     from centralita.dispatcher import Dispatcher
     from centralita.profiles import load_profiles
@@ -185,7 +185,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     rt_settings = RealtimeSettings.from_env()
 
     def make_session(*, profile, sink, on_end, call_id):
-        return RealtimeSession(
+        return RealtimeEngine(
             profile=profile, dispatcher=dispatcher, sink=sink, settings=rt_settings, on_end=on_end, call_id=call_id
         )
 

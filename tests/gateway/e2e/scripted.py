@@ -1,4 +1,4 @@
-"""An in-process stand-in for ``RealtimeSession`` (the CONTRACT interface) for call lifecycle tests."""
+"""An in-process stand-in for ``RealtimeEngine`` (the CONTRACT interface) for call lifecycle tests."""
 
 from __future__ import annotations
 
