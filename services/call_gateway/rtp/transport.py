@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from call_gateway.media_transport import CallMedia, MediaUnavailable
+from call_gateway.media_transport import CallMedia, ExternalMedia, MediaUnavailable
 
 from .endpoint import PortAllocator, PortsExhausted
 from .engine import MediaEngine
@@ -32,5 +32,13 @@ class RtpTransport:
     def in_use(self) -> int:
         return self.ports.in_use()
 
-    def external_host(self, media: CallMedia) -> str:
-        return f"{self.external_media_host}:{media.port}"
+    def external_media(self, media: CallMedia) -> ExternalMedia:
+        """Asterisk sends u-law RTP over UDP to this endpoint's port (it is the client; we bind)."""
+        return ExternalMedia(
+            format="ulaw",
+            encapsulation="rtp",
+            transport="udp",
+            connection_type="client",
+            direction="both",
+            external_host=f"{self.external_media_host}:{media.port}",
+        )
