@@ -2,7 +2,8 @@
 
 Today the only transport is RTP over UDP behind ARI externalMedia (``call_gateway.rtp.RtpTransport``).
 Asterisk's WebSocket media (``MEDIA_TRANSPORT=websocket``) would be one new module implementing these
-two Protocols; ``CallSession`` would not change.
+two Protocols plus an entry in ``call_gateway.factories`` (``MEDIA_TRANSPORTS``, ``media_transport_for``);
+``CallSession`` would not change.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ class CallMedia(AudioSink, Protocol):
 
 class MediaTransport(Protocol):
     """Opens per-call media endpoints; ``CallSession`` knows nothing else about the transport."""
+
+    def start(self) -> None:
+        """Start what the transport shares between calls (e.g. the RTP media process)."""
+
+    def alive(self) -> bool:
+        """Can it carry calls now (the gateway is not ready otherwise)?"""
+
+    def stop(self) -> None:
+        """Stop it at shutdown, after the last call."""
 
     def open(self, call_id: str) -> CallMedia:
         """A fresh endpoint for ``call_id``; raises ``MediaUnavailable`` when none can be had (refuse the call)."""

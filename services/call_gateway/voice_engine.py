@@ -1,8 +1,8 @@
 """The one interface a call uses for the voice model that talks to the caller.
 
 Today the only engine is OpenAI Realtime (``call_gateway.realtime.RealtimeEngine``). Another backend
-(a profile's ``"backend": "live"``) would be one new module implementing ``VoiceEngine`` plus a branch
-in the factory the composition builds (``call_gateway.server.build_gateway``); ``CallSession`` would
+(a profile's ``"backend": "live"``) would be one new module implementing ``VoiceEngine`` plus an entry
+in ``call_gateway.factories`` (``VOICE_BACKENDS``, ``voice_engine_factory``); ``CallSession`` would
 not change.
 """
 

@@ -29,6 +29,15 @@ class RtpTransport:
             sock, call_id=call_id, batch_frames=self.batch_frames, release=self.ports.release
         )
 
+    def start(self) -> None:
+        self.media.start()
+
+    def alive(self) -> bool:
+        return self.media.alive()
+
+    def stop(self) -> None:
+        self.media.stop()
+
     def in_use(self) -> int:
         return self.ports.in_use()
 
