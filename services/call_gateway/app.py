@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from call_gateway.ari import AriError, AriEventStream, AriRest, Backoff
 from call_gateway.call_session import CallSession
-from call_gateway.fallbacks import NO_APOLOGY, Apology, FallbackError, check_sounds, resolve_apologies, sounds_to_check
 from call_gateway.factories import media_transport_for
+from call_gateway.fallbacks import NO_APOLOGY, Apology, FallbackError, check_sounds, resolve_apologies, sounds_to_check
 from call_gateway.settings import GatewaySettings
 from call_gateway.voice_engine import VoiceEngineFactory
 

@@ -14,7 +14,8 @@ A profile file (JSON, or YAML when PyYAML is installed) looks like::
 "eagerness": ...}`` (the default) or ``{"type": "server_vad", "threshold", "prefix_padding_ms",
 "silence_duration_ms", "idle_timeout_ms"}``; the older ``vad`` key is a server_vad with seed 000's
 defaults. ``backend`` names the gateway's voice engine (default ``realtime``, the only one today; the
-gateway refuses others at start, the chat ignores it). Unknown keys are an error (a typo in a profile should not silently fall back to a default).
+gateway refuses others at start, the chat ignores it). Unknown keys are an error (a typo in a profile
+should not silently fall back to a default).
 See ``profiles.example.json``.
 """
 
