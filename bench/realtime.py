@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/realtime.py [--quick] [--n 2000]
 
-P8  response.function_call_arguments.done received → function_call_output written to the socket,
+Tool overhead: response.function_call_arguments.done received → function_call_output written to the socket,
     minus the tool's own time (submit → result). Target p99 ≤ 2 ms. Baseline, same run: a bare
     websocket-client loop that parses the event and writes an output from the receiving thread
     (no core, no dispatcher, no thread hand-off).
-P7  input_audio_buffer.speech_started → the sink emptied, with a fake sink. Reported as seen by the
+Barge-in: input_audio_buffer.speech_started → the sink emptied, with a fake sink. Reported as seen by the
     gateway (event received → clear() returned) and end to end (server send → clear() returned).
     Target ≤ 20 ms.
 """
@@ -24,7 +24,7 @@ import time
 
 import websocket
 
-from call_gateway.realtime import RealtimeSession
+from call_gateway.realtime import RealtimeEngine
 from centralita_fixtures.fake_realtime import FakeConnection, FakeRealtimeServer
 from centralita_fixtures.realtime_fakes import Behaviour, FakeDispatcher, FakeSink
 from centralita_fixtures.realtime_rig import PROFILE, SPECS, settings_for
@@ -48,8 +48,8 @@ def row(name: str, samples_s: list[float], target: str = "") -> tuple[float, flo
     return p50, p95, p99
 
 
-def session_for(server: FakeRealtimeServer, sink: FakeSink, dispatcher: FakeDispatcher) -> RealtimeSession:
-    return RealtimeSession(
+def engine_for(server: FakeRealtimeServer, sink: FakeSink, dispatcher: FakeDispatcher) -> RealtimeEngine:
+    return RealtimeEngine(
         profile=PROFILE,
         dispatcher=dispatcher,
         sink=sink,
@@ -59,7 +59,7 @@ def session_for(server: FakeRealtimeServer, sink: FakeSink, dispatcher: FakeDisp
     )
 
 
-def bench_p8(n: int, parallel: int, tool_delay: float) -> list[float]:
+def bench_tool_overhead(n: int, parallel: int, tool_delay: float) -> list[float]:
     def script(conn: FakeConnection) -> None:
         conn.handshake()
         conn.speak(conn.expect("response.create"), b"\x10" * 160)
@@ -71,16 +71,16 @@ def bench_p8(n: int, parallel: int, tool_delay: float) -> list[float]:
 
     dispatcher = FakeDispatcher(list(SPECS), {"consultar_mikrotik": Behaviour(delay=tool_delay)})
     with FakeRealtimeServer(script, script_timeout=120) as server:
-        session = session_for(server, FakeSink(auto=True), dispatcher)
-        session.start()
+        engine = engine_for(server, FakeSink(auto=True), dispatcher)
+        engine.start()
         conn = server.wait(timeout=300)
-        session.close()
+        engine.close()
     dispatcher.close()
     assert not conn.invalid and not conn.violations, (conn.invalid, conn.violations)
-    return list(session.timings.tool_overhead)
+    return list(engine.timings.tool_overhead)
 
 
-def bench_p8_bare(n: int) -> list[float]:
+def bench_tool_overhead_bare(n: int) -> list[float]:
     """Floor: parse + build + send on the receiving thread of a plain websocket-client connection."""
 
     def script(conn: FakeConnection) -> None:
@@ -121,7 +121,7 @@ def bench_p8_bare(n: int) -> list[float]:
     return samples
 
 
-def bench_p7(n: int) -> tuple[list[float], list[float]]:
+def bench_barge_in(n: int) -> tuple[list[float], list[float]]:
     sink = FakeSink()
     end_to_end: list[float] = []
     ready = threading.Event()
@@ -146,14 +146,14 @@ def bench_p7(n: int) -> tuple[list[float], list[float]]:
 
     dispatcher = FakeDispatcher(list(SPECS))
     with FakeRealtimeServer(script, script_timeout=120) as server:
-        session = session_for(server, sink, dispatcher)
-        session.start()
+        engine = engine_for(server, sink, dispatcher)
+        engine.start()
         ready.set()
         conn = server.wait(timeout=300)
-        session.close()
+        engine.close()
     dispatcher.close()
     assert not conn.invalid and not conn.violations, (conn.invalid, conn.violations)
-    return list(session.timings.barge_in), end_to_end
+    return list(engine.timings.barge_in), end_to_end
 
 
 def main() -> None:
@@ -175,14 +175,14 @@ def main() -> None:
         f"Realtime session latencies (fake server on loopback, n={n}, GIL switch interval "
         f"{sys.getswitchinterval() * 1000:g} ms, load average {os.getloadavg()[0]:.1f})"
     )
-    bare = row("P8 baseline: bare recv→send", bench_p8_bare(n))
-    p8 = row("P8 one call, instant tool", bench_p8(n, 1, 0.0), "target p99 ≤ 2 ms")
-    row("P8 one call, 5 ms tool (tool time removed)", bench_p8(max(50, n // 4), 1, 0.005), "target p99 ≤ 2 ms")
-    row("P8 two parallel calls, instant tools", bench_p8(max(50, n // 2), 2, 0.0), "target p99 ≤ 2 ms")
-    print(f"{'P8 ratio p50 vs bare':<44} {p8[0] / bare[0]:.1f}x")
-    gateway, e2e = bench_p7(max(50, n // 4))
-    row("P7 speech_started received → sink emptied", gateway, "target ≤ 20 ms")
-    row("P7 end to end (server send → sink emptied)", e2e, "target ≤ 20 ms")
+    bare = row("tool overhead floor: bare recv→send", bench_tool_overhead_bare(n))
+    overhead = row("tool overhead, one call, instant tool", bench_tool_overhead(n, 1, 0.0), "target p99 ≤ 2 ms")
+    row("tool overhead, one call, 5 ms tool", bench_tool_overhead(max(50, n // 4), 1, 0.005), "target p99 ≤ 2 ms")
+    row("tool overhead, two calls, instant tools", bench_tool_overhead(max(50, n // 2), 2, 0.0), "target p99 ≤ 2 ms")
+    print(f"{'tool overhead p50 vs floor':<44} {overhead[0] / bare[0]:.1f}x")
+    gateway, e2e = bench_barge_in(max(50, n // 4))
+    row("barge-in: speech_started → sink emptied", gateway, "target ≤ 20 ms")
+    row("barge-in end to end: server send → emptied", e2e, "target ≤ 20 ms")
 
 
 if __name__ == "__main__":

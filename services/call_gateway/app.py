@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from call_gateway.ari import AriError, AriEventStream, AriRest, Backoff
 from call_gateway.call_session import CallSession
+from call_gateway.factories import media_transport_for
 from call_gateway.fallbacks import NO_APOLOGY, Apology, FallbackError, check_sounds, resolve_apologies, sounds_to_check
-from call_gateway.rtp import MediaEngine, MediaProcess, PortAllocator, RtpTransport
 from call_gateway.settings import GatewaySettings
 from call_gateway.voice_engine import VoiceEngineFactory
 
@@ -109,17 +109,8 @@ class Gateway:
             timeout=settings.ari_timeout,
             pool_size=max(8, settings.workers),
         )
-        self.ports = PortAllocator(settings.rtp_bind_host, settings.rtp_port_min, settings.rtp_port_max)
-        prio = settings.rtp_realtime_priority
-        self.media = (
-            MediaProcess(realtime_priority=prio) if settings.media_process else MediaEngine(realtime_priority=prio)
-        )
-        self.transport = RtpTransport(
-            self.ports,
-            self.media,
-            batch_frames=settings.rtp_batch_frames,
-            external_media_host=settings.external_media_host,
-        )
+        self.transport = media_transport_for(settings)  # raises ConfigError for an unknown MEDIA_TRANSPORT
+        self.ports, self.media = self.transport.ports, self.transport.media  # RTP figures for /metrics
         self.pool = WorkerPool(settings.workers)
         self.events = AriEventStream(
             settings.ari_url,
@@ -172,7 +163,7 @@ class Gateway:
             self.pool.stop()
             self.rest.close()
             raise
-        self.media.start()
+        self.transport.start()
         self.events.start()
 
     @property
@@ -180,7 +171,7 @@ class Gateway:
         return (
             self.events.connected
             and self.accepting
-            and self.media.alive()
+            and self.transport.alive()
             and self.fatal is None
             and not self.sounds_pending
         )
@@ -248,7 +239,7 @@ class Gateway:
             time.sleep(0.02)
         self.events.stop()
         self.pool.stop()
-        self.media.stop()
+        self.transport.stop()
         self.rest.close()
         log.info("gateway stopped (%d call(s) left)", self.active_calls())
 

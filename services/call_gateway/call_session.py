@@ -133,7 +133,7 @@ class CallSession:
             media = rest.external_media(
                 app=gw.settings.ari_app,
                 channel_id=self.media_id,
-                external_host=gw.transport.external_host(self.endpoint),
+                media=gw.transport.external_media(self.endpoint),
                 data=self.call_id,
             )
             self._learn_remote(media)

@@ -174,22 +174,18 @@ def start_http(gw: Gateway, host: str, port: int, routes: Sequence[HttpRoute] = 
 
 
 def build_gateway(settings: GatewaySettings) -> Gateway:
-    """The production wiring: profiles file, tool dispatcher, Realtime sessions."""
-    from call_gateway.realtime import RealtimeSession, RealtimeSettings
+    """The production wiring: profiles file, tool dispatcher, one voice engine per call by profile ``backend``."""
+    from call_gateway.factories import check_backends, voice_engine_factory
+    from call_gateway.realtime import RealtimeSettings
     from centralita.config import env_list
     from centralita.dispatcher import Dispatcher
     from centralita.profiles import load_profiles
 
     profiles = load_profiles(settings.profiles_path or None)
+    check_backends(profiles)  # before any connection is opened
     dispatcher = Dispatcher.connect(env_list("TOOL_ENDPOINTS", "127.0.0.1:50051,127.0.0.1:50052"))
     rt_settings = RealtimeSettings.from_env()
-
-    def make_session(*, profile, sink, on_end, call_id):
-        return RealtimeSession(
-            profile=profile, dispatcher=dispatcher, sink=sink, settings=rt_settings, on_end=on_end, call_id=call_id
-        )
-
-    gw = Gateway(settings, session_factory=make_session, profiles=profiles)
+    gw = Gateway(settings, session_factory=voice_engine_factory(profiles, dispatcher, rt_settings), profiles=profiles)
     gw.dispatcher = dispatcher
     gw.barge_in_gate_ms = rt_settings.barge_in_gate_ms  # declared on /metrics
     return gw

@@ -16,6 +16,7 @@ class GatewaySettings:
     ari_app: str = "centralita"
     ari_username: str = ""
     ari_password: str = field(default="", repr=False)
+    media_transport: str = "rtp"  # how a call's audio reaches Asterisk: call_gateway.factories.MEDIA_TRANSPORTS
     external_media_host: str = "127.0.0.1"
     rtp_bind_host: str = "0.0.0.0"
     rtp_port_min: int = 20000
@@ -47,6 +48,7 @@ class GatewaySettings:
             ari_app=env_str("ARI_APP", d.ari_app),
             ari_username=env_str("ASTERISK_USERNAME", ""),
             ari_password=env_str("ASTERISK_PASSWORD", ""),
+            media_transport=env_str("MEDIA_TRANSPORT", d.media_transport).strip().lower(),
             external_media_host=env_str("EXTERNAL_MEDIA_HOST", d.external_media_host),
             rtp_bind_host=env_str("RTP_BIND_HOST", d.rtp_bind_host),
             rtp_port_min=env_int("RTP_PORT_MIN", d.rtp_port_min),

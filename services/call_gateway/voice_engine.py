@@ -1,8 +1,8 @@
 """The one interface a call uses for the voice model that talks to the caller.
 
-Today the only engine is OpenAI Realtime (``call_gateway.realtime.RealtimeSession``). Another backend
-(a profile's ``"backend": "live"``) would be one new module implementing ``VoiceEngine`` plus a branch
-in the factory the composition builds (``call_gateway.server.build_gateway``); ``CallSession`` would
+Today the only engine is OpenAI Realtime (``call_gateway.realtime.RealtimeEngine``). Another backend
+(a profile's ``"backend": "live"``) would be one new module implementing ``VoiceEngine`` plus an entry
+in ``call_gateway.factories`` (``VOICE_BACKENDS``, ``voice_engine_factory``); ``CallSession`` would
 not change.
 """
 
@@ -16,7 +16,7 @@ from centralita.profiles import Profile
 
 
 class VoiceEngine(Protocol):
-    """One call's conversation with a voice model (``RealtimeSession`` is one)."""
+    """One call's conversation with a voice model (``RealtimeEngine`` is one)."""
 
     def start(self) -> None:
         """Connect and configure; returns once the model is ready (raises if it cannot be)."""

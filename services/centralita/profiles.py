@@ -13,7 +13,9 @@ A profile file (JSON, or YAML when PyYAML is installed) looks like::
 ``instructions`` may be a string or a list of lines. ``turn_detection`` is ``{"type": "semantic_vad",
 "eagerness": ...}`` (the default) or ``{"type": "server_vad", "threshold", "prefix_padding_ms",
 "silence_duration_ms", "idle_timeout_ms"}``; the older ``vad`` key is a server_vad with seed 000's
-defaults. Unknown keys are an error (a typo in a profile should not silently fall back to a default).
+defaults. ``backend`` names the gateway's voice engine (default ``realtime``, the only one today; the
+gateway refuses others at start, the chat ignores it). Unknown keys are an error (a typo in a profile
+should not silently fall back to a default).
 See ``profiles.example.json``.
 """
 
@@ -113,6 +115,7 @@ class Profile:
     end_apology: str = DEFAULT_END_APOLOGY
     transcription_model: str | None = None
     apology_media: str = ""  # see _check_fallback_keys; "" = the gateway's GATEWAY_APOLOGY_MEDIA
+    backend: str = "realtime"  # the gateway's voice engine (call_gateway.factories.VOICE_BACKENDS); chat ignores it
 
     @property
     def vad(self) -> TurnDetection:
@@ -175,7 +178,7 @@ def _profile(name: str, raw: Any, where: str) -> Profile:
         if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
             raise ProfileError(f"{where}: profile {name!r}: tools must be a list of tool names")
         data["tools"] = tuple(tools)
-    for key in ("voice", "greeting", "holding_phrase", "tool_apology", "end_apology"):
+    for key in ("voice", "greeting", "holding_phrase", "tool_apology", "end_apology", "backend"):
         if key in data and not isinstance(data[key], str):
             raise ProfileError(f"{where}: profile {name!r}: {key} must be a string")
     _check_fallback_keys(name, data, where)

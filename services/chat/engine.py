@@ -24,12 +24,12 @@ from centralita.schema import ToolSpec, chat_tool
 from chat.completions import PendingCall, Reply, stream_completion
 from chat.errors import ChatError
 from chat.messages import check_messages
+from chat.profiles import chat_profile
 
 log = logging.getLogger("chat.engine")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4.1-mini"
-DEFAULT_PROFILE = "informacion_legal"
 
 
 @dataclass(frozen=True)
@@ -135,16 +135,7 @@ class ChatEngine:
         cls, dispatcher: Dispatcher, profile: str | None = None, settings: ChatSettings | None = None, **kw: Any
     ) -> ChatEngine:
         """Instructions and tool allow-list of a voice profile (default ``CHAT_PROFILE``, the legal one)."""
-        from centralita.profiles import ProfileError, load_profiles
-
-        name = profile or env_str("CHAT_PROFILE", DEFAULT_PROFILE)
-        try:
-            book = load_profiles(env_str("PROFILES_PATH", "") or None)
-        except ProfileError as exc:
-            raise ChatError(str(exc), "config") from None
-        if name not in book.profiles:
-            raise ChatError(f"profile {name!r} is not defined; available: {', '.join(book.profiles)}", "config")
-        chosen = book.profiles[name]
+        chosen = chat_profile(profile)
         return cls(dispatcher, settings, instructions=chosen.instructions, allow=chosen.tools, **kw)
 
     def close(self) -> None:

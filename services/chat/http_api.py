@@ -28,7 +28,6 @@ from typing import Any
 
 from centralita.dispatcher import Dispatcher
 from chat.engine import (
-    DEFAULT_PROFILE,
     ChatEngine,
     ChatError,
     ChatEvent,
@@ -39,6 +38,7 @@ from chat.engine import (
     ToolCallStarted,
 )
 from chat.messages import check_messages
+from chat.profiles import chat_profiles, default_profile
 
 log = logging.getLogger("chat.http")
 PATH = "/v1/chat"
@@ -51,16 +51,10 @@ class ChatService:
     def __init__(
         self, dispatcher: Dispatcher, settings: ChatSettings | None = None, profiles_path: str | None = None
     ) -> None:
-        from centralita.config import env_str
-        from centralita.profiles import ProfileError, load_profiles
-
         self.dispatcher = dispatcher
         self.settings = settings or ChatSettings.from_env()
-        try:
-            self.profiles = load_profiles(profiles_path or env_str("PROFILES_PATH", "") or None).profiles
-        except ProfileError as exc:
-            raise ChatError(str(exc), "config") from None
-        self.default_profile = env_str("CHAT_PROFILE", DEFAULT_PROFILE)
+        self.profiles = chat_profiles(profiles_path)
+        self.default_profile = default_profile()
         self._engines: dict[str, ChatEngine] = {}
         self._lock = threading.Lock()
 

@@ -48,7 +48,7 @@ FORBIDDEN = [
     "centralita.dispatcher",
     "centralita.channels",
     "centralita.server",
-    "call_gateway.realtime.session",
+    "call_gateway.realtime.engine",
     "call_gateway.rtp.endpoint",
     "call_gateway.rtp.engine",
     "call_gateway.rtp.media_process",

@@ -7,11 +7,14 @@ Every error comes back as ``AriError`` with the HTTP status and Asterisk's ``{"m
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+
+if TYPE_CHECKING:
+    from call_gateway.media_transport import ExternalMedia
 
 log = logging.getLogger(__name__)
 
@@ -91,24 +94,10 @@ class AriRest:
             {"media": media, "lang": lang or None, "playbackId": playback_id},
         )
 
-    def external_media(
-        self, *, app: str, channel_id: str, external_host: str, data: str = "", fmt: str = "ulaw"
-    ) -> dict:
-        return self._call(
-            "POST",
-            "/channels/externalMedia",
-            {
-                "app": app,
-                "channelId": channel_id,
-                "external_host": external_host,
-                "format": fmt,
-                "encapsulation": "rtp",
-                "transport": "udp",
-                "connection_type": "client",
-                "direction": "both",
-                "data": data or None,
-            },
-        )
+    def external_media(self, *, app: str, channel_id: str, media: ExternalMedia, data: str = "") -> dict:
+        """Create the media channel with the parameters the media transport asked for (``media``)."""
+        params = {"app": app, "channelId": channel_id, **media.params(), "data": data or None}
+        return self._call("POST", "/channels/externalMedia", params)
 
     # -- sounds -------------------------------------------------------------------------------------
     def get_sound(self, sound_id: str) -> dict:

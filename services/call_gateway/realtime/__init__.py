@@ -13,12 +13,12 @@ _EXPORTS = {
     "CallMetrics": "call_gateway.realtime.metrics",
     "RealtimeProtocol": "call_gateway.realtime.protocol",
     "ResponseTurn": "call_gateway.realtime.protocol",
-    "RealtimeError": "call_gateway.realtime.session",
-    "RealtimeSession": "call_gateway.realtime.session",
+    "RealtimeError": "call_gateway.realtime.engine",
+    "RealtimeEngine": "call_gateway.realtime.engine",
     "RealtimeSettings": "call_gateway.realtime.settings",
 }
 
-__all__ = ["CallMetrics", "RealtimeError", "RealtimeProtocol", "RealtimeSession", "RealtimeSettings", "ResponseTurn"]
+__all__ = ["CallMetrics", "RealtimeEngine", "RealtimeError", "RealtimeProtocol", "RealtimeSettings", "ResponseTurn"]
 
 
 def __getattr__(name: str) -> Any:

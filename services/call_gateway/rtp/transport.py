@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from call_gateway.media_transport import CallMedia, MediaUnavailable
+from call_gateway.media_transport import CallMedia, ExternalMedia, MediaUnavailable
 
 from .endpoint import PortAllocator, PortsExhausted
 from .engine import MediaEngine
@@ -29,8 +29,25 @@ class RtpTransport:
             sock, call_id=call_id, batch_frames=self.batch_frames, release=self.ports.release
         )
 
+    def start(self) -> None:
+        self.media.start()
+
+    def alive(self) -> bool:
+        return self.media.alive()
+
+    def stop(self) -> None:
+        self.media.stop()
+
     def in_use(self) -> int:
         return self.ports.in_use()
 
-    def external_host(self, media: CallMedia) -> str:
-        return f"{self.external_media_host}:{media.port}"
+    def external_media(self, media: CallMedia) -> ExternalMedia:
+        """Asterisk sends u-law RTP over UDP to this endpoint's port (it is the client; we bind)."""
+        return ExternalMedia(
+            format="ulaw",
+            encapsulation="rtp",
+            transport="udp",
+            connection_type="client",
+            direction="both",
+            external_host=f"{self.external_media_host}:{media.port}",
+        )

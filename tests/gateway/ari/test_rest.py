@@ -1,11 +1,16 @@
 import logging
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from call_gateway.ari import AriError, AriRest
+from call_gateway.media_transport import ExternalMedia
+from call_gateway.rtp import PortAllocator, RtpTransport
 from centralita_fixtures.ari_spec import AriSpec, SpecViolation
 from tests.helpers import require_ari_docs
+
+RTP_40000 = ExternalMedia("ulaw", "rtp", "udp", "client", external_host="127.0.0.1:40000")
 
 
 def rest_for(fake, password=None):
@@ -27,9 +32,7 @@ def test_every_call_the_gateway_makes_matches_the_ari_docs(fake_asterisk):
         assert fake_asterisk.wait_connected("centralita")
         cid = fake_asterisk.new_call("100")
         rest.answer(cid)
-        media = rest.external_media(
-            app="centralita", channel_id="centralita-media-1", external_host="127.0.0.1:40000", data="call-1"
-        )
+        media = rest.external_media(app="centralita", channel_id="centralita-media-1", media=RTP_40000, data="call-1")
         assert media["id"] == "centralita-media-1"
         assert media["channelvars"]["UNICASTRTP_LOCAL_PORT"].isdigit()
         bridge = rest.create_bridge("centralita-bridge-1", name="call-1")
@@ -83,6 +86,34 @@ def test_errors_carry_status_and_asterisk_message(fake_asterisk):
     with pytest.raises(AriError) as err:
         rest.play("no-such-channel", "sound:beep", lang="es", playback_id="p-1")
     assert err.value.status == 404
+    rest.close()
+
+
+def test_external_media_carries_what_the_transport_asks_for(fake_asterisk):
+    """The media transport, not ARI code, decides externalMedia's parameters: RTP asks for u-law RTP over UDP
+    at its port; a WebSocket transport's request (server mode: no host) goes out exactly as asked."""
+    rtp = RtpTransport(
+        PortAllocator("127.0.0.1", 40000, 40001), media=None, batch_frames=3, external_media_host="10.0.0.7"
+    )  # type: ignore[arg-type]
+    assert rtp.external_media(SimpleNamespace(port=40123)) == ExternalMedia(  # type: ignore[arg-type]
+        "ulaw", "rtp", "udp", "client", "both", "10.0.0.7:40123"
+    )
+    rest = rest_for(fake_asterisk)
+    websocket_media = ExternalMedia("ulaw", "none", "websocket", "server")
+    with pytest.raises(AriError) as err:  # the fake only does RTP over UDP
+        rest.external_media(app="centralita", channel_id="centralita-media-ws", media=websocket_media, data="c-1")
+    assert err.value.status == 501
+    sent = [q for m, p, q in fake_asterisk.requests if p == "/ari/channels/externalMedia"][-1]
+    assert sent == {
+        "app": "centralita",
+        "channelId": "centralita-media-ws",
+        "format": "ulaw",
+        "encapsulation": "none",
+        "transport": "websocket",
+        "connection_type": "server",
+        "direction": "both",
+        "data": "c-1",
+    }
     rest.close()
 
 

@@ -1,9 +1,13 @@
-"""An in-process stand-in for ``RealtimeSession`` (the CONTRACT interface) for call lifecycle tests."""
+"""An in-process stand-in for ``RealtimeEngine`` (the CONTRACT interface) for call lifecycle tests."""
 
 from __future__ import annotations
 
 import threading
 from typing import ClassVar
+
+# imported here, not in start(): a first import of the Realtime package (openai SDK types) takes seconds
+# on a loaded machine, and the tests time the hang-up after a refused start, not an import
+from call_gateway.realtime import RealtimeError
 
 GREETING = bytes(range(1, 161)) * 25  # 500 ms of recognisable "audio"
 
@@ -21,8 +25,6 @@ class ScriptedSession:
 
     def start(self):
         if self.fail_start:
-            from call_gateway.realtime import RealtimeError
-
             raise RealtimeError("refused by the test")
         self.sink.play(GREETING, "greeting")
         self.started.set()

@@ -1,4 +1,4 @@
-"""Full calls: fake Asterisk (ARI + RTP) → gateway → real RealtimeSession → fake Realtime server, with
+"""Full calls: fake Asterisk (ARI + RTP) → gateway → real RealtimeEngine → fake Realtime server, with
 the live tool services behind the real dispatcher. What the caller hears is what the fake RTP peer got."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from call_gateway.prompts import PromptLibrary
-from call_gateway.realtime import RealtimeSession, RealtimeSettings
+from call_gateway.realtime import RealtimeEngine, RealtimeSettings
 from centralita.profiles import Profile
 from centralita_fixtures.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
 from tests.gateway.e2e.harness import assert_call_left_nothing, make_gateway, profile_book, wait_for
@@ -45,10 +45,10 @@ class Rig:
             drain_timeout=1.0,
             barge_in_gate_ms=0,
         )  # scripted speech events, no voice on the line
-        self.sessions: list[RealtimeSession] = []
+        self.sessions: list[RealtimeEngine] = []
 
         def make(*, profile, sink, on_end, call_id):
-            s = RealtimeSession(
+            s = RealtimeEngine(
                 profile=profile,
                 dispatcher=tool_services,
                 sink=sink,

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import pytest
 
-from call_gateway.realtime import RealtimeSession, RealtimeSettings
+from call_gateway.realtime import RealtimeEngine, RealtimeSettings
 from centralita.profiles import TurnDetection, load_profiles
 from centralita_fixtures.fake_realtime import API_KEY, FakeConnection, FakeRealtimeServer
 from centralita_fixtures.speech import longest_gap_ms, noise_burst, utterance
@@ -68,10 +68,10 @@ class Rig:
             drain_timeout=1.0,
             **settings,
         )
-        self.sessions: list[RealtimeSession] = []
+        self.sessions: list[RealtimeEngine] = []
 
         def make(*, profile, sink, on_end, call_id):
-            s = RealtimeSession(
+            s = RealtimeEngine(
                 profile=profile,
                 dispatcher=tool_services,
                 sink=sink,

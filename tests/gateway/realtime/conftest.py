@@ -1,4 +1,4 @@
-"""Harness: a RealtimeSession wired to the fake Realtime server, a fake sink and a fake dispatcher."""
+"""Harness: a RealtimeEngine wired to the fake Realtime server, a fake sink and a fake dispatcher."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from call_gateway.realtime import RealtimeSession
+from call_gateway.realtime import RealtimeEngine
 from centralita.profiles import Profile
 from centralita_fixtures.fake_realtime import FakeConnection, FakeRealtimeServer
 from centralita_fixtures.realtime_fakes import Behaviour, FakeDispatcher, FakeSink
@@ -18,7 +18,7 @@ from centralita_fixtures.realtime_rig import PROFILE, SPECS, settings_for
 @dataclass
 class Call:
     server: FakeRealtimeServer
-    session: RealtimeSession
+    engine: RealtimeEngine
     sink: FakeSink
     dispatcher: FakeDispatcher
     ends: list[str] = field(default_factory=list)
@@ -36,7 +36,7 @@ class Call:
         """Wait for the script to end and the gateway to have handled every event the server sent."""
         conn = self.server.wait(timeout)
         conn.wait_until(
-            lambda: self.session.core.events_received >= conn.sent_events,
+            lambda: self.engine.core.events_received >= conn.sent_events,
             timeout,
             "the gateway to handle every server event",
         )
@@ -60,7 +60,7 @@ def make_call() -> Iterator[Callable[..., Call]]:
         dispatcher = FakeDispatcher(list(SPECS), behaviours or {})
         sink = sink or FakeSink()
         holder: list[Call] = []
-        session = RealtimeSession(
+        engine = RealtimeEngine(
             profile=profile,
             dispatcher=dispatcher,
             sink=sink,
@@ -68,16 +68,16 @@ def make_call() -> Iterator[Callable[..., Call]]:
             on_end=lambda reason: holder[0].on_end(reason),
             call_id="test-call",
         )
-        call = Call(server, session, sink, dispatcher)
+        call = Call(server, engine, sink, dispatcher)
         holder.append(call)
         made.append(call)
         if start:
-            session.start()
+            engine.start()
         return call
 
     yield make
     for call in made:
-        call.session.close()
+        call.engine.close()
         call.server.stop()
         call.dispatcher.close()
         for conn in call.server.connections:

@@ -298,7 +298,7 @@ def test_a_tool_running_while_the_caller_keeps_talking_is_delivered_and_answered
         frames = [b"\x20\xa0" * 80] * (voice_ms // 20) + [b"\xff" * 160] * (quiet_ms // 20)
         start = time.monotonic()
         for i in range(0, len(frames), 2):  # 40 ms batches, like the RTP endpoint, in real time
-            call.session.send_caller_audio(b"".join(frames[i : i + 2]))
+            call.engine.send_caller_audio(b"".join(frames[i : i + 2]))
             time.sleep(max(0.0, start + (i + 2) * 0.02 - time.monotonic()))
 
     speak(600, 800)  # the question (the test profile: server_vad, 500 ms of silence)
@@ -392,7 +392,7 @@ def test_without_the_gate_the_server_answers_and_cancels_and_the_gateway_never_c
         frames = [b"\x20\xa0" * 80] * (voice_ms // 20) + [b"\xff" * 160] * (quiet_ms // 20)
         start = time.monotonic()
         for i in range(0, len(frames), 2):
-            call.session.send_caller_audio(b"".join(frames[i : i + 2]))
+            call.engine.send_caller_audio(b"".join(frames[i : i + 2]))
             time.sleep(max(0.0, start + (i + 2) * 0.02 - time.monotonic()))
 
     # the greeting's response must exist before the caller talks: a response asked for but not yet created

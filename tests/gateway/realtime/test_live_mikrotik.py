@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from call_gateway.realtime import RealtimeSession
+from call_gateway.realtime import RealtimeEngine
 from centralita.dispatcher import Dispatcher
 from centralita.profiles import load_profiles
 from centralita.server import start_server
@@ -67,7 +67,7 @@ def test_function_call_answered_by_live_mikrotik_tool(live_dispatcher) -> None:
 
     with FakeRealtimeServer(script) as server:
         ends: list[str] = []
-        session = RealtimeSession(
+        session = RealtimeEngine(
             profile=profile,
             dispatcher=dispatcher,
             sink=FakeSink(auto=True),

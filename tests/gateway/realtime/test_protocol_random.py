@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from call_gateway.realtime.protocol import Interrupt, RealtimeProtocol, RunTool, Send, ToolInfo
 from centralita.dispatcher import ToolResult
-from tests.gateway.realtime.conftest import PROFILE
+from centralita_fixtures.realtime_rig import PROFILE
 
 TOOLS = {"q": ToolInfo("q", "query", 2.0, ""), "act": ToolInfo("act", "action", 2.0, "")}
 STEPS = [

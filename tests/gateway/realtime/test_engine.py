@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from call_gateway.realtime import RealtimeError, RealtimeSession, RealtimeSettings
+from call_gateway.realtime import RealtimeEngine, RealtimeError, RealtimeSettings
 from centralita_fixtures.fake_realtime import FakeConnection, FakeRealtimeServer
 from centralita_fixtures.realtime_fakes import Behaviour, FakeDispatcher, FakeSink
 from centralita_fixtures.realtime_rig import PROFILE, SPECS, settings_for
@@ -40,14 +40,14 @@ def test_handshake_session_update_and_greeting(make_call) -> None:
         conn.wait_until(lambda: len(conn.of_type("input_audio_buffer.append")) >= 3, what="caller audio")
 
     call = make_call(script)
-    call.session.send_caller_audio(b"\x7f" * 160)
-    call.session.send_caller_audio(b"\x00" * 160)
-    call.session.send_caller_audio(b"\xff" * 160)
+    call.engine.send_caller_audio(b"\x7f" * 160)
+    call.engine.send_caller_audio(b"\x00" * 160)
+    call.engine.send_caller_audio(b"\xff" * 160)
     conn = call.settle()
 
     assert conn.path.startswith("/v1/realtime?")
     assert conn.query == {"model": "gpt-realtime-test"}
-    assert conn.headers["Authorization"] == f"Bearer {call.session.settings.api_key}"
+    assert conn.headers["Authorization"] == f"Bearer {call.engine.settings.api_key}"
     assert not any(k.lower() in ("openai-beta", "origin") for k in conn.headers)
 
     update = conn.of_type("session.update")[0]["session"]
@@ -76,10 +76,10 @@ def test_handshake_session_update_and_greeting(make_call) -> None:
     assert call.sink.received_ms(item) == len(GREETING_AUDIO) // 8
     appended = [base64.b64decode(e["audio"]) for e in conn.of_type("input_audio_buffer.append")]
     assert appended == [b"\x7f" * 160, b"\x00" * 160, b"\xff" * 160]
-    assert call.session.metrics.audio_chunks_in == 3
-    assert call.session.metrics.audio_chunks_out == 2  # 160 ms in 100 ms chunks
+    assert call.engine.metrics.audio_chunks_in == 3
+    assert call.engine.metrics.audio_chunks_out == 2  # 160 ms in 100 ms chunks
     _clean(conn)
-    call.session.close()
+    call.engine.close()
     assert call.ends == []  # a hangup from our side is not an end "by itself"
 
 
@@ -106,8 +106,8 @@ def test_function_call_round_trip(make_call) -> None:
     assert types.index("conversation.item.create") < len(types) - 1 - types[::-1].index("response.create")
     follow = conn.of_type("response.create")[1]["response"]
     assert "instructions" not in follow  # no failure: the session instructions apply
-    assert call.session.metrics.function_calls == 1
-    assert call.session.metrics.dropped_events == 0  # every GA event the fake sent was understood or known
+    assert call.engine.metrics.function_calls == 1
+    assert call.engine.metrics.dropped_events == 0  # every GA event the fake sent was understood or known
     assert conn.server_invalid == []
     _clean(conn)
 
@@ -170,7 +170,7 @@ def test_hanging_tool_gets_holding_phrase_then_timeout_apology(make_call) -> Non
     final = conn.of_type("response.create")[2]["response"]
     assert error["say"] in final["instructions"]  # the caller hears the apology
     assert final.get("conversation", "auto") == "auto"
-    assert call.session.metrics.holding_phrases == 1
+    assert call.engine.metrics.holding_phrases == 1
     _clean(conn)  # includes: never two responses in flight
 
 
@@ -255,8 +255,8 @@ def test_barge_in_during_audio_truncates_at_the_ms_actually_played(make_call) ->
     assert call.sink.pending_ms() == 0 and call.sink.clears == 1
     assert call.sink.dropped_bytes == (2000 - 640) * 8
     assert call.sink.received_ms(seen["iid"]) == 2000  # the late delta never reached the sink
-    assert call.session.metrics.barge_ins == 1 and call.session.metrics.truncates == 1
-    assert len(call.session.timings.barge_in) == 1
+    assert call.engine.metrics.barge_ins == 1 and call.engine.metrics.truncates == 1
+    assert len(call.engine.timings.barge_in) == 1
     _clean(conn)
 
 
@@ -365,9 +365,9 @@ def test_server_error_apologises_then_ends(make_call) -> None:
     assert PROFILE.end_apology in apology["instructions"] and apology["conversation"] == "none"
     assert sum(call.sink.received.values()) == len(GREETING_AUDIO) + 800
     assert conn.closed.wait(2)  # the gateway hung up the socket
-    call.session.close()
+    call.engine.close()
     assert call.ends == ["server_error"]  # once
-    assert call.session.metrics.end_reason == "server_error" and call.session.metrics.server_errors == 1
+    assert call.engine.metrics.end_reason == "server_error" and call.engine.metrics.server_errors == 1
     _clean(conn)
 
 
@@ -396,11 +396,11 @@ def test_socket_dropped_mid_call_ends_cleanly(make_call) -> None:
     assert call.ended.wait(3)
     assert call.ends == ["connection_lost"]
     time.sleep(0.4)  # the tool finishes after the drop: nothing may blow up or end twice
-    call.session.close()
-    call.session.close()
+    call.engine.close()
+    call.engine.close()
     assert call.ends == ["connection_lost"]
-    assert not any(t.is_alive() for t in call.session._threads)
-    assert call.session.metrics.end_reason == "connection_lost"
+    assert not any(t.is_alive() for t in call.engine.connection.threads)
+    assert call.engine.metrics.end_reason == "connection_lost"
 
 
 def test_session_limit_ends_with_an_apology(make_call) -> None:
@@ -426,10 +426,10 @@ def test_wrong_key_raises_and_never_logs_the_key(caplog, make_call) -> None:
     caplog.set_level("DEBUG")
     with FakeRealtimeServer(lambda conn: None, api_key="sk-the-right-key-000000") as server:
         ends: list[str] = []
-        session = session_for(server, ends, api_key="sk-wrong-key-1234567890")
+        engine = engine_for(server, ends, api_key="sk-wrong-key-1234567890")
         with pytest.raises(RealtimeError, match="invalid_api_key"):
-            session.start()
-        session.close()
+            engine.start()
+        engine.close()
     assert ends == []
     ours = [r for r in caplog.records if not r.name.startswith("websockets.")]  # not the fake server's own log
     assert any("start_failed" in r.getMessage() for r in ours)
@@ -441,38 +441,38 @@ def test_handshake_refused_with_http_status(status, caplog) -> None:
     caplog.set_level("DEBUG", logger="call_gateway")
     with FakeRealtimeServer(lambda conn: None, http_status=status) as server:
         ends: list[str] = []
-        session = session_for(server, ends, api_key="sk-secret-key-abcdef123456")
+        engine = engine_for(server, ends, api_key="sk-secret-key-abcdef123456")
         with pytest.raises(RealtimeError, match=str(status)) as info:
-            session.start()
-        session.close()
+            engine.start()
+        engine.close()
     assert "sk-secret-key-abcdef123456" not in str(info.value) and "sk-secret-key" not in caplog.text
-    assert ends == [] and session.metrics.end_reason == "start_failed"
+    assert ends == [] and engine.metrics.end_reason == "start_failed"
 
 
 def test_no_session_created_times_out() -> None:
     with FakeRealtimeServer(lambda conn: time.sleep(1.0)) as server:
         ends: list[str] = []
-        session = session_for(server, ends, connect_timeout=0.4)
+        engine = engine_for(server, ends, connect_timeout=0.4)
         started = time.monotonic()
         with pytest.raises(RealtimeError, match="timed out"):
-            session.start()
+            engine.start()
         assert time.monotonic() - started < 1.5
-        session.close()
+        engine.close()
     assert ends == []
 
 
 def test_connection_refused_raises() -> None:
     nobody = SimpleNamespace(url=f"ws://127.0.0.1:{free_port()}/v1/realtime")  # nothing listens there
     ends: list[str] = []
-    session = session_for(nobody, ends, connect_timeout=1.0)
+    engine = engine_for(nobody, ends, connect_timeout=1.0)
     with pytest.raises(RealtimeError, match="cannot start"):
-        session.start()
-    session.close()
+        engine.start()
+    engine.close()
     assert ends == []
 
 
-def session_for(server: FakeRealtimeServer, ends: list[str], **overrides):
-    return RealtimeSession(
+def engine_for(server: FakeRealtimeServer, ends: list[str], **overrides):
+    return RealtimeEngine(
         profile=PROFILE,
         dispatcher=FakeDispatcher(list(SPECS)),
         sink=FakeSink(auto=True),
@@ -505,8 +505,8 @@ def test_metrics_logged_once_at_the_end_and_exported(caplog, make_call) -> None:
     caplog.set_level("INFO", logger="call_gateway")
     call = make_call(script, sink=FakeSink(auto=True))
     call.settle()
-    call.session.close()
-    call.session.close()
+    call.engine.close()
+    call.engine.close()
     messages = [r.getMessage() for r in caplog.records if r.name == "call_gateway.realtime"]
     lines = [m for m in messages if " ended (" in m]
     assert len(lines) == 1
@@ -514,7 +514,7 @@ def test_metrics_logged_once_at_the_end_and_exported(caplog, make_call) -> None:
     assert "call test-call ended (hangup)" in line and "function_calls=1" in line and "turns=1" in line
     assert "audio_chunks_out=" in line and "duration=" in line
     assert count("OK") == before + 1
-    assert len(call.session.metrics.turn_latencies_ms) == 1
+    assert len(call.engine.metrics.turn_latencies_ms) == 1
 
 
 def test_settings_from_env(monkeypatch) -> None:
@@ -536,8 +536,8 @@ def test_server_closing_the_socket_cleanly_ends_the_call(make_call) -> None:
     call = make_call(script)
     assert call.ended.wait(3)
     assert call.ends == ["connection_lost"]  # well before the configured 60 minutes
-    call.session.send_caller_audio(b"\x00" * 160)  # after the end: dropped, no error
-    assert call.session.metrics.audio_chunks_in == 0
+    call.engine.send_caller_audio(b"\x00" * 160)  # after the end: dropped, no error
+    assert call.engine.metrics.audio_chunks_in == 0
 
 
 def test_session_renewed_before_the_limit_without_dropping_the_call(make_call) -> None:
@@ -578,14 +578,14 @@ def test_session_renewed_before_the_limit_without_dropping_the_call(make_call) -
 
     call = make_call(script, start=False, session_limit=2.0, session_margin=1.5)  # renew 0.5 s in
     box.append(call)
-    call.session.start()
+    call.engine.start()
     first, second = call.server.wait_all(2, timeout=8)
-    second.wait_until(lambda: call.session.core.events_received >= second.sent_events, what="the gateway to settle")
-    assert call.session.metrics.renewals == 1 and call.ends == []
+    second.wait_until(lambda: call.engine.core.events_received >= second.sent_events, what="the gateway to settle")
+    assert call.engine.metrics.renewals == 1 and call.ends == []
     assert first.closed.is_set()
     assert "call_after" in _outputs(second)
     assert [e["response"].get("metadata") for e in second.of_type("response.create")] == [{"centralita": "tools"}]
-    call.session.send_caller_audio(b"\x00" * 160)
+    call.engine.send_caller_audio(b"\x00" * 160)
     second.wait_until(lambda: len(second.of_type("input_audio_buffer.append")) == 1, what="audio on the new socket")
     _clean(first)
     _clean(second)
@@ -605,7 +605,7 @@ def test_failed_renewal_ends_with_an_apology_at_the_limit(make_call) -> None:
 
     call = make_call(script, session_limit=2.0, session_margin=1.5, connect_timeout=0.5)
     assert call.ended.wait(5)
-    assert call.ends == ["session_limit"] and call.session.metrics.renewals == 0
+    assert call.ends == ["session_limit"] and call.engine.metrics.renewals == 0
     assert len(seen) == 2  # a renewal was attempted
     apology = seen[0].of_type("response.create")[1]["response"]
     assert PROFILE.end_apology in apology["instructions"]
@@ -626,7 +626,7 @@ def test_no_holding_phrase_over_audio_still_playing(make_call) -> None:
 
     call = make_call(script, start=False, behaviours={"consultar_mikrotik": Behaviour(delay=1.5)})
     box.append(call)
-    call.session.start()
+    call.engine.start()
     conn = call.settle(timeout=6)
     assert conn.of_type("response.create")[1]["response"]["metadata"] == {"centralita": "holding"}
 
@@ -643,9 +643,9 @@ def test_malformed_server_events_cost_the_event_not_the_call(make_call) -> None:
 
     call = make_call(script)
     conn = call.server.wait()
-    conn.wait_until(lambda: call.session.metrics.function_calls == 1, what="the call to go on")
+    conn.wait_until(lambda: call.engine.metrics.function_calls == 1, what="the call to go on")
     assert "call_1" in _outputs(conn) and call.ends == []
-    assert call.session.metrics.dropped_events >= 3
+    assert call.engine.metrics.dropped_events >= 3
     _clean(conn)
 
 
@@ -653,13 +653,13 @@ def test_tools_missing_from_the_catalog_are_reported(caplog) -> None:
     caplog.set_level("WARNING", logger="call_gateway")
     profile = dataclasses.replace(PROFILE, tools=("consultar_mikrotik", "search_content"))
     server = SimpleNamespace(url="ws://127.0.0.1:9/v1/realtime")
-    session = RealtimeSession(
+    engine = RealtimeEngine(
         profile=profile,
         dispatcher=FakeDispatcher(list(SPECS)),
         sink=FakeSink(),
         settings=settings_for(server),
         on_end=lambda r: None,
     )
-    assert [t["name"] for t in session.core.tool_schemas] == ["consultar_mikrotik"]
+    assert [t["name"] for t in engine.core.tool_schemas] == ["consultar_mikrotik"]
     assert "allows tools no tool service offers now: search_content" in caplog.text
-    session.close()
+    engine.close()
