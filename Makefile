@@ -11,6 +11,7 @@ GEN_STAMP := services/centralita/tool_descriptors.binpb
 setup: $(VENV)/.installed node_modules/.installed $(GEN_STAMP)
 	@sh deploy/k8s/ensure-kubectl.sh || echo "kubectl could not be installed: tests/deploy will skip (and fail under CI=true)"
 	@sh scripts/ensure-debs.sh espeak-ng:espeak-ng sox:sox || echo "espeak-ng/sox could not be installed: the spoken-call tests will skip (and fail under CI=true)"
+	@APT_NO_RECOMMENDS=1 sh scripts/ensure-debs.sh promtool:prometheus || echo "promtool could not be installed: the alert-rule tests will skip (and fail under CI=true)"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

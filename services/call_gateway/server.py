@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from call_gateway.app import Gateway, GatewaySettings
@@ -60,6 +60,9 @@ class GatewayCollector:
         )
         yield GaugeMetricFamily("centralita_gateway_accepting", "Taking new calls", value=1 if gw.accepting else 0)
         yield GaugeMetricFamily("centralita_gateway_rtp_ports_in_use", "RTP ports in use", value=gw.ports.in_use())
+        yield GaugeMetricFamily(
+            "centralita_gateway_rtp_ports", "RTP ports in the range (RTP_PORT_MIN..RTP_PORT_MAX)", value=gw.ports.size
+        )
         yield GaugeMetricFamily(
             "centralita_gateway_barge_in_gate_ms",
             "How long caller sound must last to interrupt the assistant (0 = no gate)",
@@ -119,11 +122,20 @@ class GatewayCollector:
         )
 
 
+class ProcessMetrics:
+    """The process-wide registry (the ``centralita_gateway_realtime_*`` series, the dispatcher's, Python's own)
+    as one collector, so ``/metrics`` serves it next to the gateway's per-instance ``GatewayCollector``."""
+
+    def collect(self):
+        yield from REGISTRY.collect()
+
+
 def start_http(gw: Gateway, host: str, port: int, routes: Sequence[HttpRoute] = ()) -> ThreadingHTTPServer:
     """Health, readiness and metrics; plus the POST ``routes`` mounted by the composition root."""
     posts = {route.path: route.handle for route in routes}
     registry = CollectorRegistry()
     registry.register(GatewayCollector(gw))
+    registry.register(ProcessMetrics())
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, fmt, *args):

@@ -61,7 +61,7 @@ class RealtimeEngine:
         self.call_id = call_id
         self._on_end = on_end
         self._clock = clock
-        self.metrics = CallMetrics(call_id=call_id, profile=profile.name)
+        self.metrics = CallMetrics(call_id=call_id, profile=profile.name, prices=settings.prices)
         self.timings = Timings()
         specs = dispatcher.tools(allow=profile.tools)
         self._tool_infos = {

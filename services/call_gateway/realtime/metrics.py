@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Histogram
 
+from call_gateway.realtime.usage import PriceTable, split_usage
+
 _P = "centralita_gateway_realtime_"
 FUNCTION_CALLS = Counter(f"{_P}function_calls", "Function calls run by the model", ["tool", "code"])
 AUDIO_CHUNKS = Counter(f"{_P}audio_chunks", "Audio chunks exchanged with Realtime", ["direction"])
@@ -20,6 +22,19 @@ TURN_LATENCY = Histogram(
     f"{_P}turn_latency_seconds",
     "Caller stops speaking (speech_stopped) to first model audio",
     buckets=(0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+)
+TOOL_LATENCY = Histogram(
+    f"{_P}function_call_seconds",
+    "A function call's arguments complete to its result back in the session (results that came back)",
+    ["tool"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0),
+)
+TOKENS = Counter(f"{_P}tokens", "Realtime tokens from response.done usage, by kind (cached_* not in input_*)", ["kind"])
+COST = Counter(f"{_P}cost_usd", "Estimated Realtime cost in USD (REALTIME_PRICES_FILE; an estimate, not the invoice)")
+SESSION_COST = Histogram(
+    f"{_P}session_cost_usd",
+    "Estimated Realtime cost of one call's session in USD",
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
 )
 CALL_DURATION = Histogram(
     f"{_P}session_duration_seconds",
@@ -49,6 +64,9 @@ class CallMetrics:
     renewals: int = 0  # sessions replaced before the server's 60-minute cap
     dropped_events: int = 0  # unknown types, late deltas of cancelled responses
     turn_latencies_ms: list[float] = field(default_factory=list)
+    prices: PriceTable = field(default_factory=PriceTable, repr=False)
+    tokens: dict[str, int] = field(default_factory=dict)  # by kind (usage.KINDS)
+    cost_usd: float = 0.0  # estimated
 
     @property
     def duration_s(self) -> float:
@@ -62,6 +80,20 @@ class CallMetrics:
         if code != "OK":
             self.tool_errors += 1
         FUNCTION_CALLS.labels(tool=tool, code=code).inc()
+
+    def record_tool_latency(self, tool: str, seconds: float) -> None:
+        TOOL_LATENCY.labels(tool=tool).observe(max(0.0, seconds))
+
+    def record_usage(self, usage: dict | None) -> None:
+        """A ``response.done``'s ``response.usage``: tokens by kind and their estimated cost."""
+        tokens = split_usage(usage)
+        for kind, n in tokens.items():
+            self.tokens[kind] = self.tokens.get(kind, 0) + n
+            TOKENS.labels(kind=kind).inc(n)
+        cost = self.prices.cost(tokens)
+        if cost:
+            self.cost_usd += cost
+            COST.inc(cost)
 
     def record_audio_in(self) -> None:
         self.audio_chunks_in += 1
@@ -102,6 +134,7 @@ class CallMetrics:
         self.end_reason = reason
         SESSIONS_ENDED.labels(reason=reason).inc()
         CALL_DURATION.observe(self.duration_s)
+        SESSION_COST.observe(self.cost_usd)
 
     def log_line(self) -> str:
         lat = self.turn_latencies_ms
@@ -114,5 +147,6 @@ class CallMetrics:
             f"responses={self.responses} barge_ins={self.barge_ins} noises_ignored={self.noises_ignored} "
             f"truncates={self.truncates} "
             f"holding_phrases={self.holding_phrases} server_errors={self.server_errors} renewals={self.renewals} "
-            f"turn_latency_p50={p50} turn_latency_max={worst} turns={len(lat)}"
+            f"turn_latency_p50={p50} turn_latency_max={worst} turns={len(lat)} "
+            f"tokens={sum(self.tokens.values())} cost_usd={self.cost_usd:.4f}"
         )

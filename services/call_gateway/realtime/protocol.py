@@ -340,6 +340,7 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
 
     def _on_response_done(self, event: dict[str, Any], now: float) -> list[Action]:
         response = event.get("response") or {}
+        self.metrics.record_usage(response.get("usage"))  # tokens and estimated cost (usage.py)
         rid = response.get("id", "")
         turn = self.by_response.get(rid) or self.active
         if turn is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from call_gateway.realtime.usage import PriceTable
 from centralita.config import ConfigError, env_bool, env_float, env_int, env_str
 
 
@@ -24,6 +25,7 @@ class RealtimeSettings:
     renew: bool = True  # open a fresh session before the cap instead of ending the call
     barge_in_gate_ms: int = 250  # caller sound must last this long to interrupt the assistant; 0 = no gate
     barge_in_level_dbfs: float = -42.0  # a caller frame louder than this counts as voice (the gate's meter)
+    prices: PriceTable = field(default_factory=PriceTable)  # estimated cost per token kind (usage.py)
 
     @classmethod
     def from_env(cls) -> RealtimeSettings:
@@ -39,6 +41,7 @@ class RealtimeSettings:
             renew=env_bool("REALTIME_RENEW_SESSION", cls.renew),
             barge_in_gate_ms=_gate_ms(env_int("REALTIME_BARGE_IN_GATE_MS", cls.barge_in_gate_ms)),
             barge_in_level_dbfs=env_float("REALTIME_BARGE_IN_LEVEL_DBFS", cls.barge_in_level_dbfs),
+            prices=PriceTable.from_env(),
         )
 
     def endpoint(self) -> str:

@@ -98,6 +98,7 @@ class ToolCall:
     arguments: str = ""
     state: str = "collecting"  # collecting → deferred | running → output
     received_at: float | None = None  # arguments done
+    started_at: float | None = None  # handed to the dispatcher (RunTool)
     hold_at: float | None = None
     guard_at: float | None = None
     held: bool = False

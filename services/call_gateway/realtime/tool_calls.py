@@ -27,6 +27,8 @@ class ToolCalls:
     def tool_finished(self, call_id: str, result: ToolResult, now: float) -> list[Action]:
         """A tool run by ``RunTool`` resolved."""
         call = self.calls.get(call_id)
+        if call is not None and call.started_at is not None:  # late results count too: the tool took that long
+            self.metrics.record_tool_latency(call.name or "?", now - call.started_at)
         if call is None or call.output_sent or call.state != "running" or self.state == "ended":
             return []  # cancelled or timed out meanwhile: its output was already sent
         return [*self._output(call, result), *self._schedule(now)]
@@ -93,6 +95,7 @@ class ToolCalls:
     def _run(self, call: ToolCall, now: float) -> list[Action]:
         info = self.tools[call.name]
         call.state = "running"
+        call.started_at = now
         call.hold_at = now + self.holding_delay
         call.guard_at = now + info.timeout + self.tool_guard if info.timeout else None
         return [RunTool(call.call_id, call.name, call.arguments, info.timeout)]
