@@ -15,9 +15,9 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from centralita.schema import (
-    _UNSUPPORTED,
-    _WELL_KNOWN,
+from centralita.descriptors import (
+    UNSUPPORTED,
+    WELL_KNOWN,
     enum_names,
     enum_value_name,
     field_options,
@@ -179,10 +179,10 @@ def _single(value: Any, fd: FieldDescriptor, path: str) -> Any:
         return _enum(value, fd, path)
     if kind in (_T.TYPE_MESSAGE, _T.TYPE_GROUP):
         full = fd.message_type.full_name
-        if full in _UNSUPPORTED:
+        if full in UNSUPPORTED:
             raise ArgumentError(f"{_where(path)}: {full} is not accepted from tools")
-        if full in _WELL_KNOWN:
-            expected = _WELL_KNOWN[full]["type"]
+        if full in WELL_KNOWN:
+            expected = WELL_KNOWN[full]["type"]
             ok = {
                 "string": isinstance(value, str),
                 "integer": isinstance(value, int) and not isinstance(value, bool),
@@ -289,6 +289,6 @@ def _relabel_single(value: Any, fd: FieldDescriptor) -> Any:
         return enum_value_name(fd.enum_type, value)
     if fd.type in _INT64 and isinstance(value, str):
         return int(value)
-    if fd.type == _T.TYPE_MESSAGE and isinstance(value, dict) and fd.message_type.full_name not in _WELL_KNOWN:
+    if fd.type == _T.TYPE_MESSAGE and isinstance(value, dict) and fd.message_type.full_name not in WELL_KNOWN:
         return _relabel(value, fd.message_type)
     return value

@@ -1,272 +1,66 @@
 """JSON schemas for LLM tools, generated from protobuf descriptors and their comments.
 
-One neutral ``ToolSpec`` per tool RPC; three thin envelopes (Realtime, Chat Completions, MCP).
-The mapping follows ProtoJSON so that ``json_format.ParseDict`` accepts what the model sends, after
-``centralita.arguments`` has undone the two shapes JSON Schema forces on us: lower-case enum names
-and oneofs as a discriminated object (``{"kind": member, member: value}``).
+One neutral ``ToolSpec`` per tool RPC (``centralita.tool_spec``, with its Realtime/Chat/MCP envelopes,
+re-exported here); descriptors are read through ``centralita.descriptors``. The mapping follows ProtoJSON so
+that ``json_format.ParseDict`` accepts what the model sends, after ``centralita.arguments`` has undone the two
+shapes JSON Schema forces on us: lower-case enum names and oneofs as a discriminated object
+(``{"kind": member, member: value}``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool
-from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, MethodDescriptor
+from google.protobuf import descriptor_pb2
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
+from centralita.descriptors import (
+    DEFAULT_DESCRIPTOR_SET,
+    SCALARS,
+    UNSUPPORTED,
+    WELL_KNOWN,
+    CommentIndex,
+    enum_names,
+    enum_value_name,
+    field_options,
+    is_map,
+    is_repeated,
+    load_descriptor_set,
+    pool_from_descriptor_set,
+    real_oneof,
+    tool_name,
+    tool_options,
+)
+from centralita.tool_spec import FORMATTERS, ToolSpec, chat_tool, mcp_tool, realtime_tool
 from centralita.tools.v1 import tools_pb2
 
-DEFAULT_DESCRIPTOR_SET = Path(__file__).resolve().parent / "tool_descriptors.binpb"
+__all__ = [
+    "DEFAULT_DESCRIPTOR_SET",
+    "FORMATTERS",
+    "MAX_DEPTH",
+    "CommentIndex",
+    "SchemaError",
+    "ToolSpec",
+    "chat_tool",
+    "enum_names",
+    "enum_value_name",
+    "load_descriptor_set",
+    "mcp_tool",
+    "message_schema",
+    "pool_from_descriptor_set",
+    "realtime_tool",
+    "tool_name",
+    "tool_spec",
+    "tools_from_descriptor_set",
+]
+
 MAX_DEPTH = 8  # OpenAI strict allows 10 levels of nesting; recursion is cut before that.
-_INT32 = (-(2**31), 2**31 - 1)
-_UINT32 = (0, 2**32 - 1)
-_DURATION_PATTERN = r"^-?[0-9]{1,11}(\.[0-9]{1,9})?s$"
 _T = FieldDescriptor
-
-# Scalar proto types → JSON schema (ProtoJSON: 64-bit ints are accepted as JSON integers too).
-_SCALARS: dict[int, dict[str, Any]] = {
-    _T.TYPE_DOUBLE: {"type": "number"},
-    _T.TYPE_FLOAT: {"type": "number"},
-    _T.TYPE_INT64: {"type": "integer"},
-    _T.TYPE_SINT64: {"type": "integer"},
-    _T.TYPE_SFIXED64: {"type": "integer"},
-    _T.TYPE_UINT64: {"type": "integer", "minimum": 0},
-    _T.TYPE_FIXED64: {"type": "integer", "minimum": 0},
-    _T.TYPE_INT32: {"type": "integer", "minimum": _INT32[0], "maximum": _INT32[1]},
-    _T.TYPE_SINT32: {"type": "integer", "minimum": _INT32[0], "maximum": _INT32[1]},
-    _T.TYPE_SFIXED32: {"type": "integer", "minimum": _INT32[0], "maximum": _INT32[1]},
-    _T.TYPE_UINT32: {"type": "integer", "minimum": _UINT32[0], "maximum": _UINT32[1]},
-    _T.TYPE_FIXED32: {"type": "integer", "minimum": _UINT32[0], "maximum": _UINT32[1]},
-    _T.TYPE_BOOL: {"type": "boolean"},
-    _T.TYPE_STRING: {"type": "string"},
-    _T.TYPE_BYTES: {"type": "string", "contentEncoding": "base64"},
-}
-
-_WRAPPERS = {
-    "google.protobuf.DoubleValue": {"type": "number"},
-    "google.protobuf.FloatValue": {"type": "number"},
-    "google.protobuf.Int64Value": {"type": "integer"},
-    "google.protobuf.UInt64Value": {"type": "integer", "minimum": 0},
-    "google.protobuf.Int32Value": {"type": "integer", "minimum": _INT32[0], "maximum": _INT32[1]},
-    "google.protobuf.UInt32Value": {"type": "integer", "minimum": 0, "maximum": _UINT32[1]},
-    "google.protobuf.BoolValue": {"type": "boolean"},
-    "google.protobuf.StringValue": {"type": "string"},
-    "google.protobuf.BytesValue": {"type": "string", "contentEncoding": "base64"},
-}
-_WELL_KNOWN = {
-    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
-    "google.protobuf.Duration": {"type": "string", "pattern": _DURATION_PATTERN},
-    "google.protobuf.FieldMask": {"type": "string"},
-    **_WRAPPERS,
-}
-_UNSUPPORTED = {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue", "google.protobuf.Any"}
 
 
 class SchemaError(ValueError):
     """The proto uses something a tool schema cannot express; the message names the field."""
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """A tool, independent of who consumes it."""
-
-    name: str
-    description: str
-    method: str
-    request_type: str
-    response_type: str
-    parameters: dict[str, Any] = field(hash=False)
-    strict_parameters: dict[str, Any] = field(hash=False)
-    timeout_ms: int = 0
-    kind: str = "query"
-    holding_phrase: str = ""
-
-    def to_proto(self) -> tools_pb2.Tool:
-        import json
-
-        return tools_pb2.Tool(
-            name=self.name,
-            description=self.description,
-            method=self.method,
-            request_type=self.request_type,
-            response_type=self.response_type,
-            parameters_json=json.dumps(self.parameters, ensure_ascii=False),
-            strict_parameters_json=json.dumps(self.strict_parameters, ensure_ascii=False),
-            timeout_ms=self.timeout_ms,
-            kind=tools_pb2.TOOL_KIND_ACTION if self.kind == "action" else tools_pb2.TOOL_KIND_QUERY,
-            holding_phrase=self.holding_phrase,
-        )
-
-    @classmethod
-    def from_proto(cls, tool: tools_pb2.Tool) -> ToolSpec:
-        import json
-
-        return cls(
-            name=tool.name,
-            description=tool.description,
-            method=tool.method,
-            request_type=tool.request_type,
-            response_type=tool.response_type,
-            parameters=json.loads(tool.parameters_json),
-            strict_parameters=json.loads(tool.strict_parameters_json),
-            timeout_ms=tool.timeout_ms,
-            kind="action" if tool.kind == tools_pb2.TOOL_KIND_ACTION else "query",
-            holding_phrase=tool.holding_phrase,
-        )
-
-
-# ---------------------------------------------------------------- envelopes
-
-
-def realtime_tool(spec: ToolSpec, strict: bool = False) -> dict[str, Any]:
-    """``session.tools`` item of the Realtime API (flat; the API has no ``strict`` flag)."""
-    params = spec.strict_parameters if strict else spec.parameters
-    return {"type": "function", "name": spec.name, "description": spec.description, "parameters": params}
-
-
-def chat_tool(spec: ToolSpec, strict: bool = True) -> dict[str, Any]:
-    """``tools`` item of Chat Completions."""
-    function: dict[str, Any] = {
-        "name": spec.name,
-        "description": spec.description,
-        "parameters": spec.strict_parameters if strict else spec.parameters,
-    }
-    if strict:
-        function["strict"] = True
-    return {"type": "function", "function": function}
-
-
-def mcp_tool(spec: ToolSpec, strict: bool = False) -> dict[str, Any]:
-    """``tools/list`` item of MCP."""
-    return {
-        "name": spec.name,
-        "description": spec.description,
-        "inputSchema": spec.strict_parameters if strict else spec.parameters,
-        "annotations": {"readOnlyHint": spec.kind != "action", "openWorldHint": True},
-    }
-
-
-FORMATTERS = {"realtime": realtime_tool, "chat": chat_tool, "mcp": mcp_tool}
-
-
-# ---------------------------------------------------------------- naming and comments
-
-
-def tool_name(rpc_name: str) -> str:
-    """``ConsultarMikrotik`` → ``consultar_mikrotik``; ``QueryMetadataSql`` → ``query_metadata_sql``."""
-    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", rpc_name))
-    return words.lower()
-
-
-def enum_value_name(enum: EnumDescriptor, value_name: str) -> str:
-    """``NORMATIVA_TYPE_ORDENANZA`` → ``ordenanza`` (the enum's own prefix stripped, lower case)."""
-    prefix = tool_name(enum.name).upper() + "_"
-    short = value_name[len(prefix) :] if value_name.startswith(prefix) else value_name
-    return short.lower()
-
-
-def enum_names(enum: EnumDescriptor) -> list[str]:
-    """Values offered to the model: every value but a zero ``*_UNSPECIFIED``."""
-    return [
-        enum_value_name(enum, v.name) for v in enum.values if not (v.number == 0 and v.name.endswith("UNSPECIFIED"))
-    ]
-
-
-def _clean_comment(text: str) -> str:
-    """Reflow a proto comment: wrapped lines joined, paragraphs and list items kept."""
-    out: list[str] = []
-    for raw in text.strip("\n").splitlines():
-        line = raw.strip()
-        if not line:
-            if out and out[-1] != "":
-                out.append("")
-        elif out and out[-1] != "" and not line.startswith(("- ", "* ")):
-            out[-1] = f"{out[-1]} {line}"
-        else:
-            out.append(line)
-    return "\n".join(out).strip()
-
-
-class CommentIndex:
-    """Leading comments of services, methods, messages and fields by full name (from source info)."""
-
-    def __init__(self, files: Iterable[descriptor_pb2.FileDescriptorProto]) -> None:
-        self._by_name: dict[str, str] = {}
-        for fdp in files:
-            self._index_file(fdp)
-
-    def get(self, full_name: str) -> str:
-        return self._by_name.get(full_name, "")
-
-    def _index_file(self, fdp: descriptor_pb2.FileDescriptorProto) -> None:
-        pkg = f"{fdp.package}." if fdp.package else ""
-        names: dict[tuple[int, ...], str] = {}
-        for si, svc in enumerate(fdp.service):
-            names[(6, si)] = pkg + svc.name
-            for mi, m in enumerate(svc.method):
-                names[(6, si, 2, mi)] = f"{pkg}{svc.name}.{m.name}"
-
-        def walk(msgs, path: tuple[int, ...], prefix: str) -> None:
-            for i, msg in enumerate(msgs):
-                full = prefix + msg.name
-                names[(*path, i)] = full
-                for fi, f in enumerate(msg.field):
-                    names[(*path, i, 2, fi)] = f"{full}.{f.name}"
-                for oi, o in enumerate(msg.oneof_decl):
-                    names[(*path, i, 8, oi)] = f"{full}.{o.name}"
-                walk(msg.nested_type, (*path, i, 3), full + ".")
-
-        walk(fdp.message_type, (4,), pkg)
-        for loc in fdp.source_code_info.location:
-            key = tuple(loc.path)
-            if key in names and loc.leading_comments:
-                self._by_name[names[key]] = _clean_comment(loc.leading_comments)
-
-
-# ---------------------------------------------------------------- options
-
-
-def tool_options(method: MethodDescriptor) -> tools_pb2.ToolOptions | None:
-    opts = descriptor_pb2.MethodOptions.FromString(method.GetOptions().SerializeToString())
-    if not opts.HasExtension(tools_pb2.tool):
-        return None
-    tool = opts.Extensions[tools_pb2.tool]
-    return tool if tool.enabled else None
-
-
-@lru_cache(maxsize=8192)
-def field_options(fd: FieldDescriptor) -> tools_pb2.FieldOptions:
-    """Our field constraints, re-read through the default pool (works on reflected descriptors too)."""
-    opts = descriptor_pb2.FieldOptions.FromString(fd.GetOptions().SerializeToString())
-    return opts.Extensions[tools_pb2.field] if opts.HasExtension(tools_pb2.field) else tools_pb2.FieldOptions()
-
-
-@lru_cache(maxsize=1024)
-def _proto3_optional_names(desc: Descriptor) -> frozenset[str]:
-    dp = descriptor_pb2.DescriptorProto()
-    desc.CopyToProto(dp)
-    return frozenset(f.name for f in dp.field if f.proto3_optional)
-
-
-@lru_cache(maxsize=8192)
-def real_oneof(fd: FieldDescriptor):
-    """The field's oneof unless it is the synthetic one of a proto3 ``optional``."""
-    oneof = fd.containing_oneof
-    if oneof is None or fd.name in _proto3_optional_names(fd.containing_type):
-        return None
-    return oneof
-
-
-def is_map(fd: FieldDescriptor) -> bool:
-    return fd.type == _T.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry
-
-
-def is_repeated(fd: FieldDescriptor) -> bool:
-    return fd.is_repeated
 
 
 # ---------------------------------------------------------------- schemas
@@ -371,12 +165,12 @@ class _SchemaBuilder:
             return {"type": "string", "enum": enum_names(fd.enum_type)}
         if fd.type in (_T.TYPE_MESSAGE, _T.TYPE_GROUP):
             full = fd.message_type.full_name
-            if full in _WELL_KNOWN:
-                return dict(_WELL_KNOWN[full])
-            if full in _UNSUPPORTED:
+            if full in WELL_KNOWN:
+                return dict(WELL_KNOWN[full])
+            if full in UNSUPPORTED:
                 raise SchemaError(f"{fd.full_name}: {full} cannot be expressed in a tool schema; use typed fields")
             return self.message(fd.message_type, depth + 1, stack)
-        schema = dict(_SCALARS[fd.type])
+        schema = dict(SCALARS[fd.type])
         opts = field_options(fd)
         if opts.HasField("minimum"):
             schema["minimum"] = opts.minimum
@@ -407,18 +201,6 @@ class _SchemaBuilder:
 
 
 # ---------------------------------------------------------------- tools from descriptors
-
-
-def load_descriptor_set(path: str | Path = DEFAULT_DESCRIPTOR_SET) -> descriptor_pb2.FileDescriptorSet:
-    data = Path(path).read_bytes()
-    return descriptor_pb2.FileDescriptorSet.FromString(data)
-
-
-def pool_from_descriptor_set(fds: descriptor_pb2.FileDescriptorSet) -> descriptor_pool.DescriptorPool:
-    pool = descriptor_pool.DescriptorPool()
-    for fdp in fds.file:
-        pool.Add(fdp)
-    return pool
 
 
 def tool_spec(method: MethodDescriptor, comments: CommentIndex, options: tools_pb2.ToolOptions) -> ToolSpec:

@@ -23,6 +23,11 @@ SERVICES = REPO_ROOT / "services"
 SANS_IO = [
     "call_gateway.realtime.protocol",
     "call_gateway.realtime.state",
+    "call_gateway.realtime.timers",
+    "call_gateway.realtime.model_output",
+    "call_gateway.realtime.tool_calls",
+    "call_gateway.realtime.barge_in",
+    "call_gateway.realtime.ending",
     "call_gateway.realtime.gate",
     "call_gateway.realtime.renewal",
     "call_gateway.realtime.transcript",

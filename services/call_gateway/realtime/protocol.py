@@ -41,16 +41,15 @@ Invariants it keeps (DESIGN §8):
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from call_gateway.realtime import events as ev
-from call_gateway.realtime import gate, prompts
+from call_gateway.realtime import prompts
 from call_gateway.realtime.barge_in import BargeIn
 from call_gateway.realtime.ending import Ending
 from call_gateway.realtime.metrics import CallMetrics
+from call_gateway.realtime.model_output import AUDIO_DELTA_TYPES, AUDIO_DONE_TYPES, ModelOutput
 from call_gateway.realtime.renewal import SessionLimit
 from call_gateway.realtime.state import (
     AbandonTool,
@@ -70,8 +69,9 @@ from call_gateway.realtime.state import (
     ToolCall,
     ToolInfo,
 )
+from call_gateway.realtime.timers import Timers
 from call_gateway.realtime.tool_calls import ToolCalls
-from call_gateway.realtime.transcript import ASSISTANT, CALLER, Transcript
+from call_gateway.realtime.transcript import Transcript
 from centralita.profiles import Profile
 
 __all__ = [
@@ -96,8 +96,6 @@ __all__ = [
 from centralita.tool_types import ToolResult
 
 MAX_RESPONSE_RETRIES = 3
-AUDIO_DELTA_TYPES = ("response.output_audio.delta", "response.audio.delta")  # second: legacy name, accepted
-AUDIO_DONE_TYPES = ("response.output_audio.done", "response.audio.done")
 
 
 class RealtimeProtocol(ToolCalls, BargeIn, Ending):
@@ -159,6 +157,8 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
         self.speech_stopped_at: float | None = None
         self._seq = 0
         self.events_received = 0
+        self.timers = Timers(self)  # composed parts: they read and write this protocol's state
+        self.output = ModelOutput(self)
         self._handlers: dict[str, Callable[[dict[str, Any], float], list[Action]]] = {
             "session.created": self._on_session_created,
             "session.updated": self._on_session_updated,
@@ -172,10 +172,10 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
             "error": self._on_error,
             "conversation.item.added": self._on_item_added,
             "conversation.item.created": self._on_item_added,
-            "response.output_audio_transcript.done": self._on_assistant_transcript,
-            "conversation.item.input_audio_transcription.completed": self._on_caller_transcript,
-            **{t: self._on_audio_delta for t in AUDIO_DELTA_TYPES},
-            **{t: self._on_audio_done for t in AUDIO_DONE_TYPES},
+            "response.output_audio_transcript.done": self.output.on_assistant_transcript,
+            "conversation.item.input_audio_transcription.completed": self.output.on_caller_transcript,
+            **{t: self.output.on_audio_delta for t in AUDIO_DELTA_TYPES},
+            **{t: self.output.on_audio_done for t in AUDIO_DONE_TYPES},
         }
         # Known events with nothing to do for us.
         self._ignored = frozenset(
@@ -217,69 +217,14 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
         return actions + self._schedule(now)
 
     def tick(self, now: float, audio_pending_ms: int = 0, caller_voice: str = "quiet") -> list[Action]:
-        """Timers: tool guard deadlines, session limit, ending deadline, holding phrases.
-
-        ``audio_pending_ms`` is what the sink still has to play: a holding phrase is for dead air, so it
-        waits until the caller has heard what the assistant already said.
-        """
-        if self.state == "ended":
-            return []
-        actions: list[Action] = []
-        g = self.gate
-        if g is not None and g.state == "open" and now >= g.deadline:
-            decision = gate.at_deadline(g, now, caller_voice)
-            if decision == "wait":
-                g.deadline = now + gate.GATE_RECHECK_S  # the caller's audio lags (a loaded machine): wait for it
-            elif decision == "interrupt":
-                actions += self._gate_interrupt(g, now)  # a sound still going at the cap: the caller talks
-            else:
-                g.state, g.decided_at = "resumed", now
-                actions.append(Resume())
-        if audio_pending_ms > 0:
-            for call in self.calls.values():
-                if call.state == "running" and not call.held and call.hold_at is not None and now >= call.hold_at:
-                    call.hold_at = now + audio_pending_ms / 1000.0
-        for call in list(self.calls.values()):
-            if call.state == "running" and not call.output_sent and call.guard_at is not None and now >= call.guard_at:
-                result = ToolResult.failure(
-                    call.name, "DEADLINE_EXCEEDED", f"{call.name} did not answer in time", self.profile.tool_apology
-                )
-                actions += [AbandonTool(call.call_id), *self._output(call, result)]
-        lost = self.requested
-        if lost is not None and lost.requested_at is not None and now >= lost.requested_at + self.request_timeout:
-            self.requested = None  # the server never started it: do not wait for it forever
-            if lost.purpose == "tools" and self.followup is not None:
-                self.followup.requested = False
-                self.followup.retries += 1
-            actions.append(Log("warning", f"response.create {lost.event_id} ({lost.purpose}) never started"))
-        if self.state == "ready" and self.session_started_at is not None:
-            if now >= self._hard_end_at():
-                actions += self._begin_ending("session_limit", now)  # renewal failed or never found a pause
-            elif now >= self._renew_at():
-                actions += self._maybe_renew(now)
-        if self.state == "ending" and self.ending_deadline is not None and now >= self.ending_deadline:
-            return [*actions, self._end()]
-        return actions + self._schedule(now, holding=True)
+        """Timers (``timers.py``): gate, tool guards, lost requests, session limit, ending, holding phrases."""
+        return self.timers.tick(now, audio_pending_ms, caller_voice)
 
     def next_deadline(self) -> float | None:
-        times: list[float] = []
-        if self.gate is not None and self.gate.state == "open":
-            times.append(self.gate.deadline)
-        for call in self.calls.values():
-            if call.state == "running" and not call.output_sent:
-                if call.guard_at is not None:
-                    times.append(call.guard_at)
-                if not call.held and call.hold_at is not None:
-                    times.append(call.hold_at)
-        if self.requested is not None and self.requested.requested_at is not None:
-            times.append(self.requested.requested_at + self.request_timeout)
-        if self.state == "ready" and self.session_started_at is not None:
-            times.append(self._hard_end_at())
-            if self.renew and not self.renew_requested:
-                times.append(max(self._renew_at(), self.renew_check_at or 0.0))
-        if self.state == "ending" and self.ending_deadline is not None:
-            times.append(self.ending_deadline)
-        return min(times) if times else None
+        return self.timers.next_deadline()
+
+    def _audio_turns(self) -> list[ResponseTurn]:
+        return self.output.audio_turns()
 
     @property
     def in_flight(self) -> ResponseTurn | None:
@@ -380,40 +325,6 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
             actions.append(self._end())
         return actions
 
-    def _on_assistant_transcript(self, event: dict[str, Any], now: float) -> list[Action]:
-        turn = self.by_response.get(event.get("response_id", ""))
-        if turn is None or not turn.out_of_band:
-            self.transcript.add(ASSISTANT, event.get("transcript") or "")
-        return []
-
-    def _on_caller_transcript(self, event: dict[str, Any], now: float) -> list[Action]:
-        self.transcript.add(CALLER, event.get("transcript") or "")
-        return []
-
-    def _on_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        turn = self.by_response.get(event.get("response_id", ""))
-        if turn is None or turn.interrupted or turn.cancel_sent or turn.done_at is not None:
-            self.metrics.dropped_events += 1  # late audio of a cancelled/unknown response
-            return []
-        try:
-            audio = base64.b64decode(event.get("delta", ""), validate=True)
-        except (binascii.Error, ValueError):
-            self.metrics.dropped_events += 1
-            return [Log("warning", "undecodable audio delta dropped")]
-        item_id = event.get("item_id", "")
-        turn.audio_bytes[item_id] = turn.audio_bytes.get(item_id, 0) + len(audio)
-        self.metrics.record_audio_out(len(audio) // ev.PCMU_BYTES_PER_MS)
-        if self.speech_stopped_at is not None:
-            self.metrics.record_turn_latency(now - self.speech_stopped_at)
-            self.speech_stopped_at = None
-        return [Play(audio, item_id)]
-
-    def _on_audio_done(self, event: dict[str, Any], now: float) -> list[Action]:
-        turn = self.by_response.get(event.get("response_id", ""))
-        if turn is not None and event.get("item_id"):
-            turn.audio_done.add(event["item_id"])
-        return []
-
     # ------------------------------------------------------------ responses
 
     def _eid(self, prefix: str) -> str:
@@ -478,6 +389,3 @@ class RealtimeProtocol(ToolCalls, BargeIn, Ending):
             instructions = prompts.say_exactly(phrase or self.profile.holding_phrase)
             return self._request("holding", now, instructions=instructions, out_of_band=True)
         return []
-
-    def _audio_turns(self) -> list[ResponseTurn]:
-        return [t for t in self.turns[-4:] if t.audio_bytes]
