@@ -37,12 +37,14 @@ def type_counts() -> dict[str, int]:
 
 
 def write_dump(directory: Path, tag: str, *, snapshot: bool) -> Path:
-    """Write ``<tag>.types.json`` and, with ``snapshot`` (tracing must be on), ``<tag>.tracemalloc``."""
+    """Write ``<tag>.tracemalloc`` when ``snapshot`` (tracing must be on), then ``<tag>.types.json``."""
     directory.mkdir(parents=True, exist_ok=True)
     base = directory / tag
     if snapshot:
         tracemalloc.take_snapshot().dump(str(base) + ".tracemalloc")
-    Path(str(base) + ".types.json").write_text(json.dumps(type_counts(), sort_keys=True))
+    partial = Path(str(base) + ".types.json.part")  # written last, and whole: it marks the dump complete
+    partial.write_text(json.dumps(type_counts(), sort_keys=True))
+    partial.rename(Path(str(base) + ".types.json"))
     return base
 
 
