@@ -1,4 +1,4 @@
-"""The interceptor every kit server runs: one histogram sample and one counter per call, a log line
+"""The instrumentation every kit server's handlers get: one histogram sample and one counter per call, a log line
 per failed call, and the contexts that let servicers written for the sync ``grpc.Server`` run on
 ``grpc.aio``.
 
@@ -51,40 +51,62 @@ class _CallStats:
             log.debug("%s %s %.1fms", self.method, code, elapsed * 1000)
 
 
-class LoggingInterceptor(grpc.aio.ServerInterceptor):
-    """One histogram sample and one counter per call, and a log line (method, status, milliseconds)
-    per failure, or per success at DEBUG.
+_QUIET = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
-    The wrapped handler of each method is built once and reused: per call the cost is two clock
-    reads, the in-progress gauge, one histogram sample and one counter.
+
+def instrument(method: str, handler: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHandler | None:
+    """``handler`` with one histogram sample and one counter per call, and a log line (method, status,
+    milliseconds) per failure, or per success at DEBUG; streaming handlers are returned as they are.
+
+    Per call the cost is two clock reads, the in-progress gauge, one histogram sample and one counter.
     """
+    if handler is None or handler.unary_unary is None:
+        return handler  # streaming (health Watch, reflection)
+    stats = _CallStats(method, method.startswith(_QUIET))
+    inner = handler.unary_unary
+    behaviour = _async_behaviour(inner, stats) if inspect.iscoroutinefunction(inner) else _sync_behaviour(inner, stats)
+    return grpc.unary_unary_rpc_method_handler(
+        behaviour,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
-    _QUIET = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
-    def __init__(self) -> None:
-        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+class _InstrumentedHandlers(grpc.GenericRpcHandler):
+    """A generic handler whose unary methods come back instrumented, each wrapped once."""
 
-    async def intercept_service(self, continuation, handler_call_details):
+    def __init__(self, inner: grpc.GenericRpcHandler) -> None:
+        self._inner = inner
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    def service(self, handler_call_details):
         method = handler_call_details.method
-        try:
-            return self._wrapped[method]
-        except KeyError:
-            pass
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler  # streaming (health Watch, reflection): not wrapped, not cached
-        stats = _CallStats(method, method.startswith(self._QUIET))
-        inner = handler.unary_unary
-        behaviour = (
-            _async_behaviour(inner, stats) if inspect.iscoroutinefunction(inner) else _sync_behaviour(inner, stats)
-        )
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            behaviour,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        self._wrapped[method] = wrapped
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            wrapped = instrument(method, self._inner.service(handler_call_details))
+            if wrapped is not None:  # unknown names are not kept: clients choose them
+                self._wrapped[method] = wrapped
         return wrapped
+
+
+class InstrumentingServer:
+    """What servicers register on instead of the ``grpc.aio.Server``: their handlers are instrumented
+    at registration, not by a ``ServerInterceptor``, which grpc.aio awaits (a chain of coroutines)
+    on every call just to find the handler."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers) -> None:
+        self._server.add_generic_rpc_handlers([_InstrumentedHandlers(h) for h in handlers])
+
+    def add_registered_method_handlers(self, service_name: str, method_handlers: dict) -> None:
+        self._server.add_registered_method_handlers(
+            service_name, {name: instrument(f"/{service_name}/{name}", h) for name, h in method_handlers.items()}
+        )
+
+    def __getattr__(self, name: str):
+        return getattr(self._server, name)
 
 
 class _AsyncContext:
