@@ -1,6 +1,6 @@
 """One function builds every gRPC server of the suite: health, reflection, tool catalog, logging and
-metrics interceptor, message-size and connection-age limits, a bound on queued calls, and a graceful
-SIGTERM drain.
+metrics on every handler (wrapped once at registration), message-size and connection-age limits, a
+bound on queued calls, and a graceful SIGTERM drain.
 
 The server is ``grpc.aio`` on its own event-loop thread, so a call that waits (single-flight, an
 upstream HTTP answer) holds no thread. Servicers may be async (``async def`` methods run on the loop)
