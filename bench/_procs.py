@@ -61,8 +61,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def bare_echo_server(aio: bool = False) -> Iterator[int]:
-    """Yields the port of a bare grpcio echo server (sync, or ``grpc.aio``) running in a child process."""
+def bare_echo_server(aio: bool = False) -> Iterator[tuple[int, int]]:
+    """Yields the port and pid of a bare grpcio echo server (sync, or ``grpc.aio``) in a child process."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _BARE_AIO_ECHO if aio else _BARE_ECHO],
         stdin=subprocess.PIPE,
@@ -70,7 +70,7 @@ def bare_echo_server(aio: bool = False) -> Iterator[int]:
         text=True,
     )
     try:
-        yield int(proc.stdout.readline())
+        yield int(proc.stdout.readline()), proc.pid
     finally:
         proc.kill()
         proc.wait(5)
@@ -113,6 +113,12 @@ def rss_fds_threads(pid: int) -> tuple[float, int, int]:
     threads = int(fields["Threads"])
     fds = len(os.listdir(f"/proc/{pid}/fd"))
     return rss_kib / 1024, fds, threads
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc, clock-tick resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until(condition, timeout: float) -> bool:

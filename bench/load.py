@@ -386,15 +386,18 @@ def soak(args: argparse.Namespace) -> int:
 
     def sample(total_calls: int) -> None:
         rss = fds = threads = 0
+        parts = []
         for pid in calls.family(gw.pid):
             try:
                 r, f, t = rss_fds_threads(pid)
             except (FileNotFoundError, ProcessLookupError):
                 continue
             rss, fds, threads = rss + r, fds + f, threads + t
+            parts.append(f"{r:.1f}")
         samples.append(((time.monotonic() - started) / 60, rss, fds, threads, total_calls))
         print(
-            f"  {samples[-1][0]:5.1f} min: RSS {rss:6.1f} MB, fds {fds}, threads {threads}, calls {total_calls}",
+            f"  {samples[-1][0]:5.1f} min: RSS {rss:6.1f} MB (gateway + media: {' + '.join(parts)}), "
+            f"fds {fds}, threads {threads}, calls {total_calls}",
             flush=True,
         )
 

@@ -208,7 +208,10 @@ def main(argv: list[str] | None = None, *, mounts: Sequence[RouteFactory] = ()) 
     from centralita.config import setup_logging
 
     setup_logging("call_gateway")
+    from centralita import memdebug
     from centralita.config import env_float
+
+    memdebug.install("call_gateway")  # CENTRALITA_TRACEMALLOC: off unless an operator asks
 
     # a thread woken by network input (e.g. a barge-in event) waits at most this long for the GIL
     sys.setswitchinterval(env_float("GATEWAY_SWITCH_INTERVAL", 0.005))

@@ -94,6 +94,28 @@ def test_one_log_line_per_call_with_status_and_ms(echo_server, caplog):
     assert len(lines) == 1 and " NOT_FOUND " in lines[0] and lines[0].endswith("ms")
 
 
+def test_a_success_is_logged_only_at_debug_a_failure_at_info(echo_server, caplog):
+    """Issue 16: a line per successful call at INFO costs the loop as much as the servicer; failures keep theirs."""
+    from centralita.dispatcher import Dispatcher
+
+    def lines(method: str, level: int) -> list[str]:
+        return [r.getMessage() for r in caplog.records if method in r.getMessage() and r.levelno == level]
+
+    caplog.set_level(logging.INFO, logger="centralita.server")
+    with Dispatcher.connect([f"127.0.0.1:{echo_server.port}"]) as d:
+        d.call("echo", {"text": "hola"})
+        d.call("misbehave", {"fail_with": "NOT_FOUND", "message": "nada"})
+    assert lines("/echo.v1.EchoService/Echo", logging.INFO) == []
+    assert len(lines("/echo.v1.EchoService/Misbehave", logging.INFO)) == 1
+
+    caplog.clear()
+    caplog.set_level(logging.DEBUG, logger="centralita.server")
+    with Dispatcher.connect([f"127.0.0.1:{echo_server.port}"]) as d:
+        d.call("echo", {"text": "hola"})
+    (line,) = lines("/echo.v1.EchoService/Echo", logging.DEBUG)
+    assert " OK " in line and line.endswith("ms")
+
+
 def test_secrets_are_redacted(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-abcdefghijklmnop")
     monkeypatch.setenv("ASTERISK_PASSWORD", "s3cr3t-pass")

@@ -134,6 +134,32 @@ def test_no_credentials_in_logs_or_sentences(make_service, sim, caplog):
     assert safe_url(url) == sim.url
 
 
+def test_async_servicer_logs_failures_at_info_and_successes_only_at_debug(make_service, caplog):
+    method = "/centralita.mikrotik.v1.MikrotikService/ConsultarMikrotik"
+
+    def logged(level: int) -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == level and r.getMessage().startswith(method)]
+
+    service = make_service()
+    caplog.set_level(logging.INFO, logger="centralita.server")
+    service.ask("¿Qué routers están configurados?")
+    service.ask("¿Qué routers están configurados?")  # cached
+    service.fail("¿?")  # no letters or digits: INVALID_ARGUMENT
+    # The status may reach us before the server's thread writes the line: wait for it, not for time.
+    deadline = time.monotonic() + 10
+    while not logged(logging.INFO) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (line,) = logged(logging.INFO)
+    assert " INVALID_ARGUMENT " in line and line.endswith("ms")
+
+    caplog.set_level(logging.DEBUG, logger="centralita.server")
+    service.ask("¿Qué routers están configurados?")
+    deadline = time.monotonic() + 10
+    while not logged(logging.DEBUG) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [" OK " in line for line in logged(logging.DEBUG)] == [True]
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_cli_runs_the_simulator_and_its_control_endpoint(stop_signal):
     port = free_port()
