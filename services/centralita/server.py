@@ -213,9 +213,11 @@ def start_server(
         catalog_name = tools_pb2.DESCRIPTOR.services_by_name["ToolCatalogService"].full_name
         for name in ["", *names, catalog_name]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        # on the grpc.aio server itself: handed the wrapper, grpcio-reflection would pick its *sync* servicer,
+        # whose bidi stream then blocks a pool thread on the loop (and interpreter exit on that thread)
         reflection.enable_server_reflection(
             [*names, catalog_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-            registry,
+            server,
         )
         try:
             bound = server.add_insecure_port(f"{host}:{port}")

@@ -214,3 +214,34 @@ def test_a_call_queued_past_its_deadline_is_not_run(echo_build, caplog):
     finally:
         running.drain_and_stop(grace=0.5)
     assert not any("raised" in r.getMessage() for r in caplog.records)  # the crashing call never ran
+
+
+def test_an_open_reflection_stream_holds_no_pool_thread_after_stop(echo_server):
+    """grpcio-reflection's sync servicer on a grpc.aio server consumes its stream on a pool thread that
+    waits on the loop; once the loop is gone that thread waits for ever and interpreter exit joins it."""
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    requests_sent: list[reflection_pb2.ServerReflectionRequest] = []
+    more = threading.Event()
+
+    def requests():
+        first = reflection_pb2.ServerReflectionRequest(list_services="")
+        requests_sent.append(first)
+        yield first
+        more.wait(30)  # the stream stays open while the server stops
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{echo_server.port}")
+    try:
+        stream = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(requests(), timeout=30)
+        reply = next(stream)
+        assert any(s.name == "echo.v1.EchoService" for s in reply.list_services_response.service)
+        echo_server.drain_and_stop(grace=0.5)
+        pool = echo_server._pool
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(t.is_alive() for t in pool._threads):
+            time.sleep(0.05)
+        stuck = [t.name for t in pool._threads if t.is_alive()]
+        assert stuck == [], f"pool threads still running after stop: {stuck}"
+    finally:
+        more.set()
+        channel.close()
