@@ -98,6 +98,9 @@ class RtpEndpoint:
         self.sent = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         self.engine = None  # set by MediaEngine.add
+        # the receiver's filter + batch + delivery against ``set_remote`` (another thread): what was read
+        # before the real remote was learnt is either delivered before it returns or never
+        self._rx_lock = threading.Lock()
 
     # -- AudioSink -------------------------------------------------------------------------------
     def play(self, ulaw: bytes, tag: str) -> None:
@@ -125,9 +128,15 @@ class RtpEndpoint:
     # -- wiring ------------------------------------------------------------------------------------
     def set_remote(self, host: str, port: int) -> None:
         """Asterisk's side of the leg (UNICASTRTP_LOCAL_ADDRESS/PORT): where we send, and the only
-        source we accept."""
-        self.remote = (host, port)
-        self.inbound.source = (host, port)
+        source we accept. A stranger latched before it (SSRC included) is forgotten, and the audio of
+        theirs not yet delivered is dropped: nothing of theirs reaches the caller audio after this."""
+        with self._rx_lock:
+            self.remote = (host, port)
+            if self.inbound.expect((host, port)):
+                log.warning(
+                    "call %s: inbound RTP latched on a stranger before Asterisk's address was known", self.call_id
+                )
+                self._batch.clear()
 
     @property
     def closed(self) -> bool:
@@ -135,24 +144,25 @@ class RtpEndpoint:
 
     # -- called by the engine's receiver thread ---------------------------------------------------
     def on_datagram(self, data: bytes, source: tuple[str, int]) -> str | None:
-        pkt, reason = self.inbound.accept(data, source)
-        if pkt is None:
-            self.dropped[reason] += 1
-            return reason
-        self.received += 1
-        if self.remote is None:
-            self.remote = source
-        self._batch += pkt.payload
-        if len(self._batch) >= self._batch_bytes:
-            chunk = bytes(self._batch)
-            self._batch.clear()
-            target = self.on_caller_audio
-            if target is not None:
-                try:
-                    target(chunk)
-                except Exception:
-                    log.exception("call %s: caller audio consumer failed", self.call_id)
-        return None
+        with self._rx_lock:
+            pkt, reason = self.inbound.accept(data, source)
+            if pkt is None:
+                self.dropped[reason] += 1
+                return reason
+            self.received += 1
+            if self.remote is None:
+                self.remote = source
+            self._batch += pkt.payload
+            if len(self._batch) >= self._batch_bytes:
+                chunk = bytes(self._batch)
+                self._batch.clear()
+                target = self.on_caller_audio
+                if target is not None:
+                    try:
+                        target(chunk)
+                    except Exception:
+                        log.exception("call %s: caller audio consumer failed", self.call_id)
+            return None
 
     # -- called by the engine's pacer thread ------------------------------------------------------
     def next_packet(self, tick: int) -> bytes | None:

@@ -6,6 +6,7 @@ Started by ``media_process.MediaProcess.start`` as ``child_main(fd, priority)``;
 
 from __future__ import annotations
 
+import array
 import contextlib
 import gc
 import json
@@ -23,6 +24,7 @@ from .media_link import MAX_CHUNK, Op, message, split
 
 log = logging.getLogger("call_gateway.rtp.media_process")
 _UPDATE_S = 0.25
+_FDS = array.array("i")
 
 
 class _Child:
@@ -33,6 +35,7 @@ class _Child:
         self.tags: dict[int, list[str]] = {}
         self.last: dict[int, tuple] = {}
         self.lock = threading.Lock()
+        self.unread: list[RtpEndpoint] = []  # added, their socket not yet given to the receiver
 
     def send(self, data: bytes) -> None:
         with contextlib.suppress(OSError):
@@ -42,18 +45,50 @@ class _Child:
         self.engine.start()
         threading.Thread(target=self._updates, name="media-updates", daemon=True).start()
         try:
-            while True:
-                data, fds, _flags, _addr = socket.recv_fds(self.ctl, MAX_CHUNK + 64, 4)
-                if not data:
-                    break
-                self.engine.quiet.wait(0.05)  # never between two of the pacer's sends
-                self._handle(data, fds)
+            while self._handle_batch():
+                pass
         except OSError:
             pass
         finally:
             for ep in list(self.endpoints.values()):
                 ep.close()
             self.engine.stop()
+
+    def _handle_batch(self) -> bool:
+        """Every message already waiting (at least one), then the new endpoints' sockets to the receiver.
+
+        A REMOTE queued behind its ADD (the child was late: starting, or descheduled) is thus applied
+        before the first datagram of that endpoint is read. False when the gateway closed the link."""
+        flags = 0
+        try:
+            for _ in range(256):
+                try:
+                    data, fds = self._recv(flags)
+                except BlockingIOError:
+                    break
+                if not data:
+                    return False
+                flags = socket.MSG_DONTWAIT
+                self.engine.quiet.wait(0.05)  # never between two of the pacer's sends
+                self._handle(data, fds)
+        finally:
+            self._start_reading()
+        return True
+
+    def _recv(self, flags: int) -> tuple[bytes, list[int]]:
+        """One message and the descriptors riding along (``socket.recv_fds`` of 3.11 ignores ``flags``)."""
+        data, anc, _flags, _addr = self.ctl.recvmsg(MAX_CHUNK + 64, socket.CMSG_SPACE(_FDS.itemsize * 4), flags)
+        fds = array.array("i")
+        for level, kind, cdata in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(cdata[: len(cdata) - len(cdata) % fds.itemsize])
+        return data, list(fds)
+
+    def _start_reading(self) -> None:
+        adding, self.unread = self.unread, []
+        for ep in adding:
+            if not ep.closed:
+                self.engine.add(ep)
 
     def _snapshot(self, key: int, ep: RtpEndpoint) -> dict:
         return {
@@ -74,7 +109,7 @@ class _Child:
             with self.lock:
                 self.endpoints[key] = ep
                 self.tags[key] = []
-            self.engine.add(ep)
+            self.unread.append(ep)  # read from once the messages already queued are handled
             return
         for fd in fds:
             os.close(fd)
@@ -100,9 +135,11 @@ class _Child:
             ep.pause()
         elif op == Op.RESUME and ep is not None:
             ep.resume()
-        elif op == Op.REMOTE and ep is not None:
-            (port,) = struct.unpack_from("!H", body)
-            ep.set_remote(body[2:].decode(), port)
+        elif op == Op.REMOTE:
+            req, port = struct.unpack_from("!IH", body)
+            if ep is not None:
+                ep.set_remote(body[6:].decode(), port)  # returns after any caller audio read before it is sent
+            self.send(message(Op.REMOTE_SET, key, struct.pack("!I", req)))
         elif op == Op.CLEAR:
             (req,) = struct.unpack_from("!I", body)
             dropped = ep.clear() if ep is not None else 0

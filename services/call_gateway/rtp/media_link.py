@@ -21,7 +21,7 @@ class Op:
     PLAY = b"P"  # body: tag length (!H), tag (utf-8), u-law audio
     PAUSE = b"H"  # hold the queued frames (barge-in gate)
     RESUME = b"G"  # release them
-    REMOTE = b"R"  # body: port (!H), host (utf-8)
+    REMOTE = b"R"  # request (body: request id !I, port !H, host utf-8); answered by REMOTE_SET once applied
     CLEAR = b"C"  # request (body: request id !I); answered by CLEARED
     CLOSE = b"X"  # request (body: request id !I); answered by UPDATE (last snapshot) then CLOSED
     STATS = b"S"  # request: the key field carries the request id; answered by STATS_REPLY
@@ -29,6 +29,7 @@ class Op:
     UPDATE = b"U"  # body: JSON snapshot of the endpoint (sent, played per tag, pending, …)
     CLEARED = b"c"  # body: request id (!I), frames dropped (!I), JSON snapshot
     CLOSED = b"x"  # body: request id (!I)
+    REMOTE_SET = b"r"  # body: request id (!I); every CALLER_AUDIO before it was read before the REMOTE
     STATS_REPLY = b"s"  # body: JSON of the engine's MediaStats
 
 

@@ -11,6 +11,8 @@ live in a small child process (only ``call_gateway.rtp`` imported) that holds th
   ``pending_ms`` read a mirror the child refreshes every 250 ms and on every clear (the Realtime
   session asks ``played_ms`` right after ``clear``, when the mirror is exact).
 * ``pause``/``resume`` (barge-in gate) are one-way messages: the child holds or releases the frames.
+* ``set_remote`` waits for the child to apply it: from then on only Asterisk's address is accepted, and
+  the caller audio the child read before it (a stranger's, say) is never handed to ``on_caller_audio``.
 * The child exits when the control socket closes (the gateway died or stopped).
 
 Messages: ``media_link.py`` (named opcodes, one SOCK_SEQPACKET datagram each).
@@ -60,6 +62,8 @@ class RemoteEndpoint:
         self.sent = 0
         self._lock = threading.Lock()
         self._closed = False
+        # a REMOTE was sent and the child has not confirmed it: its caller audio may be a stranger's
+        self.awaiting_remote = False
 
     # -- AudioSink ---------------------------------------------------------------------------------
     def play(self, ulaw: bytes, tag: str) -> None:
@@ -102,8 +106,12 @@ class RemoteEndpoint:
 
     # -- wiring -------------------------------------------------------------------------------------
     def set_remote(self, host: str, port: int) -> None:
+        """Returns once the child applied it (or after the link's timeout; its caller audio is held
+        back until the child confirms, however late)."""
         self.remote = (host, port)
-        self._proc.send(message(Op.REMOTE, self.key, struct.pack("!H", port) + host.encode()))
+        self.awaiting_remote = True
+        if self._proc.request(Op.REMOTE, self.key, struct.pack("!H", port) + host.encode()) is None:
+            log.warning("call %s: the media process has not confirmed the remote address yet", self.call_id)
 
     @property
     def closed(self) -> bool:
@@ -233,7 +241,7 @@ class MediaProcess:
         except OSError as exc:
             log.warning("media process link: %s", exc)
 
-    def request(self, op: bytes, key: int) -> bytes | None:
+    def request(self, op: bytes, key: int, body: bytes = b"") -> bytes | None:
         if self._down.is_set():
             return None
         with self._lock:
@@ -241,7 +249,7 @@ class MediaProcess:
             self._next_req += 1
             slot = [threading.Event(), None]
             self._waiters[req] = slot
-        self.send(message(op, key, struct.pack("!I", req)))
+        self.send(message(op, key, struct.pack("!I", req) + body))
         if not slot[0].wait(self._timeout):
             with self._lock:
                 self._waiters.pop(req, None)
@@ -270,11 +278,16 @@ class MediaProcess:
                 ep = self._endpoints.get(key)
             try:
                 if op == Op.CALLER_AUDIO:
-                    target = ep.on_caller_audio if ep is not None else None
+                    target = ep.on_caller_audio if ep is not None and not ep.awaiting_remote else None
                     if target is not None:
                         target(body)
                 elif op == Op.UPDATE and ep is not None:
                     ep._apply(json.loads(body))
+                elif op == Op.REMOTE_SET:
+                    if ep is not None:
+                        ep.awaiting_remote = False
+                    (req,) = struct.unpack_from("!I", body)
+                    self._resolve(req, body[4:])
                 elif op in (Op.CLEARED, Op.CLOSED):
                     (req,) = struct.unpack_from("!I", body)
                     self._resolve(req, body[4:])

@@ -110,6 +110,9 @@ class InboundFilter:
     Asterisk) or latched from the first valid packet, as is the SSRC. A different SSRC from the
     latched address is dropped, unless it persists for ``relatch_after`` packets in a row (Asterisk
     changes the SSRC when the bridge changes source), in which case it becomes the new one.
+
+    The address may become known only after packets were read (``expect``): a latch made on another
+    address (a stranger who got there before Asterisk) is then forgotten, SSRC included.
     """
 
     def __init__(self, expected_source: tuple[str, int] | None = None, relatch_after: int = 25) -> None:
@@ -118,6 +121,15 @@ class InboundFilter:
         self._relatch_after = relatch_after
         self._candidate: int | None = None
         self._candidate_count = 0
+
+    def expect(self, source: tuple[str, int]) -> bool:
+        """From now on only ``source`` is accepted. True if a latch made on another address was dropped
+        (its SSRC is not Asterisk's: the next valid packet from ``source`` latches afresh)."""
+        foreign = self.ssrc is not None and self.source != source
+        if foreign:
+            self.ssrc, self._candidate, self._candidate_count = None, None, 0
+        self.source = source
+        return foreign
 
     def accept(self, data: bytes, source: tuple[str, int]) -> tuple[RtpPacket | None, str | None]:
         """Returns (packet, None) to accept or (None, reason) to drop."""

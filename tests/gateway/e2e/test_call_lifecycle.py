@@ -152,6 +152,9 @@ def test_garbage_udp_on_the_rtp_port_is_dropped_and_counted(fake_asterisk, gw):
     call = active_call(gw, cid)
     session = ScriptedSession.instances[0]
     leg = fake_asterisk.leg_for_caller(cid)
+    # strangers count as foreign_source once the media process applied Asterisk's address (set_remote
+    # waits for that during the setup; the condition itself is what this test relies on)
+    wait_for(lambda: not call.endpoint.awaiting_remote, 5, "Asterisk's address applied in the media process")
     dst = ("127.0.0.1", call.endpoint.port)
     stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dropped = call.endpoint.dropped
@@ -175,6 +178,7 @@ def test_garbage_udp_on_the_rtp_port_is_dropped_and_counted(fake_asterisk, gw):
     wait_for(lambda: sum(dropped.values()) >= 102 and dropped["payload_type"] >= 1, 15, "drops counted")
     assert call.endpoint.dropped["foreign_source"] >= 50  # strangers: wrong source address
     assert call.endpoint.dropped["payload_type"] == 1
+    assert call.endpoint.dropped["foreign_ssrc"] == 0  # Asterisk's packets were never taken for a stranger's
     assert b"\x00" * 160 not in bytes(session.caller_audio)  # nothing foreign reached the model
     before = len(session.caller_audio)
     wait_for(lambda: len(session.caller_audio) > before + 1600, 10, "the call keeps flowing")

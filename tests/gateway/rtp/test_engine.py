@@ -250,3 +250,34 @@ def test_forty_streams_share_one_pacer_without_bursts(engine):
             ep.close()
         for p in peers:
             p.close()
+
+
+def test_set_remote_after_a_stranger_latched_delivers_nothing_of_theirs_and_asterisk_at_once():
+    """The race: a stranger's valid RTP reaches the port before the gateway learnt Asterisk's address
+    (UNICASTRTP_LOCAL_*). Once ``set_remote`` returns, nothing of the stranger is delivered (not even
+    the half batch already read), Asterisk's packets are accepted at once and the stranger's are
+    dropped as foreign_source (sans I/O: datagrams handed to the endpoint as the receiver would)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    ep = RtpEndpoint(sock, batch_frames=2)
+    chunks = []
+    ep.on_caller_audio = chunks.append
+    stranger, asterisk = ("127.0.0.1", 5000), ("127.0.0.1", 6000)
+    try:
+        for i in range(3):  # a batch and a half of the stranger's audio
+            assert ep.on_datagram(build(b"\x01" * 160, sequence=i, timestamp=0, ssrc=1, marker=False), stranger) is None
+        assert ep.remote == stranger  # the latch would even send our audio there
+        before = len(chunks)
+        ep.set_remote(*asterisk)
+        assert ep.remote == asterisk
+        for i in range(4):
+            assert (
+                ep.on_datagram(build(b"\x02" * 160, sequence=i, timestamp=0, ssrc=77, marker=False), asterisk) is None
+            )
+            assert ep.on_datagram(build(b"\x01" * 160, sequence=9, timestamp=0, ssrc=1, marker=False), stranger) == (
+                "foreign_source"
+            )
+        assert chunks[before:] == [b"\x02" * 320, b"\x02" * 320]  # Asterisk's only, from its first packet
+        assert ep.dropped == {"malformed": 0, "payload_type": 0, "foreign_ssrc": 0, "foreign_source": 4}
+    finally:
+        ep.close()

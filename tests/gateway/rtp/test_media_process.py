@@ -159,3 +159,86 @@ def test_child_status_updates_never_bring_back_a_closed_endpoint(monkeypatch):
     finally:
         ctl.close()
         other.close()
+
+
+def test_a_late_child_applies_a_queued_remote_before_reading_the_socket():
+    """The child started late (as under load): ADD and REMOTE wait in the link while a stranger's
+    packets wait in the UDP socket. The REMOTE is applied before the first datagram is read: every
+    stranger packet is a foreign_source drop, none is caller audio, and the REMOTE is confirmed."""
+    import struct
+    import threading
+
+    from call_gateway.rtp import media_child as mc
+    from call_gateway.rtp.media_link import Op, message, split
+
+    gw_side, child_side = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    child = mc._Child(child_side, 0)
+    try:
+        socket.send_fds(gw_side, [message(Op.ADD, 7, bytes([2]))], [udp.fileno()])
+        gw_side.send(message(Op.REMOTE, 7, struct.pack("!IH", 1, 9) + b"127.0.0.1"))  # Asterisk: port 9
+        for i in range(6):
+            stranger.sendto(build(b"\x01" * 160, sequence=i, timestamp=0, ssrc=1, marker=False), ("127.0.0.1", port))
+        udp.close()  # the child holds its own copy
+        runner = threading.Thread(target=child.run, daemon=True)
+        runner.start()
+        replies = []
+        gw_side.settimeout(3)
+        while not any(op == Op.REMOTE_SET for op, _, _ in replies):
+            replies.append(split(gw_side.recv(70000)))
+        assert wait_for(lambda: child.endpoints[7].dropped["foreign_source"] == 6)
+        ep = child.endpoints[7]
+        assert ep.received == 0 and ep.inbound.ssrc is None
+        time.sleep(0.1)
+        gw_side.setblocking(False)
+        try:
+            while True:
+                replies.append(split(gw_side.recv(70000)))
+        except BlockingIOError:
+            pass
+        assert not [r for r in replies if r[0] == Op.CALLER_AUDIO]
+    finally:
+        stranger.close()
+        gw_side.close()  # the child's loop ends, closing its endpoints
+        runner.join(3)
+
+
+def test_caller_audio_read_before_the_child_confirmed_the_remote_never_reaches_the_gateway():
+    """Gateway side: ``set_remote`` waits for the child's REMOTE_SET; caller audio the child sent
+    before it (read before Asterisk's address was known: maybe a stranger's) is not delivered."""
+    import struct
+    import threading
+
+    from call_gateway.rtp.media_link import Op, message, split
+
+    mp = MediaProcess()
+    gw_side, fake_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    mp._ctl = gw_side
+    mp._reader = threading.Thread(target=mp._read, daemon=True)
+    mp._reader.start()
+    alloc = PortAllocator("127.0.0.1", *_range(2))
+    got = []
+    try:
+        ep = mp.open_endpoint(alloc.allocate(), call_id="c1", release=alloc.release)
+        ep.on_caller_audio = got.append  # the worst case: a consumer already listening
+        fake_child.recv(100)  # the ADD
+        done = threading.Event()
+        threading.Thread(target=lambda: (ep.set_remote("127.0.0.1", 9), done.set()), daemon=True).start()
+        op, key, body = split(fake_child.recv(100))
+        assert op == Op.REMOTE and key == ep.key
+        (req,) = struct.unpack_from("!I", body)
+        fake_child.send(message(Op.CALLER_AUDIO, ep.key, b"\x01" * 320))  # read before the REMOTE
+        time.sleep(0.1)
+        assert not done.is_set()  # still waiting for the child
+        fake_child.send(message(Op.REMOTE_SET, ep.key, struct.pack("!I", req)))
+        assert done.wait(2)
+        fake_child.send(message(Op.CALLER_AUDIO, ep.key, b"\x02" * 320))
+        assert wait_for(lambda: got)
+        assert got == [b"\x02" * 320]
+    finally:
+        fake_child.close()
+        mp._reader.join(2)
+        gw_side.close()

@@ -98,3 +98,26 @@ def test_inbound_filter_expected_source_enforced_from_the_start():
     ok = build(b"\0" * 160, sequence=1, timestamp=0, ssrc=5, marker=False)
     assert f.accept(ok, SRC) == (None, DROP_SOURCE)
     assert f.accept(ok, ("127.0.0.1", 9))[0] is not None
+
+
+def test_inbound_filter_forgets_a_stranger_latched_before_the_real_remote_is_known():
+    """A stranger's valid RTP came first (latched: its address and SSRC); then externalMedia told us
+    Asterisk's address. Asterisk's packets (another SSRC) are accepted at once, not after a relatch."""
+    f = InboundFilter(relatch_after=3)
+    stranger, asterisk = ("127.0.0.1", 5000), ("127.0.0.1", 6000)
+    mk = lambda ssrc: build(b"\0" * 160, sequence=1, timestamp=0, ssrc=ssrc, marker=False)  # noqa: E731
+    assert f.accept(mk(1), stranger)[0] is not None
+    assert f.expect(asterisk) is True  # the stranger's latch is dropped
+    assert f.accept(mk(77), asterisk)[0] is not None  # at once
+    assert f.accept(mk(1), stranger) == (None, DROP_SOURCE)
+    assert f.accept(mk(78), asterisk) == (None, DROP_SSRC)  # latched on Asterisk's SSRC now
+    assert f.expect(asterisk) is False  # the same address again: the latch stays
+    assert f.accept(mk(77), asterisk)[0] is not None
+
+
+def test_inbound_filter_keeps_the_latch_when_it_was_asterisk_all_along():
+    f = InboundFilter(relatch_after=3)
+    asterisk = ("127.0.0.1", 6000)
+    assert f.accept(build(b"\0" * 160, sequence=1, timestamp=0, ssrc=9, marker=False), asterisk)[0] is not None
+    assert f.expect(asterisk) is False
+    assert f.ssrc == 9
