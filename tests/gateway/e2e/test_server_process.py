@@ -59,8 +59,11 @@ def test_serve_process_ready_call_refused_by_realtime_then_sigterm(fake_asterisk
         cid = fake_asterisk.new_call("3241000752")
         wait_for(lambda: fake_asterisk.hung_up.get(cid) == "ari", 10, "call without Realtime hung up")
         wait_for(lambda: fake_asterisk.leftovers("centralita-") == {"channels": [], "bridges": []}, 5, "clean")
+        ended = 'centralita_gateway_calls_ended_total{outcome="setup_failed"} 1.0'
+        # the call is counted once its teardown finishes, which may be just after its last ARI request
+        wait_for(lambda: ended in requests.get(base + "/metrics", timeout=2).text, 5, "the ended call counted")
         metrics = requests.get(base + "/metrics", timeout=2).text
-        assert 'centralita_gateway_calls_ended_total{outcome="setup_failed"} 1.0' in metrics
+        assert ended in metrics
         assert "centralita_gateway_barge_in_gate_ms 200.0" in metrics  # the declared gate (issue 14)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
